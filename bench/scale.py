@@ -1,0 +1,276 @@
+"""Scale benchmark: the real ``build-instructions`` CLI against a hand-written floor.
+
+    python bench/scale.py [--scale F] [--workdir DIR] [--keep] [--seed N]
+                          [--only floor|builder] [--builder-cmd CMD] [--timeout S]
+
+1. Generates the synthetic workload (``bench/workload.py``) into a temp dir (or
+   ``--workdir``; reused when a matching ``workload.json`` manifest is already there).
+2. Runs each stage in its own subprocess and measures its wall time and peak RSS
+   (``os.wait4`` on the child: ``ru_maxrss``, KiB on Linux, max over the child and
+   any descendants it waited for).
+   * floor:   ``python bench/floor.py IN OUT`` (least work giving the same rows)
+   * builder: ``build-instructions build --kb drug=IN/drugs.json --qa IN/qa.jsonl
+     --out OUT --seed 1 --quiet``
+3. Prints a table, the builder/floor ratio, and as the LAST line one JSON object.
+
+A stage that fails (non-zero exit, missing CLI, timeout) is reported as FAILED with the
+tail of its stderr; the script carries on and exits 0 unless ``--strict``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from workload import generate  # noqa: E402
+
+
+@dataclass
+class StageResult:
+    name: str
+    ok: bool = False
+    wall_s: float | None = None
+    rows: int | None = None
+    peak_rss_mb: float | None = None
+    exit_code: int | None = None
+    error: str = ""
+    log_dir: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def rows_per_s(self) -> float | None:
+        if self.ok and self.rows is not None and self.wall_s:
+            return self.rows / self.wall_s
+        return None
+
+
+def run_measured(cmd: list[str], log_dir: Path, timeout: float | None) -> tuple[int, float, float, str]:
+    """Run ``cmd`` in its own process group; return (exit_code, wall_s, peak_rss_mb, note)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "stdout.txt", "wb") as out, open(log_dir / "stderr.txt", "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                cwd=REPO, start_new_session=True)
+        timed_out = threading.Event()
+
+        def _kill() -> None:
+            timed_out.set()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+        timer = threading.Timer(timeout, _kill) if timeout else None
+        if timer:
+            timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            if timer:
+                timer.cancel()
+        wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code  # we reaped it ourselves; keep Popen consistent
+    note = f"timed out after {timeout:g}s" if timed_out.is_set() else ""
+    return code, wall, usage.ru_maxrss / 1024.0, note
+
+
+def parquet_rows(paths: list[Path]) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+
+
+def stderr_tail(log_dir: Path, n: int = 12) -> str:
+    try:
+        lines = (log_dir / "stderr.txt").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-n:])
+
+
+def run_stage(name: str, cmd: list[str] | None, out_dir: Path, log_dir: Path,
+              find_outputs, timeout: float | None, missing: str = "") -> StageResult:
+    res = StageResult(name=name, log_dir=log_dir)
+    if cmd is None:
+        res.error = missing
+        return res
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    try:
+        code, wall, rss, note = run_measured(cmd, log_dir, timeout)
+    except OSError as e:  # e.g. executable vanished
+        res.error = f"could not start {cmd[0]!r}: {e}"
+        return res
+    res.exit_code, res.wall_s, res.peak_rss_mb = code, wall, rss
+    if code != 0 or note:
+        res.error = note or f"exit code {code}"
+        tail = stderr_tail(log_dir)
+        if tail:
+            res.error += "\n" + tail
+        return res
+    files = find_outputs(out_dir)
+    if not files:
+        res.error = f"exit 0 but no Parquet output found under {out_dir}"
+        return res
+    try:
+        res.rows = parquet_rows(files)
+    except Exception as e:  # corrupt / partial output
+        res.error = f"could not read Parquet output: {e}"
+        return res
+    res.ok = True
+    return res
+
+
+def floor_outputs(out_dir: Path) -> list[Path]:
+    return sorted(out_dir.glob("*.parquet"))
+
+
+def builder_outputs(out_dir: Path) -> list[Path]:
+    data = out_dir / "data"
+    files = sorted(data.glob("*.parquet"))
+    return files or sorted(data.glob("**/*.parquet"))
+
+
+def builder_command(base: str | None, in_dir: Path, out_dir: Path) -> tuple[list[str] | None, str]:
+    if base:
+        prefix = shlex.split(base)
+    else:
+        exe = shutil.which("build-instructions")
+        if exe is None:
+            return None, ("`build-instructions` not found on PATH (install the package, e.g. "
+                          "`pip install -e .`, or pass --builder-cmd 'python -m builder')")
+        prefix = [exe]
+    return prefix + ["build", "--kb", f"drug={in_dir / 'drugs.json'}", "--qa", str(in_dir / "qa.jsonl"),
+                     "--out", str(out_dir), "--seed", "1", "--quiet"], ""
+
+
+def ensure_workload(in_dir: Path, scale: float, seed: int) -> dict:
+    manifest = in_dir / "workload.json"
+    if manifest.exists() and (in_dir / "drugs.json").exists() and (in_dir / "qa.jsonl").exists():
+        try:
+            info = json.loads(manifest.read_text(encoding="utf-8"))
+            if info.get("scale") == scale and info.get("seed") == seed:
+                info["reused"] = True
+                return info
+        except (OSError, ValueError):
+            pass
+    info = generate(in_dir, scale=scale, seed=seed)
+    manifest.write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
+    info["reused"] = False
+    return info
+
+
+def fmt(v, spec: str) -> str:
+    if v is None:
+        width = "".join(ch for ch in spec.split(".")[0].split(",")[0] if ch.isdigit())
+        return "-".rjust(int(width or 0))
+    return format(v, spec)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Benchmark build-instructions against a floor.")
+    ap.add_argument("--scale", type=float, default=1.0, help="workload scale; 1.0 = 30K drugs + 560K QA lines")
+    ap.add_argument("--seed", type=int, default=0, help="workload seed (the builder always gets --seed 1)")
+    ap.add_argument("--workdir", type=Path, help="use this dir (kept) instead of a temp dir")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (inputs, outputs, logs)")
+    ap.add_argument("--only", choices=("floor", "builder"), help="run one stage only")
+    ap.add_argument("--builder-cmd", help="command prefix replacing `build-instructions`, e.g. 'python -m builder'")
+    ap.add_argument("--timeout", type=float, default=None, help="per-stage timeout in seconds")
+    ap.add_argument("--strict", action="store_true", help="exit 1 if any stage failed")
+    args = ap.parse_args(argv)
+
+    if args.workdir:
+        work = args.workdir.resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        cleanup = False
+    else:
+        work = Path(tempfile.mkdtemp(prefix="qizhen-bench-"))
+        cleanup = not args.keep
+
+    try:
+        in_dir = work / "input"
+        info = ensure_workload(in_dir, args.scale, args.seed)
+        gen_note = "reused" if info["reused"] else f"{info['total_s']:.2f}s"
+        print(f"workload: {in_dir} scale={args.scale:g} seed={args.seed} drugs={info['drugs']:,} "
+              f"qa={info['qa']:,} ({(info['drugs_bytes'] + info['qa_bytes']) / 2**20:.1f} MiB, "
+              f"generated {gen_note})", file=sys.stderr)
+
+        results: list[StageResult] = []
+        if args.only in (None, "floor"):
+            out = work / "out-floor"
+            cmd = [sys.executable, str(HERE / "floor.py"), str(in_dir), str(out)]
+            print("running floor ...", file=sys.stderr)
+            results.append(run_stage("floor", cmd, out, work / "logs" / "floor", floor_outputs, args.timeout))
+        if args.only in (None, "builder"):
+            out = work / "out-builder"
+            cmd, missing = builder_command(args.builder_cmd, in_dir, out)
+            print("running builder ...", file=sys.stderr)
+            results.append(run_stage("builder", cmd, out, work / "logs" / "builder", builder_outputs,
+                                     args.timeout, missing))
+
+        # ---- report
+        print()
+        print(f"{'stage':<9} {'wall s':>9} {'rows out':>11} {'rows/s':>11} {'peak RSS MB':>12}  status")
+        for r in results:
+            print(f"{r.name:<9} {fmt(r.wall_s, '9.2f')} {fmt(r.rows, '11,d')} {fmt(r.rows_per_s, '11,.0f')} "
+                  f"{fmt(r.peak_rss_mb, '12.1f')}  {'ok' if r.ok else 'FAILED'}")
+        for r in results:
+            if not r.ok:
+                print(f"\n[{r.name} FAILED] {r.error}")
+                if r.log_dir and r.log_dir.exists() and not cleanup:
+                    print(f"  logs: {r.log_dir}")
+
+        by = {r.name: r for r in results}
+        floor, builder = by.get("floor"), by.get("builder")
+        ratio = None
+        if floor and builder and floor.ok and builder.ok and floor.wall_s:
+            ratio = builder.wall_s / floor.wall_s
+        print()
+        print(f"builder/floor wall-time ratio: {fmt(ratio, '.2f')}"
+              + ("" if ratio is not None else " (needs both stages ok)"))
+
+        def ok_val(r: StageResult | None, attr: str, nd: int | None = 3):
+            if r is None or not r.ok:
+                return None
+            v = getattr(r, attr)
+            return round(v, nd) if (nd is not None and v is not None) else v
+
+        summary = {
+            "scale": args.scale,
+            "floor_s": ok_val(floor, "wall_s"),
+            "builder_s": ok_val(builder, "wall_s"),
+            "builder_over_floor": None if ratio is None else round(ratio, 3),
+            "floor_rows": ok_val(floor, "rows", None),
+            "builder_rows": ok_val(builder, "rows", None),
+            "peak_rss_mb": ok_val(builder, "peak_rss_mb", 1),
+        }
+        sys.stdout.flush()
+        print(json.dumps(summary), flush=True)
+        if args.strict and not all(r.ok for r in results):
+            return 1
+        return 0
+    finally:
+        if cleanup:
+            shutil.rmtree(work, ignore_errors=True)
+        elif not args.workdir:
+            print(f"kept: {work}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

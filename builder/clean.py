@@ -1,0 +1,92 @@
+"""Cleaning: HTML, entities, odd whitespace and placeholder values, vectorised over Arrow string columns.
+
+Text keeps its Chinese punctuation and its enumerations; only markup and spacing change. A value that
+says nothing ("尚不明确", "(尚不明确)", "无", "暂无", "不详", a lone space) becomes missing, and so does
+an enumeration item that only says a point is unknown ("9.药物对哺乳的影响：尚不明确。"), so no answer
+repeats a non-answer. Sentences that state something and mention an unknown are kept as written.
+"""
+
+import html
+import re
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+PLACEHOLDERS = frozenset(
+    {"尚不明确", "不明确", "尚不清楚", "不清楚", "无", "暂无", "暂无资料", "无资料", "不详", "未知", "待补充",
+     "-", "--", "—", "/", "null", "none", "n/a", "na", "nan"}
+)
+PLACEHOLDER_TRAILER = "。.；;，,！!"
+PLACEHOLDER_WRAP = "()（）[]【】 "
+UNKNOWN = "尚不明确|不明确|尚不清楚|尚未明确|不详|暂无资料"
+PLACEHOLDER_ITEM = (
+    r"(^|[。；;\n])\s*(?:(?:\d{1,2}[.．、]|[(（]\d{1,2}[)）]|[①-⑳])\s*[^。；;\n\d]{0,24}?[：:]?\s*)?"
+    rf"[(（]?(?:{UNKNOWN})[)）]?(?:[。；;]|$)|^[(（](?:{UNKNOWN})[)）]"
+)
+BLOCK_TAG = r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^<>]*>"
+INLINE_TAG = r"(?i)</?[a-z][a-z0-9]*(\s[^<>]*)?/?>|<!--.*?-->"
+ENTITY = r"&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]{1,31});"
+ODD_SPACE = "[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff\u200b]"
+ENTITY_RE = re.compile(ENTITY)
+
+
+def clean_batch(batch: pa.RecordBatch, skip: frozenset[str] = frozenset()) -> pa.RecordBatch:
+    """Cleans every string column of a batch; columns named in `skip` pass through."""
+    columns = [
+        clean_array(column) if pa.types.is_string(column.type) and name not in skip else column
+        for name, column in zip(batch.schema.names, batch.columns)
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+
+
+def clean_array(values: pa.Array) -> pa.Array:
+    """One string column: markup out, entities decoded, whitespace folded, placeholders to null."""
+    values = pc.replace_substring_regex(values, BLOCK_TAG, "\n")
+    values = pc.replace_substring_regex(values, INLINE_TAG, "")
+    values = _unescape_entities(values)
+    values = pc.replace_substring_regex(values, ODD_SPACE, " ")
+    values = pc.replace_substring_regex(values, "\r\n?", "\n")
+    values = pc.replace_substring_regex(values, " *\n[ \n]*", "\n")
+    values = pc.replace_substring_regex(values, " {2,}", " ")
+    values = _drop_placeholder_items(values)
+    values = pc.utf8_trim_whitespace(values)
+    return _null_placeholders(values)
+
+
+def _drop_placeholder_items(values: pa.Array) -> pa.Array:
+    """Removes "n.标签：尚不明确。" items; adjacent ones share a separator, hence a few passes."""
+    for _ in range(4):
+        if not pc.any(pc.fill_null(pc.match_substring_regex(values, PLACEHOLDER_ITEM), False)).as_py():
+            break
+        values = pc.replace_substring_regex(values, PLACEHOLDER_ITEM, "\\1")
+    return values
+
+
+def _unescape_entities(values: pa.Array) -> pa.Array:
+    """Entities are rare: only rows that hold one go through Python's html.unescape."""
+    has = pc.fill_null(pc.match_substring_regex(values, ENTITY), False)
+    if not pc.any(has).as_py():
+        return values
+    decoded = [unescape(v) if h else v for v, h in zip(values.to_pylist(), has.to_pylist())]
+    return pa.array(decoded, pa.string())
+
+
+def unescape(text: str) -> str:
+    """Decodes entities, twice at most, for sources that escaped their HTML twice (&amp;ldquo;)."""
+    for _ in range(2):
+        text = html.unescape(text)
+        if not ENTITY_RE.search(text):
+            break
+    return text
+
+
+def _null_placeholders(values: pa.Array) -> pa.Array:
+    stripped = pc.utf8_rtrim(values, characters=PLACEHOLDER_TRAILER)
+    folded = pc.utf8_lower(pc.utf8_trim(stripped, characters=PLACEHOLDER_WRAP))
+    empty = pc.or_(pc.equal(pc.utf8_length(folded), 0), pc.is_in(folded, value_set=pa.array(sorted(PLACEHOLDERS))))
+    return pc.if_else(pc.fill_null(empty, False), pa.scalar(None, pa.string()), values)
+
+
+def clean_text(text: str | None) -> str | None:
+    """The same cleaning for one value, for callers outside a batch (evaluation sets, previews)."""
+    return clean_array(pa.array([text], pa.string()))[0].as_py()

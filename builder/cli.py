@@ -1,0 +1,182 @@
+"""`build-instructions`: one command per job; a user's mistake is one line on stderr and exit code 2."""
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from builder.config import SAMPLE_CONFIG, BuildConfig, build_config, load_config_file
+from builder.errors import UserError
+from builder.ledger import Ledger
+from builder.pipeline import BuildResult, Progress, build, dry_run, no_progress
+from schemas import RECORD_MODELS
+
+USER_ERROR = 2
+
+
+def _pair(value: str, flag: str) -> tuple[str, str]:
+    left, sep, right = value.partition("=")
+    if not sep or not left or not right:
+        raise UserError(f"{flag} {value!r} is not of the form LEFT=RIGHT", remedy=f"write e.g. {flag} {_EXAMPLES[flag]}")
+    return left.strip(), right.strip()
+
+
+_EXAMPLES = {"--kb": "drug=drugs.json", "--map": "症状=indications"}
+
+
+def assemble(
+    config_file: Path | None,
+    kb: tuple[str, ...],
+    qa: tuple[str, ...],
+    maps: tuple[str, ...],
+    **settings: object,
+) -> BuildConfig:
+    """The config file (or the embedded sample when nothing is given), with the flags on top."""
+    if config_file is None and not kb and not qa:
+        config_file = SAMPLE_CONFIG
+    data = load_config_file(config_file) if config_file else {}
+    sources = data.setdefault("sources", [])
+    encoding = settings.pop("encoding", None)
+    for value in kb:
+        kind, path = _pair(value, "--kb")
+        if kind not in ("drug", "disease"):
+            raise UserError(f"--kb {value}: unknown record kind '{kind}'", remedy="use --kb drug=PATH or --kb disease=PATH")
+        sources.append({"kind": kind, "path": path, **({"encoding": encoding} if encoding else {})})
+    for path in qa:
+        sources.append({"kind": "qa", "path": path, **({"encoding": encoding} if encoding else {})})
+    mapping = data.setdefault("mapping", {})
+    for value in maps:
+        column, target = _pair(value, "--map")
+        kinds = {s["kind"] for s in sources if isinstance(s, dict) and "kind" in s}
+        fitting = [k for k in sorted(kinds) if target in RECORD_MODELS[k].model_fields or target == ""]
+        if not fitting:
+            raise UserError(f"--map {value}: no source's kind has a field '{target}'",
+                            remedy=f"fields are listed by `build-instructions fields`")
+        for kind in fitting:
+            mapping.setdefault(kind, {})[column] = target
+    if settings.get("split"):
+        settings["split"] = _split(str(settings["split"]))
+    data.update({k: v for k, v in settings.items() if v is not None})
+    return build_config(data, str(config_file or "command line"))
+
+
+def _split(value: str) -> dict[str, float]:
+    try:
+        train, validation, test = (float(x) for x in value.split(","))
+    except ValueError as exc:
+        raise UserError(f"--split {value!r} needs three numbers", remedy="write e.g. --split 0.9,0.05,0.05") from exc
+    return {"train": train, "validation": validation, "test": test}
+
+
+def input_options(command: Callable) -> Callable:
+    """The options every command that reads inputs shares."""
+    options = [
+        click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config (see README)."),
+        click.option("--kb", multiple=True, metavar="KIND=PATH", help="A knowledge-base file: drug=… or disease=…"),
+        click.option("--qa", multiple=True, metavar="PATH", help="A QA file (CSV, JSONL, ShareGPT, Alpaca)."),
+        click.option("--map", "maps", multiple=True, metavar="SOURCE_FIELD=FIELD", help="Map a source field to a schema field."),
+        click.option("--encoding", default=None, help="Encoding of the --kb/--qa files (detected when unset)."),
+        click.option("--templates", type=click.Path(path_type=Path), default=None, help="Template catalogue folder."),
+        click.option("--seed", type=int, default=None, help="Seed for phrasing choice, shuffle and split."),
+        click.option("--variants", type=int, default=None, help="Phrasings per record and template (default 1)."),
+        click.option("--quiet", is_flag=True, help="No progress bars or summary."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def user_errors(command: Callable) -> Callable:
+    """Turns a UserError into one line on stderr and exit code 2, instead of a traceback."""
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(USER_ERROR)
+        except KeyboardInterrupt:
+            click.echo("interrupted: the previous output is untouched", err=True)
+            sys.exit(130)
+    return wrapper
+
+
+def tqdm_progress(quiet: bool) -> Progress:
+    """A tqdm bar per source on a terminal; nothing with --quiet or when stderr is not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return no_progress
+
+    def start(name: str) -> Callable[[int], None]:
+        bar = tqdm(desc=name, unit=" rec", leave=True)
+        return lambda n: bar.update(n) if n else bar.refresh()
+
+    return start
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qizhen-instructions")
+def main() -> None:
+    """Build instruction-tuning datasets from medical knowledge bases and doctor–patient QA."""
+
+
+@main.command("build")
+@input_options
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (replaced atomically).")
+@click.option("--split", default=None, metavar="T,V,T", help="Train,validation,test fractions, e.g. 0.9,0.05,0.05.")
+@user_errors
+def build_command(config_file, kb, qa, maps, quiet, **settings) -> None:
+    """Build the dataset; with no arguments, the embedded sample in raw/ into out/sample."""
+    config = assemble(config_file, kb, qa, maps, **settings)
+    result = build(config, tqdm_progress(quiet), command=sys.argv)
+    if not quiet:
+        _print_summary(result)
+        click.echo(f"wrote {config.out}  (splits: " + ", ".join(f"{k} {v}" for k, v in result.manifest["splits"].items()) + ")")
+
+
+@main.command("validate")
+@input_options
+@click.option("--rejects", type=click.Path(path_type=Path), default=None, help="Also write the rejects here (JSONL).")
+@user_errors
+def validate_command(config_file, kb, qa, maps, quiet, rejects, **settings) -> None:
+    """Check inputs and print the ledger, without writing a dataset."""
+    config = assemble(config_file, kb, qa, maps, **settings)
+    result = dry_run(config, tqdm_progress(quiet), rejects)
+    _print_summary(result)
+
+
+def _print_summary(result: BuildResult) -> None:
+    """The ledger per source and the per-template coverage, as plain aligned text."""
+    click.echo(ledger_table(result.ledger))
+    if result.coverage:
+        click.echo("\n" + coverage_table(result))
+
+
+def ledger_table(ledger: Ledger) -> str:
+    lines = [f"{'source':<28}{'read':>8}{'kept':>8}{'rejected':>10}{'rows':>9}  top reject reasons"]
+    for name, c in ledger.to_json().items():
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(c["rejected_by_reason"].items(), key=lambda x: -x[1])[:3])
+        lines.append(f"{name:<28}{c['read']:>8}{c['kept']:>8}{c['rejected']:>10}{c['rows']:>9}  {reasons}")
+    return "\n".join(lines)
+
+
+def coverage_table(result: BuildResult) -> str:
+    lines = [f"{'template':<34}{'eligible':>9}{'rendered':>9}{'skipped':>8}  phrasings used"]
+    for tid, c in sorted(result.coverage.items()):
+        used = " ".join(f"{k}:{v}" for k, v in sorted(c.variants.items()))
+        lines.append(f"{tid:<34}{c.eligible:>9}{c.rendered:>9}{sum(c.skipped_missing.values()):>8}  {used}")
+    return "\n".join(lines)
+
+
+@main.command("fields")
+@click.argument("kind", required=False, type=click.Choice(sorted(RECORD_MODELS)))
+def fields_command(kind: str | None) -> None:
+    """List each kind's schema fields and the source field names mapped to them by default."""
+    from builder.fields import ALIASES, REQUIRED
+
+    for name in [kind] if kind else sorted(RECORD_MODELS):
+        click.echo(f"[{name}]  required: {', '.join(REQUIRED[name])}")
+        for field, aliases in ALIASES[name].items():
+            click.echo(f"  {field:<24}{'、'.join(a for a in aliases if a != field)}")

@@ -1,0 +1,96 @@
+"""Validation: mapped, cleaned fields against the kind's Pydantic schema; failures become rejects.
+
+Knowledge-base records are rich and few, so each one goes through its Pydantic model. QA pairs are
+many and flat, so the schema's required fields are checked over whole Arrow columns instead.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ValidationError
+
+from builder.read import POSITION
+from schemas import RECORD_MODELS, QARecord
+
+QA_FIELDS = list(QARecord.model_fields)
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """A record that failed its schema: which field, why, and where it was read."""
+
+    position: int
+    field: str | None
+    reason: str
+    detail: str
+
+
+def record_id(kind: str, content: str) -> str:
+    """A stable id from a record's content, so ids do not change with file order or batching."""
+    return f"{kind}-{hashlib.blake2b(content.encode('utf-8'), digest_size=8).hexdigest()}"
+
+
+def kb_record_id(kind: str, record: BaseModel) -> str:
+    return record_id(kind, json.dumps(record.model_dump(exclude_none=True), ensure_ascii=False, sort_keys=True))
+
+
+def validate_kb(kind: str, rows: list[dict]) -> Iterator[tuple[int, BaseModel] | Invalid]:
+    """Each row to its model, or to an Invalid naming the first offending field."""
+    model = RECORD_MODELS[kind]
+    for row in rows:
+        position = row.pop(POSITION)
+        try:
+            yield position, model.model_validate(row)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(p) for p in error["loc"]) or None
+            reason = "missing_field" if error["type"] in ("missing", "string_too_short") else "invalid_field"
+            yield Invalid(position, field, reason, error["msg"])
+
+
+@dataclass(frozen=True)
+class QASplit:
+    """QA rows that passed (as an Arrow batch of schema fields) and those that did not."""
+
+    valid: pa.RecordBatch
+    invalid: list[Invalid]
+
+
+def validate_qa(batch: pa.RecordBatch) -> QASplit:
+    """Question and answer must both be present after cleaning; checked over whole columns.
+
+    A pair whose question is empty but whose title holds one (Toyhom's ask = "无") asks its title.
+    """
+    columns = {name: _column(batch, name) for name in QA_FIELDS}
+    columns["question"] = pc.coalesce(columns["question"], columns["title"])
+    missing_question = pc.is_null(columns["question"])
+    bad = pc.or_(missing_question, pc.is_null(columns["answer"]))
+    positions = batch.column(POSITION)
+    invalid = [
+        Invalid(position, "question" if mq else "answer", "missing_field", "empty after cleaning")
+        for position, mq in zip(pc.filter(positions, bad).to_pylist(), pc.filter(missing_question, bad).to_pylist())
+    ]
+    keep = pc.invert(bad)
+    valid = pa.RecordBatch.from_pydict(
+        {name: pc.filter(values, keep) for name, values in columns.items()} | {POSITION: pc.filter(positions, keep)}
+    )
+    return QASplit(valid, invalid)
+
+
+def _column(batch: pa.RecordBatch, name: str) -> pa.Array:
+    index = batch.schema.get_field_index(name)
+    return batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, pa.string())
+
+
+def qa_record_ids(batch: pa.RecordBatch) -> list[str]:
+    """QA ids hash question, input and answer: the same pair read twice gets the same id."""
+    return [
+        record_id("qa", f"{q}\x1f{i or ''}\x1f{a}")
+        for q, i, a in zip(
+            batch["question"].to_pylist(), batch["input"].to_pylist(), batch["answer"].to_pylist()
+        )
+    ]

@@ -1,0 +1,33 @@
+"""What every knowledge-base record shares: a name, aliases, and text fields that are present or None."""
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ALIAS_SEPARATORS = re.compile(r"[、,，;；/|]+")
+
+
+class KBRecord(BaseModel):
+    """A knowledge-base entity; `name` is the only field every kind must carry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, description="通用名 / 疾病名称: the entity the questions are about")
+    aliases: list[str] = Field(default_factory=list, description="别名: other names, split on 、，;/")
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def split_aliases(cls, value: object) -> object:
+        """Sources give aliases as one string ("橘皮、贵老"); templates want a list without repeats."""
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = ALIAS_SEPARATORS.split(value)
+        if isinstance(value, list):
+            return list(dict.fromkeys(v.strip() for v in value if isinstance(v, str) and v.strip()))
+        return value
+
+    @classmethod
+    def text_fields(cls) -> list[str]:
+        """Fields a template may print as text: every field but the alias list."""
+        return [name for name in cls.model_fields if name != "aliases"]

@@ -1,0 +1,43 @@
+"""Cleaning: markup, entities, whitespace and placeholders, without touching Chinese punctuation."""
+
+import pyarrow as pa
+import pytest
+
+from builder.clean import clean_batch, clean_text
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("<p>本品用于&ldquo;高血压&rdquo;，血压&ge;140/90mmHg。</p>", "本品用于“高血压”，血压≥140/90mmHg。"),
+        ("用于头痛<br/>用于发热", "用于头痛\n用于发热"),
+        ("剂量&amp;ldquo;加倍&amp;rdquo;", "剂量“加倍”"),
+        ("PC活性<60%，>80%时停用", "PC活性<60%，>80%时停用"),
+        ("\u3000\u3000口服，一次1片。\u00a0 ", "口服，一次1片。"),
+        ("1、脾胃气滞证。  2、呕吐。", "1、脾胃气滞证。 2、呕吐。"),
+        ("第一行\r\n\r\n\r\n第二行", "第一行\n第二行"),
+        ("本品用于：高血压，（1）头痛；２ｍｇ", "本品用于：高血压，（1）头痛；２ｍｇ"),
+    ],
+)
+def test_markup_and_spacing_are_cleaned_and_punctuation_kept(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
+
+
+@pytest.mark.parametrize("value", ["尚不明确。", "(尚不明确)", "无", "暂无", "不详", " ", "", "\u3000", "N/A", "<p>尚不明确</p>"])
+def test_placeholders_become_missing(value: str) -> None:
+    assert clean_text(value) is None
+
+
+def test_placeholder_items_are_dropped_and_statements_kept() -> None:
+    text = "8.临产妇女不宜用。9.药物对哺乳的影响：尚不明确。10.用药前应检查血常规。"
+    assert clean_text(text) == "8.临产妇女不宜用。10.用药前应检查血常规。"
+    assert clean_text("1.慎用：尚不明确。2.儿童：不详。3.肝病患者慎用。") == "3.肝病患者慎用。"
+    statement = "孕妇用药的安全性尚不明确，使用时应权衡利弊。"
+    assert clean_text(statement) == statement
+    assert clean_text("本病病因尚不明确。") == "本病病因尚不明确。"
+
+
+def test_batch_cleaning_skips_named_columns_and_keeps_nulls() -> None:
+    batch = pa.RecordBatch.from_pydict({"a": [" x ", None, "无"], "keep": [" x ", "无", None], "n": [1, 2, 3]})
+    cleaned = clean_batch(batch, skip=frozenset({"keep"}))
+    assert cleaned.to_pydict() == {"a": ["x", None, None], "keep": [" x ", "无", None], "n": [1, 2, 3]}

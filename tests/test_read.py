@@ -1,0 +1,168 @@
+"""Readers: every format and encoding the design names, with provenance and clear errors."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from builder.config import SourceConfig
+from builder.errors import UserError
+from builder.read import detect, parse_kv_block, read_source
+from tests.conftest import write_json, write_jsonl
+
+
+def read_all(path: Path, kind: str = "qa", **settings) -> tuple[list[dict], list]:
+    source = SourceConfig(path=path, kind=kind, **settings)
+    detected = detect(source)
+    rows, rejects = [], []
+    for batch in read_source(source, detected, batch_size=2):
+        rows.extend(batch.records.to_pylist())
+        rejects.extend(batch.rejects)
+    return rows, rejects
+
+
+def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8", delimiter: str = ",") -> Path:
+    with path.open("w", encoding=encoding, newline="") as handle:
+        csv.writer(handle, delimiter=delimiter).writerows(rows)
+    return path
+
+
+QA_TABLE = [["department", "title", "ask", "answer"], ["内科", "头痛怎么办", "最近总是头痛，怎么办？", "建议测量血压，必要时就医。"],
+            ["儿科", "发烧", "孩子发烧38度", "多喝水，\n观察精神状态。"]]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_csv_with_header_in_each_encoding_decodes_chinese(tmp_path: Path, encoding: str) -> None:
+    path = write_csv(tmp_path / "qa.csv", QA_TABLE, encoding)
+    rows, rejects = read_all(path)
+    assert detect(SourceConfig(path=path, kind="qa")).encoding == encoding
+    assert [r["ask"] for r in rows] == ["最近总是头痛，怎么办？", "孩子发烧38度"]
+    assert rows[1]["answer"] == "多喝水，\n观察精神状态。"
+    assert [r["__pos"] for r in rows] == [2, 3] and not rejects
+
+
+def test_csv_multiline_cell_keeps_the_line_of_the_next_record(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "qa.csv", QA_TABLE + [["外科", "扭伤", "脚踝扭伤", "冷敷。"]])
+    rows, _ = read_all(path)
+    assert [r["__pos"] for r in rows] == [2, 3, 5]
+
+
+def test_tab_separated_file_is_detected(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "qa.tsv", QA_TABLE, delimiter="\t")
+    rows, _ = read_all(path)
+    assert rows[0]["title"] == "头痛怎么办"
+
+
+def test_csv_without_header_uses_given_columns(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "drugs.csv", [["阿莫西林", "用于敏感菌感染。"], ["布洛芬", "用于缓解疼痛。"]])
+    rows, _ = read_all(path, kind="drug", columns=["通用名", "适应症"])
+    assert rows[0] == {"通用名": "阿莫西林", "适应症": "用于敏感菌感染。", "__pos": 1}
+
+
+def test_two_column_qa_csv_without_header_is_question_answer(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "qa.csv", [["头痛怎么办？", "建议就医。"]])
+    rows, _ = read_all(path)
+    assert rows == [{"question": "头痛怎么办？", "answer": "建议就医。", "__pos": 1}]
+
+
+def test_headerless_csv_without_column_names_is_a_clear_error(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "drugs.csv", [["阿莫西林", "用于感染。", "口服"]])
+    with pytest.raises(UserError, match=r"drugs.csv:1: .*no column names.*columns = "):
+        read_all(path, kind="drug")
+
+
+def test_csv_row_with_wrong_cell_count_is_a_reject(tmp_path: Path) -> None:
+    path = tmp_path / "qa.csv"
+    path.write_text("question,answer\n头痛？,就医。\n发烧？,喝水,多余\n", encoding="utf-8")
+    rows, rejects = read_all(path)
+    assert len(rows) == 1 and rejects[0].reason == "malformed_row" and rejects[0].position == 3
+
+
+def test_json_array_of_objects_keeps_index(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "d.json", [{"疾病名称": "高血压", "症状": ["头痛", "头晕"]}, {"疾病名称": "痛风", "病程": 3}])
+    rows, _ = read_all(path, kind="disease")
+    assert rows[0] == {"疾病名称": "高血压", "症状": "头痛、头晕", "病程": None, "__pos": 0}
+    assert rows[1]["病程"] == "3" and rows[1]["__pos"] == 1
+
+
+def test_json_array_of_key_value_blocks(tmp_path: Path, drug_file: Path) -> None:
+    rows, _ = read_all(drug_file, kind="drug")
+    assert rows[0]["名称"] == "阿莫西林" and rows[0]["禁忌证"] == "对青霉素类药物过敏者禁用。"
+    assert rows[2]["英文名"] == "Paracetamol"
+
+
+def test_key_value_block_rules() -> None:
+    fields = parse_kv_block("维生素B12\n适应证:1.用于贫血。\n2.用于神经炎。\n用法用量：口服，一次25μg：每日1次")
+    assert fields == {"名称": "维生素B12", "适应证": "1.用于贫血。\n2.用于神经炎。", "用法用量": "口服，一次25μg：每日1次"}
+    assert parse_kv_block("适应证:用于高血压。") == {"适应证": "用于高血压。"}
+
+
+def test_key_value_text_file_of_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "drugs.txt"
+    path.write_text("阿莫西林\n适应证:用于感染。\n\n\n布洛芬\n适应证:用于疼痛。\n", encoding="gb18030")
+    rows, _ = read_all(path, kind="drug")
+    assert [(r["名称"], r["__pos"]) for r in rows] == [("阿莫西林", 1), ("布洛芬", 5)]
+
+
+def test_jsonl_malformed_line_is_a_reject_and_the_rest_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_text('{"question": "头痛？", "answer": "就医。"}\n{"question": "坏行"\n\n{"question": "发烧？", "answer": "喝水。"}\n',
+                    encoding="utf-8")
+    rows, rejects = read_all(path)
+    assert [r["__pos"] for r in rows] == [1, 4]
+    assert rejects[0].reason == "malformed_json" and rejects[0].position == 2
+
+
+def test_sharegpt_alpaca_and_messages_shapes(tmp_path: Path) -> None:
+    sharegpt = write_jsonl(tmp_path / "s.jsonl", [
+        {"conversations": [{"from": "human", "value": "头痛？"}, {"from": "gpt", "value": "就医。"}]},
+        {"conversations": [{"from": "human", "value": "只有问题"}]},
+        {"conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"},
+                           {"from": "human", "value": "c"}, {"from": "gpt", "value": "d"}]},
+    ])
+    rows, rejects = read_all(sharegpt)
+    assert rows[0]["question"] == "头痛？" and rows[0]["answer"] == "就医。"
+    assert [r.reason for r in rejects] == ["missing_turn", "multi_turn"]
+    alpaca = write_json(tmp_path / "a.json", [{"instruction": "头痛？", "input": "", "output": "就医。"}])
+    assert read_all(alpaca)[0][0]["instruction"] == "头痛？"
+    messages = write_jsonl(tmp_path / "m.jsonl", [{"messages": [
+        {"role": "system", "content": "你是医生"}, {"role": "user", "content": "头痛？"}, {"role": "assistant", "content": "就医。"}]}])
+    assert read_all(messages)[0][0] == {"question": "头痛？", "answer": "就医。", "input": "你是医生", "__pos": 1}
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="nope.csv: no such file"):
+        read_all(tmp_path / "nope.csv")
+
+
+def test_unknown_format_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "drugs.xlsx"
+    path.write_bytes(b"PK\x03\x04\x00\x00binary")
+    with pytest.raises(UserError, match="unknown format.*format = csv"):
+        read_all(path)
+    text = tmp_path / "notes.md"
+    text.write_text("# 标题", encoding="utf-8")
+    with pytest.raises(UserError, match="unknown format"):
+        read_all(text)
+
+
+def test_undecodable_file_is_a_wrong_encoding_error(tmp_path: Path) -> None:
+    path = tmp_path / "qa.csv"
+    path.write_bytes("question,answer\n".encode() + bytes(range(0x80, 0x100)) * 4)
+    with pytest.raises(UserError, match="neither UTF-8 nor GB18030"):
+        read_all(path)
+
+
+def test_declared_encoding_that_does_not_fit_names_the_position(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "qa.csv", QA_TABLE, "gb18030")
+    with pytest.raises(UserError, match=r"qa.csv:2: cannot decode as utf-8 .*wrong encoding.*looks like gb18030"):
+        read_all(path, encoding="utf-8")
+
+
+def test_encoding_failure_after_the_sniffed_head_is_caught(tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    good = json.dumps({"question": "头痛？", "answer": "就医。"}, ensure_ascii=False) + "\n"
+    path.write_bytes((good * 4000).encode("utf-8") + "发烧？".encode("gb18030") + b"\n")
+    with pytest.raises(UserError, match=r"qa.jsonl:4001: cannot decode as utf-8 .*gb18030"):
+        read_all(path)
