@@ -37,6 +37,7 @@ def assemble(
     """The config file (or the embedded sample when nothing is given), with the flags on top."""
     if config_file is None and not kb and not qa:
         config_file = SAMPLE_CONFIG
+        click.echo(f"no inputs given: using the embedded sample ({SAMPLE_CONFIG})", err=True)
     data = load_config_file(config_file) if config_file else {}
     sources = data.setdefault("sources", [])
     encoding = settings.pop("encoding", None)
@@ -133,7 +134,9 @@ def build_command(config_file, kb, qa, maps, quiet, **settings) -> None:
     result = build(config, tqdm_progress(quiet), command=sys.argv)
     if not quiet:
         _print_summary(result)
-        click.echo(f"wrote {config.out}  (splits: " + ", ".join(f"{k} {v}" for k, v in result.manifest["splits"].items()) + ")")
+        splits = ", ".join(f"{k} {v}" for k, v in result.manifest["splits"].items())
+        rejected = result.manifest["totals"]["rejected"]
+        click.echo(f"\nwrote {config.out} ({splits}); {rejected} rejects with reasons in rejects.jsonl")
 
 
 @main.command("validate")

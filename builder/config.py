@@ -98,10 +98,10 @@ def load_config_file(path: Path) -> dict:
     base = path.resolve().parent
     for source in data.get("sources", []):
         if "path" in source:
-            source["path"] = str(base / source["path"])
+            source["path"] = str((base / source["path"]).resolve())
     for key in ("out", "templates"):
         if key in data:
-            data[key] = str(base / data[key])
+            data[key] = str((base / data[key]).resolve())
     return data
 
 

@@ -119,5 +119,6 @@ def require_fields(kind: str, columns: list[str], mapping: dict[str, str], file:
             f"cannot map required {kind} field(s) {', '.join(missing)}; its columns are: {shown}",
             file=file,
             field=missing[0],
-            remedy=f"map one with --map {example}={missing[0]} (or a [mapping.{kind}] entry in the config)",
+            remedy=f"map one with --map {example}={missing[0]} (or a [mapping.{kind}] entry in the config); "
+            "if the file has no header row, set header = false and columns = [...] for it in the config",
         )

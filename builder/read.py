@@ -9,6 +9,7 @@ import csv
 import io
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -395,14 +396,21 @@ def _dialect(first_line: str, source: SourceConfig) -> type[csv.Dialect]:
     return type("Detected", (csv.excel,), {"delimiter": delimiter})
 
 
+HEADER_CELL = re.compile(r"[^。？！，；?!;\n]{1,16}")
+
+
 def _has_header(first: list[str], source: SourceConfig) -> bool:
-    """A first row is a header when any cell is a known field name (or the user says so)."""
+    """A first row is a header when a cell is a known field name, or every cell reads like a label
+    (short, distinct, no sentence punctuation); the user's `header` setting overrides both."""
     if source.header is not None:
         return source.header
     if source.columns:
         return False
     known = BUILTIN[source.kind].keys() | {normalise_key(k) for k in source.mapping}
-    return any(normalise_key(cell) in known for cell in first)
+    if any(normalise_key(cell) in known for cell in first):
+        return True
+    cells = [cell.strip() for cell in first]
+    return len(set(cells)) == len(cells) and all(HEADER_CELL.fullmatch(cell) for cell in cells)
 
 
 def _columns_without_header(first: list[str], source: SourceConfig) -> list[str]:

@@ -48,7 +48,8 @@ def validate_kb(kind: str, rows: list[dict]) -> Iterator[tuple[int, BaseModel] |
         except ValidationError as exc:
             error = exc.errors()[0]
             field = ".".join(str(p) for p in error["loc"]) or None
-            reason = "missing_field" if error["type"] in ("missing", "string_too_short") else "invalid_field"
+            missing = error["type"] in ("missing", "string_too_short") or error.get("input", "") is None
+            reason = "missing_field" if missing else "invalid_field"
             yield Invalid(position, field, reason, error["msg"])
 
 

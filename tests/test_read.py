@@ -89,7 +89,7 @@ def test_json_array_of_objects_keeps_index(tmp_path: Path) -> None:
 def test_json_array_of_key_value_blocks(tmp_path: Path, drug_file: Path) -> None:
     rows, _ = read_all(drug_file, kind="drug")
     assert rows[0]["名称"] == "阿莫西林" and rows[0]["禁忌证"] == "对青霉素类药物过敏者禁用。"
-    assert rows[2]["英文名"] == "Paracetamol"
+    assert rows[2]["别名"] == "无"
 
 
 def test_key_value_block_rules() -> None:
