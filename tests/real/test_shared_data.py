@@ -1,0 +1,86 @@
+"""Acceptance on the real public data in ../shared/data (read in place, never copied into the repo)."""
+
+import json
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from builder.clean import clean_array
+from tests.conftest import run
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DRUGS = SHARED / "drugs" / "caregpt_drug.json"
+TOYHOM = SHARED / "qa" / "toyhom_样例_内科5000-6000.csv"
+SFT = SHARED / "qa" / "medicalgpt_sft_1k.jsonl"
+TCM = SHARED / "tcm" / "llmqa_中药材.csv"
+ENTITY = re.compile(r"&(#[0-9]+|#x[0-9a-f]+|[a-z][a-z0-9]{1,31});", re.IGNORECASE)
+
+pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder {SHARED} is absent (it lives beside the repo)")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("real") / "out"
+    result = run("build", "--kb", f"drug={DRUGS}", "--qa", TOYHOM, "--qa", SFT, "--out", out, "--seed", "1", "--quiet")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def rows(out: Path) -> list[dict]:
+    return pq.read_table(sorted((out / "data").glob("*.parquet"))).to_pylist()
+
+
+def test_ledger_reconciles_and_rejects_match(built: Path) -> None:
+    manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
+    for name, counts in manifest["sources"].items():
+        assert counts["read"] == counts["kept"] + counts["rejected"], name
+        assert counts["rejected"] == sum(counts["rejected_by_reason"].values()), name
+    assert manifest["sources"]["caregpt_drug"]["read"] == 2441
+    assert manifest["sources"]["toyhom_样例_内科5000-6000"]["read"] == 7644
+    assert manifest["sources"]["medicalgpt_sft_1k"]["read"] == 1000
+    rejects = (built / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rejects) == manifest["totals"]["rejected"]
+    assert sum(manifest["splits"].values()) == manifest["totals"]["rows"] == len(rows(built))
+
+
+def test_no_markup_entities_or_placeholder_answers(built: Path) -> None:
+    table = rows(built)
+    template_outputs = pa.array([r["output"] for r in table if r["kind"] != "qa"])
+    assert clean_array(template_outputs).to_pylist() == template_outputs.to_pylist()  # cleaning is already done
+    for row in table:
+        text = row["instruction"] + row["input"] + row["output"]
+        assert "<p>" not in text and not ENTITY.search(text), row
+        assert "\ufffd" not in text, row
+        assert not re.search(r"[：:]\s*[(（]?尚不明确[)）]?(。|$)", row["output"]), row  # no "禁忌：尚不明确。"
+
+
+def test_gb18030_text_is_decoded(built: Path) -> None:
+    toyhom = [r for r in rows(built) if r["source"] == "toyhom_样例_内科5000-6000"]
+    assert any("高血压" in r["instruction"] for r in toyhom)
+    manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
+    assert {i["source"]: i["encoding"] for i in manifest["inputs"]}["toyhom_样例_内科5000-6000"] == "gb18030"
+
+
+def test_every_drug_with_indications_yields_an_indications_row(built: Path) -> None:
+    values = []
+    for block in json.loads(DRUGS.read_text(encoding="utf-8")):
+        found = [line.partition(":")[2] for line in block.split("\n")[1:] if line.startswith("适应证:")]
+        values.append(found[0] if found else None)
+    expected = len(values) - clean_array(pa.array(values, pa.string())).null_count
+    indications = [r for r in rows(built) if r["template_id"] == "drug.indications"]
+    assert expected > 2300 and len(indications) == expected
+
+
+def test_traditional_medicine_builds_with_a_mapping_only(tmp_path: Path) -> None:
+    out = tmp_path / "tcm"
+    result = run("build", "--kb", f"drug={TCM}", "--map", "症状=indications", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    counts = manifest["sources"]["llmqa_中药材"]
+    assert counts["read"] == 1000 and counts["read"] == counts["kept"] + counts["rejected"]
+    indications = [r for r in rows(out) if r["template_id"] == "drug.indications"]
+    assert len(indications) > 900
+    assert manifest["coverage"]["drug.efficacy"]["rendered"] > 900  # 功用 maps to efficacy by default
