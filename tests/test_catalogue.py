@@ -1,0 +1,93 @@
+"""The template catalogue: the shipped one loads and renders; a broken or hostile one is refused."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from builder.catalogue import load_catalogue, sentence
+from builder.config import PROJECT_ROOT
+from builder.errors import UserError
+from builder.expand import Coverage, expand_record, variant_indices
+from schemas import DrugRecord
+
+SHIPPED = PROJECT_ROOT / "templates"
+
+
+def catalogue_with(tmp_path: Path, answer: str, questions: str = '["{{ name }}是什么？"]') -> Path:
+    folder = tmp_path / "templates"
+    folder.mkdir(exist_ok=True)
+    (folder / "drug.toml").write_text(
+        f'kind = "drug"\n\n[[templates]]\nid = "drug.test"\nrequires = ["indications"]\n'
+        f"questions = {questions}\nanswer = '{answer}'\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_shipped_catalogue_loads_with_the_seed_question() -> None:
+    catalogue = load_catalogue(SHIPPED)
+    drug = {entry.id: entry for entry in catalogue.entries["drug"]}
+    record = DrugRecord(name="地屈孕酮", indications="用于治疗痛经。")
+    assert drug["drug.indications"].questions[0].render(record.model_dump()) == "地屈孕酮的适应病症是什么？"
+    assert len(catalogue.sha256) == 64 and len(catalogue.entries["disease"]) >= 8
+
+
+def test_hash_changes_with_the_catalogue(tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(SHIPPED, copy)
+    before = load_catalogue(copy).sha256
+    path = copy / "drug.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("适应病症是什么", "适应病症是哪些", 1), encoding="utf-8")
+    assert load_catalogue(copy).sha256 != before
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ("{{ indicatons }}", "drug.toml:4: drug.test: unknown variable"),
+        ("{{ indications ", "drug.toml:4: drug.test: template syntax error"),
+        ('{% include "/etc/passwd" %}', "include/import/extends is not allowed"),
+    ],
+)
+def test_broken_templates_fail_at_load_with_file_and_line(tmp_path: Path, answer: str, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        load_catalogue(catalogue_with(tmp_path, answer), ["drug"])
+
+
+@pytest.mark.parametrize("answer", ["{{ name.__class__.__mro__ }}", "{{ name.__class__.__base__.__subclasses__() }}"])
+def test_sandbox_refuses_escapes_at_render(tmp_path: Path, answer: str) -> None:
+    entries = load_catalogue(catalogue_with(tmp_path, answer), ["drug"]).entries["drug"]
+    record = DrugRecord(name="布洛芬", indications="用于疼痛。")
+    with pytest.raises(UserError, match="refused by the sandbox|cannot render"):
+        expand_record(record.model_dump(), "drug-1", entries, 0, 1, {})
+
+
+def test_printing_a_missing_optional_field_is_an_error_not_none(tmp_path: Path) -> None:
+    entries = load_catalogue(catalogue_with(tmp_path, "{{ indications }}{{ category }}"), ["drug"]).entries["drug"]
+    with pytest.raises(UserError, match="missing"):
+        expand_record(DrugRecord(name="布洛芬", indications="用于疼痛。").model_dump(), "drug-1", entries, 0, 1, {})
+
+
+def test_sentence_closes_text_with_one_mark() -> None:
+    assert sentence("用于头痛") == "用于头痛。"
+    assert sentence("用于头痛；") == "用于头痛。"
+    assert sentence("用于头痛。 ") == "用于头痛。"
+    assert sentence("会头痛吗？") == "会头痛吗？"
+
+
+def test_variant_choice_is_stable_and_distinct() -> None:
+    assert variant_indices("drug-a", "drug.x", 1, 7, 1) == variant_indices("drug-a", "drug.x", 1, 7, 1)
+    picks = variant_indices("drug-a", "drug.x", 1, 7, 3)
+    assert len(set(picks)) == 3 and variant_indices("drug-a", "drug.x", 1, 2, 5) in ([0, 1], [1, 0])
+    spread = {variant_indices(f"drug-{i}", "drug.x", 1, 7, 1)[0] for i in range(200)}
+    assert spread == set(range(7))
+
+
+def test_expand_counts_skips_by_missing_field() -> None:
+    entries = load_catalogue(SHIPPED, ["drug"]).entries["drug"]
+    coverage: dict[str, Coverage] = {}
+    rows, missing = expand_record(DrugRecord(name="布洛芬", indications="用于疼痛。").model_dump(), "drug-1", entries, 0, 1, coverage)
+    assert {r[0] for r in rows} == {"drug.indications", "drug.overview"}
+    assert coverage["drug.usage_dosage"].skipped_missing == {"usage_dosage": 1}
+    assert "usage_dosage" in missing
