@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder.errors import UserError
-from builder.rows import ALPACA_COLUMNS
+from builder.rows import ALPACA_COLUMNS, ROW_SCHEMA
 
 FEATURES = datasets.Features(
     {
@@ -31,41 +31,74 @@ FEATURES = datasets.Features(
 )
 
 
-def write_parquet(table: pa.Table, folder: Path, split: str, shard_rows: int) -> list[Path]:
-    """`data/<split>-00000-of-0000N.parquet`, the layout the hub and `load_dataset` understand."""
-    folder.mkdir(parents=True, exist_ok=True)
-    shards = max(1, -(-table.num_rows // shard_rows))
-    paths = []
-    for shard in range(shards):
-        path = folder / f"{split}-{shard:05d}-of-{shards:05d}.parquet"
-        pq.write_table(table.slice(shard * shard_rows, shard_rows), path, compression="zstd", row_group_size=100_000)
-        paths.append(path)
-    return paths
+class SplitWriter:
+    """Writes one split, table by table, as Parquet shards, an Alpaca JSON list and a `datasets` Arrow file."""
+
+    def __init__(self, folder: Path, split: str, rows: int, shard_rows: int) -> None:
+        self.folder, self.split, self.shard_rows = folder, split, shard_rows
+        self.shards = max(1, -(-rows // shard_rows))
+        self._parquet: pq.ParquetWriter | None = None
+        self._shard, self._in_shard = -1, 0
+        (folder / "data").mkdir(parents=True, exist_ok=True)
+        (folder / "alpaca").mkdir(parents=True, exist_ok=True)
+        self._alpaca = (folder / "alpaca" / f"{split}.json").open("w", encoding="utf-8")
+        self._alpaca.write("[")
+        self._first = True
+        self.arrow_path = folder / f".{split}.arrow"
+        self._arrow = pa.ipc.new_stream(str(self.arrow_path), ROW_SCHEMA)
+
+    def write(self, table: pa.Table) -> None:
+        table = table.cast(ROW_SCHEMA)
+        self._arrow.write_table(table)
+        self._write_alpaca(table)
+        while table.num_rows:
+            if self._parquet is None or self._in_shard == self.shard_rows:
+                self._next_shard()
+            take = min(table.num_rows, self.shard_rows - self._in_shard)
+            self._parquet.write_table(table.slice(0, take), row_group_size=ROW_GROUP)
+            self._in_shard += take
+            table = table.slice(take)
+
+    def _next_shard(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        self._shard, self._in_shard = self._shard + 1, 0
+        path = self.folder / "data" / f"{self.split}-{self._shard:05d}-of-{self.shards:05d}.parquet"
+        self._parquet = pq.ParquetWriter(path, ROW_SCHEMA, compression="zstd")
+
+    def _write_alpaca(self, table: pa.Table) -> None:
+        """A JSON list of {instruction, input, output}, UTF-8 and not ASCII-escaped, one row per line."""
+        columns = [table[name].to_pylist() for name in ALPACA_COLUMNS]
+        for instruction, given, output in zip(*columns):
+            record = {"instruction": instruction, "input": given, "output": output}
+            self._alpaca.write(("\n" if self._first else ",\n") + _dumps(record))
+            self._first = False
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        self._alpaca.write("\n]\n")
+        self._alpaca.close()
+        self._arrow.close()
 
 
-def write_alpaca(table: pa.Table, path: Path) -> None:
-    """A JSON list of {instruction, input, output}, UTF-8 and not ASCII-escaped, written batch by batch."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dumps = json.JSONEncoder(ensure_ascii=False, indent=None).encode
-    with path.open("w", encoding="utf-8") as out:
-        out.write("[")
-        first = True
-        for batch in table.select(list(ALPACA_COLUMNS)).to_batches(max_chunksize=50_000):
-            columns = [batch.column(i).to_pylist() for i in range(3)]
-            for instruction, given, output in zip(*columns):
-                out.write(("\n" if first else ",\n") + dumps({"instruction": instruction, "input": given, "output": output}))
-                first = False
-        out.write("\n]\n")
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+ROW_GROUP = 100_000
 
 
-def write_hf(splits: dict[str, pa.Table], folder: Path) -> None:
-    """`DatasetDict.save_to_disk`, fed Arrow tables directly (never row by row); empty splits are never written."""
+def write_hf(arrow_files: dict[str, Path], folder: Path) -> None:
+    """`DatasetDict.save_to_disk` from memory-mapped Arrow files (never row by row, never all in RAM).
+
+    Empty splits are never given here: `load_from_disk` cannot read a split saved with no shards.
+    """
     datasets.disable_progress_bars()
+    info = datasets.DatasetInfo(features=FEATURES)
     dataset = datasets.DatasetDict(
-        {name: datasets.Dataset(datasets.table.InMemoryTable(table), info=datasets.DatasetInfo(features=FEATURES))
-         for name, table in splits.items() if table.num_rows}
+        {name: datasets.Dataset.from_file(str(path), info=info, split=name) for name, path in arrow_files.items()}
     )
     dataset.save_to_disk(str(folder))
+    for path in arrow_files.values():
+        path.unlink()
 
 
 def sha256_file(path: Path) -> str:

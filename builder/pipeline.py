@@ -21,12 +21,13 @@ from builder.catalogue import Catalogue, load_catalogue
 from builder.clean import clean_batch
 from builder.config import BuildConfig, SourceConfig
 from builder.expand import Coverage, expand_record
-from builder.export import prepare_output, publish_atomically, sha256_file, write_alpaca, write_hf, write_parquet
+from builder.export import SplitWriter, prepare_output, publish_atomically, sha256_file, write_hf
 from builder.fields import check_user_mapping, require_fields, resolve_columns
 from builder.ledger import Ledger, Reject
 from builder.read import POSITION, Detected, detect, read_source
-from builder.rows import ROW_SCHEMA, template_rows
-from builder.split import split_indices
+from builder.rows import ROW_SCHEMA, SPOOL_SCHEMA, template_rows
+from builder.shuffle import partition, shuffled
+from builder.split import with_keys
 from builder.validate import Invalid, kb_record_id, qa_record_ids, validate_kb, validate_qa
 from schemas import KB_KINDS
 
@@ -54,12 +55,11 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
         ledger = Ledger.open(tmp / "rejects.jsonl")
         coverage: dict[str, Coverage] = {}
         spool_path = tmp / "rows.arrow"
-        with pa.OSFile(str(spool_path), "wb") as sink, pa.ipc.new_file(sink, ROW_SCHEMA) as spool:
-            inputs = [_run_source(s, config, catalogue, ledger, coverage, spool.write_table, progress)
-                      for s in config.sources]
+        with pa.OSFile(str(spool_path), "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as spool:
+            emit = lambda rows: spool.write_table(with_keys(rows, config.seed))  # noqa: E731
+            inputs = [_run_source(s, config, catalogue, ledger, coverage, emit, progress) for s in config.sources]
         ledger.close()
-        with pa.memory_map(str(spool_path)) as source:
-            splits = _export(pa.ipc.open_file(source).read_all(), config, tmp)
+        splits = _export(spool_path, config, tmp)
         spool_path.unlink()
         manifest = _manifest(config, catalogue, ledger, coverage, inputs, splits, tmp, command)
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -190,16 +190,19 @@ def _qa_rows(batch, source, detected, config, catalogue, ledger, coverage) -> pa
     )
 
 
-def _export(rows: pa.Table, config: BuildConfig, tmp: Path) -> dict[str, pa.Table]:
-    """Split, then every output format; the HF dataset and the Parquet shards hold the same rows."""
-    fractions = config.split.fractions()
-    splits = {name: rows.take(indices) for name, indices in split_indices(rows, fractions, config.seed).items()}
-    for name, table in splits.items():
-        write_parquet(table, tmp / "data", name, config.shard_rows)
-        write_alpaca(table, tmp / "alpaca" / f"{name}.json")
-    if splits:
-        write_hf(splits, tmp / "hf")
-    return splits
+def _export(spool: Path, config: BuildConfig, tmp: Path) -> dict[str, int]:
+    """Split and shuffle from the spool, then write every output format split by split."""
+    arrow_files = {}
+    counts = {}
+    for name, (rows, buckets) in partition(spool, config.split.fractions(), tmp).items():
+        writer = SplitWriter(tmp, name, rows, config.shard_rows)
+        for table in shuffled(buckets):
+            writer.write(table)
+        writer.close()
+        arrow_files[name], counts[name] = writer.arrow_path, rows
+    if arrow_files:
+        write_hf(arrow_files, tmp / "hf")
+    return counts
 
 
 def _manifest(config, catalogue, ledger, coverage, inputs, splits, tmp: Path, command) -> dict:
@@ -219,7 +222,7 @@ def _manifest(config, catalogue, ledger, coverage, inputs, splits, tmp: Path, co
         "sources": sources,
         "totals": {key: sum(s[key] for s in sources.values()) for key in ("read", "kept", "rejected", "rows")},
         "reconciles": not ledger.unbalanced(),
-        "splits": {name: table.num_rows for name, table in splits.items()},
+        "splits": splits,
         "empty_splits": [name for name, fraction in config.split.fractions().items()
                          if name not in splits and fraction > 0],
         "coverage": {tid: c.to_json() for tid, c in sorted(coverage.items())},

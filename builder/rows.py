@@ -14,6 +14,7 @@ ROW_SCHEMA = pa.schema(
         pa.field("variant", pa.int32()),
     ]
 )
+SPOOL_SCHEMA = ROW_SCHEMA.append(pa.field("__group_key", pa.uint64())).append(pa.field("__order_key", pa.uint64()))
 ALPACA_COLUMNS = ("instruction", "input", "output")
 
 
