@@ -1,4 +1,4 @@
-"""The template catalogue: one TOML file per record kind, compiled in Jinja2's sandbox.
+"""The template catalogue: one TOML file per record kind, checked and compiled in Jinja2's sandbox.
 
 Templates come from users, so they run in `SandboxedEnvironment` with `StrictUndefined`, no loader
 (nothing can be included from disk), and every variable checked against the kind's schema at load
@@ -11,48 +11,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
-from jinja2.exceptions import UndefinedError
+from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from builder.errors import UserError
+from builder.render import Renderer, compile_renderer, make_environment
 from schemas import KB_KINDS, RECORD_MODELS
-
-TERMINAL = "。！？!?…"
-SOFT_END = "，,、；;：:"
-
-
-def sentence(text: object) -> str:
-    """Record text closed by exactly one terminal mark, so a frame never doubles punctuation."""
-    if text is None:
-        raise UndefinedError("a missing field was passed to `sentence`; list it in requires or test it with {% if %}")
-    value = str(text).strip()
-    value = value.rstrip(SOFT_END + " ")
-    if not value or value[-1] in TERMINAL:
-        return value
-    return value + "。"
-
-
-def _finalize(value: object) -> object:
-    """`{{ field }}` of a missing field is an error, never the text "None"."""
-    if value is None:
-        raise UndefinedError("a field printed here is missing; list it in requires or test it with {% if %}")
-    return value
-
-
-def make_environment() -> SandboxedEnvironment:
-    """The one environment templates run in: sandboxed, strict, no loader, plain text."""
-    env = SandboxedEnvironment(
-        undefined=StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-        finalize=_finalize,
-    )
-    env.filters["sentence"] = sentence
-    return env
-
 
 @dataclass(frozen=True)
 class Entry:
@@ -61,9 +25,9 @@ class Entry:
     id: str
     kind: str
     requires: tuple[str, ...]
-    questions: tuple[Template, ...]
-    answer: Template
-    input: Template | None
+    questions: tuple[Renderer, ...]
+    answer: Renderer
+    input: Renderer | None
     file: Path
     line: int
 
@@ -140,7 +104,7 @@ def _load_file(env: SandboxedEnvironment, path: Path, text: str, kind: str) -> l
     return entries
 
 
-def _compile(env: SandboxedEnvironment, source: str, entry_id: str, fields: set[str], where: dict) -> Template:
+def _compile(env: SandboxedEnvironment, source: str, entry_id: str, fields: set[str], where: dict) -> Renderer:
     """Parses, checks variables against the schema, and compiles one template string."""
     try:
         ast = env.parse(source)
@@ -154,7 +118,7 @@ def _compile(env: SandboxedEnvironment, source: str, entry_id: str, fields: set[
     if unknown:
         raise UserError(f"{entry_id}: unknown variable(s) {', '.join(unknown)}", **where,
                         remedy=f"use the record's fields: {', '.join(sorted(fields))}")
-    return env.from_string(ast)
+    return compile_renderer(env, ast)
 
 
 def _line_of(text: str, entry_id: str) -> int:

@@ -4,20 +4,20 @@ Which phrasing a record gets is a stable hash of (record id, template id, seed):
 on row order, batch size or worker count, so the same inputs always give the same rows.
 """
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 
 from jinja2.exceptions import SecurityError, TemplateError
 
 from builder.catalogue import Entry
+from builder.render import Renderer
 from builder.errors import UserError
+from builder.hashing import hash64
 
 
 def variant_indices(record_id: str, template_id: str, seed: int, phrasings: int, count: int) -> list[int]:
     """`count` distinct phrasing indices, starting at the hashed one and walking on from there."""
-    key = f"{record_id}\x1f{template_id}\x1f{seed}".encode("utf-8")
-    start = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % phrasings
+    start = hash64(record_id, template_id, seed) % phrasings
     return [(start + step) % phrasings for step in range(min(count, phrasings))]
 
 
@@ -52,7 +52,7 @@ def expand_record(
     rows = []
     missing_all: list[str] = []
     for entry in entries:
-        tally = coverage.setdefault(entry.id, Coverage())
+        tally = coverage.get(entry.id) or coverage.setdefault(entry.id, Coverage())
         tally.eligible += 1
         missing = [name for name in entry.requires if not context.get(name)]
         if missing:
@@ -60,7 +60,7 @@ def expand_record(
             missing_all.extend(m for m in missing if m not in missing_all)
             continue
         answer = _render(entry, entry.answer, context)
-        given = _render(entry, entry.input, context) if entry.input else ""
+        given = _render(entry, entry.input, context) if entry.input is not None else ""
         for index in variant_indices(record_id, entry.id, seed, len(entry.questions), variants):
             rows.append((entry.id, index, _render(entry, entry.questions[index], context), given, answer))
             tally.variants[index] += 1
@@ -68,10 +68,10 @@ def expand_record(
     return rows, missing_all
 
 
-def _render(entry: Entry, template, context: dict) -> str:
+def _render(entry: Entry, render: Renderer, context: dict) -> str:
     """Renders one template; a template that breaks or tries to escape the sandbox stops the build."""
     try:
-        return template.render(context).strip()
+        return render(context).strip()
     except SecurityError as exc:
         raise UserError(f"{entry.id}: refused by the sandbox ({exc})", file=entry.file, line=entry.line,
                         remedy="templates may only read the record's fields") from exc

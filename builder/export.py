@@ -5,7 +5,7 @@ at the very end, so an interrupted or failed build leaves the previous output un
 """
 
 import hashlib
-import json
+from json.encoder import encode_basestring
 import os
 import shutil
 from pathlib import Path
@@ -69,9 +69,11 @@ class SplitWriter:
     def _write_alpaca(self, table: pa.Table) -> None:
         """A JSON list of {instruction, input, output}, UTF-8 and not ASCII-escaped, one row per line."""
         columns = [table[name].to_pylist() for name in ALPACA_COLUMNS]
-        for instruction, given, output in zip(*columns):
-            record = {"instruction": instruction, "input": given, "output": output}
-            self._alpaca.write(("\n" if self._first else ",\n") + _dumps(record))
+        lines = [
+            f'{{"instruction": {_quote(i)}, "input": {_quote(g)}, "output": {_quote(o)}}}' for i, g, o in zip(*columns)
+        ]
+        if lines:
+            self._alpaca.write(("\n" if self._first else ",\n") + ",\n".join(lines))
             self._first = False
 
     def close(self) -> None:
@@ -82,7 +84,7 @@ class SplitWriter:
         self._arrow.close()
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False).encode
+_quote = encode_basestring  # the C encoder for one string, not ASCII-escaped
 ROW_GROUP = 100_000
 
 

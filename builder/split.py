@@ -6,20 +6,14 @@ into splits by ranking group keys at the configured fractions (exact at record g
 are ordered by order key within a split, which is the shuffle. Neither depends on input order.
 """
 
-import hashlib
-
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from builder.hashing import hash64
 
 GROUP_KEY = "__group_key"
 ORDER_KEY = "__order_key"
 END = 2**64
-
-
-def hash64(*parts: object) -> int:
-    """A 64-bit key from text parts; blake2b so it is the same on every machine and Python version."""
-    text = "\x1f".join(str(p) for p in parts).encode("utf-8")
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
 
 
 def with_keys(rows: pa.Table, seed: int) -> pa.Table:

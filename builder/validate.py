@@ -4,7 +4,6 @@ Knowledge-base records are rich and few, so each one goes through its Pydantic m
 many and flat, so the schema's required fields are checked over whole Arrow columns instead.
 """
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ValidationError
 
+from builder.hashing import record_id
 from builder.read import POSITION
 from schemas import RECORD_MODELS, QARecord
 
@@ -27,11 +27,6 @@ class Invalid:
     field: str | None
     reason: str
     detail: str
-
-
-def record_id(kind: str, content: str) -> str:
-    """A stable id from a record's content, so ids do not change with file order or batching."""
-    return f"{kind}-{hashlib.blake2b(content.encode('utf-8'), digest_size=8).hexdigest()}"
 
 
 def kb_record_id(kind: str, record: BaseModel) -> str:
