@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ijson
 import pyarrow as pa
+import pyarrow.json as pa_json
 
 from builder.config import SourceConfig
 from builder.errors import UserError
@@ -122,6 +123,9 @@ def read_source(source: SourceConfig, detected: Detected, batch_size: int) -> It
         with _open_text(source.path, detected.encoding) as text:
             yield from _batches(_json_items(text, source), source, detected, batch_size)
         return
+    if detected.container == "jsonl" and codecs.lookup(detected.encoding).name in ("utf-8", "utf-8-sig"):
+        yield from _jsonl_batches(source, detected, batch_size)
+        return
     readers = {"csv": _csv_items, "jsonl": _jsonl_items, "kv": _kv_text_items}
     lines = decoded_lines(source.path, detected.encoding)
     yield from _batches(readers[detected.container](lines, source), source, detected, batch_size)
@@ -137,19 +141,71 @@ def decoded_lines(path: Path, encoding: str) -> Iterator[str]:
         with _open_text(path, encoding) as text:
             yield from text
         return
+    with path.open("rb") as handle:
+        yield from _decode(handle, encoding, 1, path)
+
+
+def _decode(raw_lines: Iterable[bytes], encoding: str, start: int, path: Path) -> Iterator[str]:
     first_encoding = encoding
     encoding = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
+    for number, raw in enumerate(raw_lines, start=start):
+        try:
+            yield raw.decode(first_encoding if number == 1 else encoding)
+        except UnicodeDecodeError as exc:
+            guess = next((e for e in DETECTABLE if e != encoding and _decodes(raw, e)), None)
+            hint = f"it looks like {guess}: set encoding = \"{guess}\"" if guess else "set the file's real encoding"
+            raise UserError(
+                f"cannot decode as {encoding} at byte {exc.start} of the line ({exc.reason}): wrong encoding",
+                file=path, line=number, remedy=f"{hint} for this source, or convert the file to UTF-8",
+            ) from exc
+
+
+FAST_CHUNK = 4 << 20
+
+
+def _jsonl_batches(source: SourceConfig, detected: Detected, batch_size: int) -> Iterator[ReadBatch]:
+    """UTF-8 JSONL in chunks of whole lines: Arrow's C++ reader when a chunk is flat string objects,
+    the line-by-line reader (with its rejects and exact positions) for any chunk that is not."""
+    for start, chunk in _line_chunks(source.path):
+        table = _flat_strings(chunk[len(codecs.BOM_UTF8):] if start == 1 and chunk.startswith(codecs.BOM_UTF8) else chunk)
+        if table is None:
+            lines = _decode(io.BytesIO(chunk), detected.encoding, start, source.path)
+            yield from _batches(_jsonl_items(lines, source, start), source, detected, batch_size)
+            continue
+        positions = [start + i for i, line in enumerate(chunk.split(b"\n")) if line.strip()]
+        if len(positions) != table.num_rows:
+            lines = _decode(io.BytesIO(chunk), detected.encoding, start, source.path)
+            yield from _batches(_jsonl_items(lines, source, start), source, detected, batch_size)
+            continue
+        table = table.append_column(POSITION, pa.array(positions, pa.int64()))
+        for batch in table.to_batches(max_chunksize=batch_size):
+            yield ReadBatch(batch)
+
+
+def _line_chunks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(number of the first line, bytes of whole lines), about FAST_CHUNK at a time."""
+    line, rest = 1, b""
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                yield raw.decode(first_encoding if number == 1 else encoding)
-            except UnicodeDecodeError as exc:
-                guess = next((e for e in DETECTABLE if e != encoding and _decodes(raw, e)), None)
-                hint = f"it looks like {guess}: set encoding = \"{guess}\"" if guess else "set the file's real encoding"
-                raise UserError(
-                    f"cannot decode as {encoding} at byte {exc.start} of the line ({exc.reason}): wrong encoding",
-                    file=path, line=number, remedy=f"{hint} for this source, or convert the file to UTF-8",
-                ) from exc
+        while block := handle.read(FAST_CHUNK):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            chunk, rest = block[:cut], block[cut:]
+            if chunk:
+                yield line, chunk
+                line += chunk.count(b"\n")
+    if rest:
+        yield line, rest
+
+
+def _flat_strings(chunk: bytes) -> pa.Table | None:
+    """The chunk as a table when every line is a flat object of strings (or nulls), else None."""
+    try:
+        table = pa_json.read_json(io.BytesIO(chunk), read_options=pa_json.ReadOptions(use_threads=False))
+    except pa.ArrowInvalid:
+        return None
+    if not all(pa.types.is_string(t) or pa.types.is_null(t) for t in table.schema.types):
+        return None
+    return table.cast(pa.schema([pa.field(name, pa.string()) for name in table.column_names]))
 
 
 def _decodes(raw: bytes, encoding: str) -> bool:
@@ -289,8 +345,8 @@ def _split_key(line: str) -> tuple[str, str] | None:
     return key, line[cut + 1 :].strip()
 
 
-def _jsonl_items(lines: Iterable[str], source: SourceConfig) -> Iterator[Item]:
-    for number, line in enumerate(lines, start=1):
+def _jsonl_items(lines: Iterable[str], source: SourceConfig, start: int = 1) -> Iterator[Item]:
+    for number, line in enumerate(lines, start=start):
         if not line.strip():
             continue
         try:

@@ -1,5 +1,6 @@
 """Readers: every format and encoding the design names, with provenance and clear errors."""
 
+import codecs
 import csv
 import json
 from pathlib import Path
@@ -166,3 +167,23 @@ def test_encoding_failure_after_the_sniffed_head_is_caught(tmp_path: Path) -> No
     path.write_bytes((good * 4000).encode("utf-8") + "发烧？".encode("gb18030") + b"\n")
     with pytest.raises(UserError, match=r"qa.jsonl:4001: cannot decode as utf-8 .*gb18030"):
         read_all(path)
+
+
+def test_jsonl_fast_path_keeps_positions_and_rejects_across_chunks(tmp_path: Path, monkeypatch) -> None:
+    import builder.read
+
+    monkeypatch.setattr(builder.read, "FAST_CHUNK", 64)
+    lines = []
+    for i in range(1, 21):
+        lines.append(json.dumps({"question": f"问题{i}", "answer": f"回答{i}"}, ensure_ascii=False))
+    lines[6] = '{"question": "坏'  # line 7: malformed, in a chunk of its own kind
+    lines[11] = ""                  # line 12: blank
+    lines[14] = json.dumps({"question": "数字", "answer": 5}, ensure_ascii=False)  # line 15: not all strings
+    path = tmp_path / "qa.jsonl"
+    path.write_bytes(codecs.BOM_UTF8 + "\n".join(lines).encode("utf-8"))
+    rows, rejects = read_all(path)
+    assert [(r.reason, r.position) for r in rejects] == [("malformed_json", 7)]
+    expected = [n for n in range(1, 21) if n not in (7, 12)]
+    assert [r["__pos"] for r in rows] == expected
+    assert all(r["question"] == f"问题{r['__pos']}" for r in rows if r["__pos"] != 15)
+    assert [r["answer"] for r in rows if r["__pos"] == 15] == ["5"]
