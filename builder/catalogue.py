@@ -18,6 +18,7 @@ from builder.errors import UserError
 from builder.render import Renderer, compile_renderer, make_environment
 from schemas import KB_KINDS, RECORD_MODELS
 
+
 @dataclass(frozen=True)
 class Entry:
     """One catalogue entry: the fields it needs, its compiled phrasings, answer and optional input."""

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from builder.config import SAMPLE_CONFIG, BuildConfig, build_config, load_config_file
 from builder.errors import UserError
+from builder.fields import ALIASES, REQUIRED
 from builder.ledger import Ledger
 from builder.pipeline import BuildResult, Progress, build, dry_run, no_progress
 from schemas import RECORD_MODELS
@@ -17,10 +18,11 @@ from schemas import RECORD_MODELS
 USER_ERROR = 2
 
 
-def _pair(value: str, flag: str) -> tuple[str, str]:
+def _pair(value: str, flag: str, empty_right: bool = False) -> tuple[str, str]:
     left, sep, right = value.partition("=")
-    if not sep or not left or not right:
-        raise UserError(f"{flag} {value!r} is not of the form LEFT=RIGHT", remedy=f"write e.g. {flag} {_EXAMPLES[flag]}")
+    if not sep or not left.strip() or not (right.strip() or empty_right):
+        raise UserError(f"{flag} {value!r} is not of the form LEFT=RIGHT",
+                        remedy=f"write e.g. {flag} {_EXAMPLES[flag]}")
     return left.strip(), right.strip()
 
 
@@ -44,18 +46,19 @@ def assemble(
     for value in kb:
         kind, path = _pair(value, "--kb")
         if kind not in ("drug", "disease"):
-            raise UserError(f"--kb {value}: unknown record kind '{kind}'", remedy="use --kb drug=PATH or --kb disease=PATH")
+            raise UserError(f"--kb {value}: unknown record kind '{kind}'",
+                            remedy="use --kb drug=PATH or --kb disease=PATH")
         sources.append({"kind": kind, "path": path, **({"encoding": encoding} if encoding else {})})
     for path in qa:
         sources.append({"kind": "qa", "path": path, **({"encoding": encoding} if encoding else {})})
     mapping = data.setdefault("mapping", {})
     for value in maps:
-        column, target = _pair(value, "--map")
+        column, target = _pair(value, "--map", empty_right=True)
         kinds = {s["kind"] for s in sources if isinstance(s, dict) and "kind" in s}
         fitting = [k for k in sorted(kinds) if target in RECORD_MODELS[k].model_fields or target == ""]
         if not fitting:
             raise UserError(f"--map {value}: no source's kind has a field '{target}'",
-                            remedy=f"fields are listed by `build-instructions fields`")
+                            remedy="fields are listed by `build-instructions fields`")
         for kind in fitting:
             mapping.setdefault(kind, {})[column] = target
     if settings.get("split"):
@@ -78,7 +81,8 @@ def input_options(command: Callable) -> Callable:
         click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config (see README)."),
         click.option("--kb", multiple=True, metavar="KIND=PATH", help="A knowledge-base file: drug=… or disease=…"),
         click.option("--qa", multiple=True, metavar="PATH", help="A QA file (CSV, JSONL, ShareGPT, Alpaca)."),
-        click.option("--map", "maps", multiple=True, metavar="SOURCE_FIELD=FIELD", help="Map a source field to a schema field."),
+        click.option("--map", "maps", multiple=True, metavar="SOURCE_FIELD=FIELD",
+                     help="Map a source field to a schema field (empty FIELD drops it)."),
         click.option("--encoding", default=None, help="Encoding of the --kb/--qa files (detected when unset)."),
         click.option("--templates", type=click.Path(path_type=Path), default=None, help="Template catalogue folder."),
         click.option("--seed", type=int, default=None, help="Seed for phrasing choice, shuffle and split."),
@@ -177,8 +181,6 @@ def coverage_table(result: BuildResult) -> str:
 @click.argument("kind", required=False, type=click.Choice(sorted(RECORD_MODELS)))
 def fields_command(kind: str | None) -> None:
     """List each kind's schema fields and the source field names mapped to them by default."""
-    from builder.fields import ALIASES, REQUIRED
-
     for name in [kind] if kind else sorted(RECORD_MODELS):
         click.echo(f"[{name}]  required: {', '.join(REQUIRED[name])}")
         for field, aliases in ALIASES[name].items():

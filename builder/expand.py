@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from jinja2.exceptions import SecurityError, TemplateError
 
 from builder.catalogue import Entry
-from builder.render import Renderer
 from builder.errors import UserError
 from builder.hashing import hash64
+from builder.render import Renderer
 
 
 def variant_indices(record_id: str, template_id: str, seed: int, phrasings: int, count: int) -> list[int]:

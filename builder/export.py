@@ -5,9 +5,9 @@ at the very end, so an interrupted or failed build leaves the previous output un
 """
 
 import hashlib
-from json.encoder import encode_basestring
 import os
 import shutil
+from json.encoder import encode_basestring
 from pathlib import Path
 
 import datasets

@@ -8,7 +8,8 @@ from schemas import RECORD_MODELS
 
 ALIASES: dict[str, dict[str, list[str]]] = {
     "drug": {
-        "name": ["name", "名称", "药品", "药名", "药品名称", "通用名", "通用名称", "药物名称", "药材", "药材名称", "title"],
+        "name": ["name", "名称", "药品", "药名", "药品名称", "通用名", "通用名称", "药物名称", "药材", "药材名称",
+                 "title"],
         "aliases": ["aliases", "alias", "别名", "别称", "商品名", "其他名称", "异名"],
         "english_name": ["english_name", "英文名", "英文名称", "英文"],
         "category": ["category", "药品类型", "药品分类", "药物分类", "分类", "类别", "药材分类"],

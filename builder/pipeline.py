@@ -139,7 +139,9 @@ def _rename(batch: pa.RecordBatch, mapping: dict[str, str]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([batch.column(n) for n in names], names=[*mapping.values(), POSITION])
 
 
-def _reject(source: SourceConfig, detected: Detected, stage: str, invalid: Invalid, record_id: str | None = None) -> Reject:
+def _reject(
+    source: SourceConfig, detected: Detected, stage: str, invalid: Invalid, record_id: str | None = None
+) -> Reject:
     return Reject(stage, invalid.reason, source.name, str(source.path), invalid.position,
                   detected.position_kind, invalid.field, record_id, invalid.detail)
 

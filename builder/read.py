@@ -62,7 +62,8 @@ def detect_encoding(path: Path, declared: str | None) -> str:
         try:
             codecs.lookup(declared)
         except LookupError as exc:
-            raise UserError(f"unknown encoding '{declared}'", file=path, remedy="use utf-8, utf-8-sig or gb18030") from exc
+            raise UserError(f"unknown encoding '{declared}'", file=path,
+                            remedy="use utf-8, utf-8-sig or gb18030") from exc
         return declared
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -167,7 +168,8 @@ def _jsonl_batches(source: SourceConfig, detected: Detected, batch_size: int) ->
     """UTF-8 JSONL in chunks of whole lines: Arrow's C++ reader when a chunk is flat string objects,
     the line-by-line reader (with its rejects and exact positions) for any chunk that is not."""
     for start, chunk in _line_chunks(source.path):
-        table = _flat_strings(chunk[len(codecs.BOM_UTF8):] if start == 1 and chunk.startswith(codecs.BOM_UTF8) else chunk)
+        bom = len(codecs.BOM_UTF8) if start == 1 and chunk.startswith(codecs.BOM_UTF8) else 0
+        table = _flat_strings(chunk[bom:])
         if table is None:
             lines = _decode(io.BytesIO(chunk), detected.encoding, start, source.path)
             yield from _batches(_jsonl_items(lines, source, start), source, detected, batch_size)
@@ -232,7 +234,7 @@ def _batches(items: Iterable[Item], source: SourceConfig, detected: Detected, si
             raise UserError(
                 f"cannot decode as {detected.encoding} after item {position} ({exc.reason}): wrong encoding",
                 file=source.path,
-                remedy="set encoding = \"gb18030\" (or the file's real encoding) for this source, or convert it to UTF-8",
+                remedy="set the file's real encoding (encoding = \"gb18030\"?) for this source, or convert it to UTF-8",
             ) from exc
         if item is None:
             break

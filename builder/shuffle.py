@@ -63,7 +63,7 @@ def partition(spool: Path, fractions: dict[str, float], workdir: Path) -> dict[s
         for writer in writers.values():
             writer.close()
     return {
-        names[split]: (counts[split], [_bucket_path(workdir, split, b) for b in range(buckets) if (split, b) in writers])
+        names[split]: (counts[split], [_bucket_path(workdir, s, b) for s, b in sorted(writers) if s == split])
         for split in sorted(counts)
     }
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from builder.catalogue import load_catalogue
-from builder.render import compile_renderer, make_environment, sentence
 from builder.config import PROJECT_ROOT
 from builder.errors import UserError
 from builder.expand import Coverage, expand_record, variant_indices
+from builder.render import compile_renderer, make_environment, sentence
 from schemas import DrugRecord
 
 SHIPPED = PROJECT_ROOT / "templates"

@@ -150,7 +150,7 @@ def test_unknown_format_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_undecodable_file_is_a_wrong_encoding_error(tmp_path: Path) -> None:
     path = tmp_path / "qa.csv"
-    path.write_bytes("question,answer\n".encode() + bytes(range(0x80, 0x100)) * 4)
+    path.write_bytes(b"question,answer\n" + bytes(range(0x80, 0x100)) * 4)
     with pytest.raises(UserError, match="neither UTF-8 nor GB18030"):
         read_all(path)
 
