@@ -59,7 +59,7 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
             emit = lambda rows: spool.write_table(with_keys(rows, config.seed))  # noqa: E731
             inputs = [_run_source(s, config, catalogue, ledger, coverage, emit, progress) for s in config.sources]
         ledger.close()
-        splits = _export(spool_path, config, tmp)
+        splits = _export(spool_path, config, tmp, progress)
         spool_path.unlink()
         manifest = _manifest(config, catalogue, ledger, coverage, inputs, splits, tmp, command)
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -192,14 +192,16 @@ def _qa_rows(batch, source, detected, config, catalogue, ledger, coverage) -> pa
     )
 
 
-def _export(spool: Path, config: BuildConfig, tmp: Path) -> dict[str, int]:
+def _export(spool: Path, config: BuildConfig, tmp: Path, progress: Progress) -> dict[str, int]:
     """Split and shuffle from the spool, then write every output format split by split."""
     arrow_files = {}
     counts = {}
     for name, (rows, buckets) in partition(spool, config.split.fractions(), tmp).items():
         writer = SplitWriter(tmp, name, rows, config.shard_rows)
+        advance = progress(f"write {name}")
         for table in shuffled(buckets):
             writer.write(table)
+            advance(table.num_rows)
         writer.close()
         arrow_files[name], counts[name] = writer.arrow_path, rows
     if arrow_files:
