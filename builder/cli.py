@@ -171,9 +171,9 @@ def ledger_table(ledger: Ledger) -> str:
 
 def coverage_table(result: BuildResult) -> str:
     lines = [f"{'template':<34}{'eligible':>9}{'rendered':>9}{'skipped':>8}  phrasings used"]
-    for tid, c in sorted(result.coverage.items()):
-        used = " ".join(f"{k}:{v}" for k, v in sorted(c.variants.items()))
-        lines.append(f"{tid:<34}{c.eligible:>9}{c.rendered:>9}{sum(c.skipped_missing.values()):>8}  {used}")
+    for tid, c in result.coverage.items():
+        used = " ".join(f"{k}:{v}" for k, v in c["variants"].items())
+        lines.append(f"{tid:<34}{c['eligible']:>9}{c['rendered']:>9}{c['skipped']:>8}  {used}")
     return "\n".join(lines)
 
 

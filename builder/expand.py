@@ -1,24 +1,34 @@
-"""Expansion: one knowledge-base record through its kind's catalogue, into instruction rows.
+"""Expansion: knowledge-base records through their kind's catalogue, into instruction rows.
 
-Which phrasing a record gets is a stable hash of (record id, template id, seed): it does not depend
-on row order, batch size or worker count, so the same inputs always give the same rows.
+Which phrasing a record gets is a stable hash of (record id, seed, template id): it does not depend
+on row order, batch size or worker count, so the same inputs always give the same rows. With
+`variants = K` a record gets K distinct phrasings, walking on from the hashed one.
 """
 
-from collections import Counter
 from dataclasses import dataclass, field
 
+import xxhash
 from jinja2.exceptions import SecurityError, TemplateError
 
 from builder.catalogue import Entry
 from builder.errors import UserError
-from builder.hashing import hash64
-from builder.render import Renderer
+from builder.hashing import SEPARATOR
+
+Row = tuple[str, int, str, str, str]  # template id, variant, instruction, input, output
 
 
 def variant_indices(record_id: str, template_id: str, seed: int, phrasings: int, count: int) -> list[int]:
     """`count` distinct phrasing indices, starting at the hashed one and walking on from there."""
-    start = hash64(record_id, template_id, seed) % phrasings
+    return _walk(xxhash.xxh3_64_intdigest(_prefix(record_id, seed) + template_id.encode("utf-8")), phrasings, count)
+
+
+def _walk(hashed: int, phrasings: int, count: int) -> list[int]:
+    start = hashed % phrasings
     return [(start + step) % phrasings for step in range(min(count, phrasings))]
+
+
+def _prefix(record_id: str, seed: int) -> bytes:
+    return f"{record_id}{SEPARATOR}{seed}{SEPARATOR}".encode()
 
 
 @dataclass
@@ -26,55 +36,99 @@ class Coverage:
     """Per template: records that could use it, rows it rendered, why others were skipped, phrasings used."""
 
     eligible: int = 0
-    rendered: int = 0
-    skipped_missing: Counter = field(default_factory=Counter)
-    variants: Counter = field(default_factory=Counter)
+    applied: int = 0
+    skipped_missing: dict[str, int] = field(default_factory=dict)
+    variants: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
             "eligible": self.eligible,
-            "rendered": self.rendered,
+            "rendered": sum(self.variants),
             "skipped": sum(self.skipped_missing.values()),
             "skipped_missing": dict(sorted(self.skipped_missing.items())),
-            "variants": {str(k): v for k, v in sorted(self.variants.items())},
+            "variants": {str(i): n for i, n in enumerate(self.variants) if n},
         }
 
 
-def expand_record(
-    context: dict,
-    record_id: str,
-    entries: tuple[Entry, ...],
-    seed: int,
-    variants: int,
-    coverage: dict[str, Coverage],
-) -> tuple[list[tuple[str, int, str, str, str]], list[str]]:
-    """Rows (template id, variant, instruction, input, output) for one record, and the fields it lacked."""
-    rows = []
-    missing_all: list[str] = []
-    for entry in entries:
-        tally = coverage.get(entry.id) or coverage.setdefault(entry.id, Coverage())
-        tally.eligible += 1
-        missing = [name for name in entry.requires if not context.get(name)]
-        if missing:
-            tally.skipped_missing[missing[0]] += 1
-            missing_all.extend(m for m in missing if m not in missing_all)
-            continue
-        answer = _render(entry, entry.answer, context)
-        given = _render(entry, entry.input, context) if entry.input is not None else ""
-        for index in variant_indices(record_id, entry.id, seed, len(entry.questions), variants):
-            rows.append((entry.id, index, _render(entry, entry.questions[index], context), given, answer))
-            tally.variants[index] += 1
-            tally.rendered += 1
-    return rows, missing_all
+@dataclass(frozen=True)
+class _Plan:
+    entry: Entry
+    requires: frozenset[str]
+    key: bytes
+    tally: Coverage
 
 
-def _render(entry: Entry, render: Renderer, context: dict) -> str:
-    """Renders one template; a template that breaks or tries to escape the sandbox stops the build."""
-    try:
-        return render(context).strip()
-    except SecurityError as exc:
-        raise UserError(f"{entry.id}: refused by the sandbox ({exc})", file=entry.file, line=entry.line,
-                        remedy="templates may only read the record's fields") from exc
-    except TemplateError as exc:
-        raise UserError(f"{entry.id}: cannot render for record '{context.get('name')}' ({exc})",
-                        file=entry.file, line=entry.line, remedy="fix the template") from exc
+class Expander:
+    """One kind's catalogue applied record by record, counting coverage as it goes.
+
+    Templates that need one field (most) are looked up by the fields a record has, so a record pays
+    only for the templates it can use; skips of those are counted at the end (records − applied).
+    """
+
+    def __init__(self, entries: tuple[Entry, ...], seed: int, variants: int) -> None:
+        self.entries, self.seed, self.count = entries, seed, variants
+        self.coverage = {e.id: Coverage(variants=[0] * len(e.questions)) for e in entries}
+        plans = [_Plan(e, frozenset(e.requires), e.id.encode("utf-8"), self.coverage[e.id]) for e in entries]
+        self._by_field: dict[str, list[_Plan]] = {}
+        for plan in plans:
+            if len(plan.requires) == 1:
+                self._by_field.setdefault(plan.entry.requires[0], []).append(plan)
+        self._other = [plan for plan in plans if len(plan.requires) != 1]
+        self.records = 0
+
+    def expand(self, context: dict, record_id: str) -> list[Row]:
+        """Rows for one record (context: its fields, None where absent); [] when no template applies."""
+        self.records += 1
+        prefix = _prefix(record_id, self.seed)
+        rows: list[Row] = []
+        plan: _Plan | None = None
+        try:
+            for name, value in context.items():
+                if value and name in self._by_field:
+                    for plan in self._by_field[name]:
+                        self._render(plan, context, prefix, rows)
+            if self._other:
+                present = {name for name, value in context.items() if value}
+                for plan in self._other:
+                    if plan.requires <= present:
+                        self._render(plan, context, prefix, rows)
+                    else:
+                        first = next(name for name in plan.entry.requires if name not in present)
+                        plan.tally.skipped_missing[first] = plan.tally.skipped_missing.get(first, 0) + 1
+        except (SecurityError, TemplateError) as exc:
+            raise _template_error(plan.entry, context, exc) from exc  # type: ignore[union-attr]
+        return rows
+
+    def _render(self, plan: _Plan, context: dict, prefix: bytes, rows: list[Row]) -> None:
+        entry, used = plan.entry, plan.tally.variants
+        answer = entry.answer(context).strip()
+        given = entry.input(context).strip() if entry.input is not None else ""
+        hashed = xxhash.xxh3_64_intdigest(prefix + plan.key)
+        for index in _walk(hashed, len(used), self.count) if self.count > 1 else (hashed % len(used),):
+            rows.append((entry.id, index, entry.questions[index](context).strip(), given, answer))
+            used[index] += 1
+        plan.tally.applied += 1
+
+    def missing_fields(self, context: dict) -> list[str]:
+        """The required fields a record lacks, for the reject of a record no template applies to."""
+        present = {name for name, value in context.items() if value}
+        return list(dict.fromkeys(name for e in self.entries for name in e.requires if name not in present))
+
+    def coverage_json(self) -> dict[str, dict]:
+        """Coverage per template in catalogue order; single-field skips are records that did not apply."""
+        for plans in self._by_field.values():
+            for plan in plans:
+                missing = self.records - plan.tally.applied
+                plan.tally.skipped_missing = {plan.entry.requires[0]: missing} if missing else {}
+        for tally in self.coverage.values():
+            tally.eligible = self.records
+        return {tid: tally.to_json() for tid, tally in self.coverage.items()}
+
+
+def _template_error(entry: Entry, context: dict, exc: Exception) -> UserError:
+    """A template that breaks or tries to escape the sandbox stops the build, naming file, line and id."""
+    if isinstance(exc, SecurityError):
+        return UserError(f"{entry.id}: refused by the sandbox ({exc})", file=entry.file, line=entry.line,
+                         remedy="templates may only read the record's fields")
+    return UserError(f"{entry.id}: cannot render for record '{context.get('name')}' ({exc})",
+                     file=entry.file, line=entry.line, remedy="fix the template")

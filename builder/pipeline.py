@@ -20,7 +20,7 @@ from builder import __version__
 from builder.catalogue import Catalogue, load_catalogue
 from builder.clean import clean_batch
 from builder.config import BuildConfig, SourceConfig
-from builder.expand import Coverage, expand_record
+from builder.expand import Expander
 from builder.export import SplitWriter, prepare_output, publish_atomically, sha256_file, write_hf
 from builder.fields import check_user_mapping, require_fields, resolve_columns
 from builder.ledger import Ledger, Reject
@@ -43,7 +43,7 @@ class BuildResult:
     """What a build or a dry run found: the ledger, coverage, and (for a build) the manifest."""
 
     ledger: Ledger
-    coverage: dict[str, Coverage]
+    coverage: dict[str, dict]
     manifest: dict = field(default_factory=dict)
 
 
@@ -53,14 +53,15 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
     tmp = prepare_output(config.out)
     try:
         ledger = Ledger.open(tmp / "rejects.jsonl")
-        coverage: dict[str, Coverage] = {}
+        expanders = _expanders(config, catalogue)
         spool_path = tmp / "rows.arrow"
         with pa.OSFile(str(spool_path), "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as spool:
             emit = lambda rows: spool.write_table(with_keys(rows, config.seed))  # noqa: E731
-            inputs = [_run_source(s, config, catalogue, ledger, coverage, emit, progress) for s in config.sources]
+            inputs = [_run_source(s, config, expanders, ledger, emit, progress) for s in config.sources]
         ledger.close()
         splits = _export(spool_path, config, tmp, progress)
         spool_path.unlink()
+        coverage = _coverage(expanders)
         manifest = _manifest(config, catalogue, ledger, coverage, inputs, splits, tmp, command)
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         publish_atomically(tmp, config.out)
@@ -72,13 +73,12 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
 
 def dry_run(config: BuildConfig, progress: Progress = no_progress, rejects: Path | None = None) -> BuildResult:
     """read → clean → validate → expand with the full ledger, writing no dataset (the `validate` command)."""
-    catalogue = _catalogue_for(config)
+    expanders = _expanders(config, _catalogue_for(config))
     ledger = Ledger.open(rejects) if rejects else Ledger()
-    coverage: dict[str, Coverage] = {}
     for source in config.sources:
-        _run_source(source, config, catalogue, ledger, coverage, lambda _table: None, progress)
+        _run_source(source, config, expanders, ledger, lambda _table: None, progress)
     ledger.close()
-    return BuildResult(ledger, coverage)
+    return BuildResult(ledger, _coverage(expanders))
 
 
 def _catalogue_for(config: BuildConfig) -> Catalogue:
@@ -86,12 +86,19 @@ def _catalogue_for(config: BuildConfig) -> Catalogue:
     return load_catalogue(config.templates, kinds)
 
 
+def _expanders(config: BuildConfig, catalogue: Catalogue) -> dict[str, Expander]:
+    return {kind: Expander(entries, config.seed, config.variants) for kind, entries in catalogue.entries.items()}
+
+
+def _coverage(expanders: dict[str, Expander]) -> dict[str, dict]:
+    return {tid: c for expander in expanders.values() for tid, c in sorted(expander.coverage_json().items())}
+
+
 def _run_source(
     source: SourceConfig,
     config: BuildConfig,
-    catalogue: Catalogue,
+    expanders: dict[str, Expander],
     ledger: Ledger,
-    coverage: dict[str, Coverage],
     emit: Callable[[pa.Table], None],
     progress: Progress,
 ) -> dict:
@@ -117,8 +124,10 @@ def _run_source(
         for column in unmapped:
             counts.unmapped_columns[column] += raw.records.num_rows - raw.records.column(column).null_count
         batch = clean_batch(_rename(raw.records, mapping), skip=frozenset({POSITION}))
-        stage = _qa_rows if source.kind == "qa" else _kb_rows
-        rows = stage(batch, source, detected, config, catalogue, ledger, coverage)
+        if source.kind == "qa":
+            rows = _qa_rows(batch, source, detected, ledger)
+        else:
+            rows = _kb_rows(batch, source, detected, expanders[source.kind], ledger)
         counts.rows += rows.num_rows
         emit(rows)
     return {
@@ -146,10 +155,11 @@ def _reject(
                   detected.position_kind, invalid.field, record_id, invalid.detail)
 
 
-def _kb_rows(batch, source, detected, config, catalogue, ledger, coverage) -> pa.Table:
+def _kb_rows(
+    batch: pa.RecordBatch, source: SourceConfig, detected: Detected, expander: Expander, ledger: Ledger
+) -> pa.Table:
     """Validates each record with its model and expands it through the catalogue."""
     counts = ledger.counts(source.name)
-    entries = catalogue.entries[source.kind]
     columns: dict[str, list] = {name: [] for name in ROW_SCHEMA.names}
     for result in validate_kb(source.kind, batch.to_pylist()):
         if isinstance(result, Invalid):
@@ -157,8 +167,10 @@ def _kb_rows(batch, source, detected, config, catalogue, ledger, coverage) -> pa
             continue
         position, record = result
         rid = kb_record_id(source.kind, record)
-        rows, missing = expand_record(record.model_dump(), rid, entries, config.seed, config.variants, coverage)
+        context = record.model_dump()
+        rows = expander.expand(context, rid)
         if not rows:
+            missing = expander.missing_fields(context)
             detail = f"no template applies; missing: {', '.join(missing) or 'nothing a template needs'}"
             invalid = Invalid(position, missing[0] if missing else None, "no_template_applies", detail)
             ledger.reject(_reject(source, detected, "expand", invalid, rid))
@@ -169,7 +181,7 @@ def _kb_rows(batch, source, detected, config, catalogue, ledger, coverage) -> pa
     return pa.table(columns, schema=ROW_SCHEMA)
 
 
-def _qa_rows(batch, source, detected, config, catalogue, ledger, coverage) -> pa.Table:
+def _qa_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ledger: Ledger) -> pa.Table:
     """QA pairs become rows column-wise: the question is the instruction, the answer the output."""
     checked = validate_qa(batch)
     for invalid in checked.invalid:
@@ -229,7 +241,7 @@ def _manifest(config, catalogue, ledger, coverage, inputs, splits, tmp: Path, co
         "splits": splits,
         "empty_splits": [name for name, fraction in config.split.fractions().items()
                          if name not in splits and fraction > 0],
-        "coverage": {tid: c.to_json() for tid, c in sorted(coverage.items())},
+        "coverage": coverage,
         "outputs": {str(p.relative_to(tmp)): sha256_file(p)
                     for p in sorted(tmp.glob("data/*.parquet")) + sorted(tmp.glob("alpaca/*.json"))},
         "versions": _versions(),

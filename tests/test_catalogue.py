@@ -8,7 +8,7 @@ import pytest
 from builder.catalogue import load_catalogue
 from builder.config import PROJECT_ROOT
 from builder.errors import UserError
-from builder.expand import Coverage, expand_record, variant_indices
+from builder.expand import Expander, variant_indices
 from builder.render import compile_renderer, make_environment, sentence
 from schemas import DrugRecord
 
@@ -61,13 +61,13 @@ def test_sandbox_refuses_escapes_at_render(tmp_path: Path, answer: str) -> None:
     entries = load_catalogue(catalogue_with(tmp_path, answer), ["drug"]).entries["drug"]
     record = DrugRecord(name="布洛芬", indications="用于疼痛。")
     with pytest.raises(UserError, match="refused by the sandbox|cannot render"):
-        expand_record(record.model_dump(), "drug-1", entries, 0, 1, {})
+        Expander(entries, 0, 1).expand(record.model_dump(), "drug-1")
 
 
 def test_printing_a_missing_optional_field_is_an_error_not_none(tmp_path: Path) -> None:
     entries = load_catalogue(catalogue_with(tmp_path, "{{ indications }}{{ category }}"), ["drug"]).entries["drug"]
     with pytest.raises(UserError, match="missing"):
-        expand_record(DrugRecord(name="布洛芬", indications="用于疼痛。").model_dump(), "drug-1", entries, 0, 1, {})
+        Expander(entries, 0, 1).expand(DrugRecord(name="布洛芬", indications="用于疼痛。").model_dump(), "drug-1")
 
 
 def test_sentence_closes_text_with_one_mark() -> None:
@@ -86,12 +86,16 @@ def test_variant_choice_is_stable_and_distinct() -> None:
 
 
 def test_expand_counts_skips_by_missing_field() -> None:
-    entries = load_catalogue(SHIPPED, ["drug"]).entries["drug"]
-    coverage: dict[str, Coverage] = {}
-    rows, missing = expand_record(DrugRecord(name="布洛芬", indications="用于疼痛。").model_dump(), "drug-1", entries, 0, 1, coverage)
-    assert {r[0] for r in rows} == {"drug.indications", "drug.overview"}
-    assert coverage["drug.usage_dosage"].skipped_missing == {"usage_dosage": 1}
-    assert "usage_dosage" in missing
+    expander = Expander(load_catalogue(SHIPPED, ["drug"]).entries["drug"], 0, 2)
+    context = DrugRecord(name="布洛芬", indications="用于疼痛。").model_dump()
+    rows = expander.expand(context, "drug-1")
+    assert sorted(r[0] for r in rows) == ["drug.indications"] * 2 + ["drug.overview"] * 2
+    assert len({r[2] for r in rows if r[0] == "drug.indications"}) == 2
+    coverage = expander.coverage_json()
+    assert coverage["drug.usage_dosage"] == {"eligible": 1, "rendered": 0, "skipped": 1,
+                                             "skipped_missing": {"usage_dosage": 1}, "variants": {}}
+    assert coverage["drug.indications"]["rendered"] == 2
+    assert "usage_dosage" in expander.missing_fields(context)
 
 
 def _records(kind_model, seed: int) -> list[dict]:
@@ -127,7 +131,7 @@ def test_fast_renderer_matches_jinja_on_the_shipped_catalogue(kind: str) -> None
     for source in sources:
         ast = env.parse(source)
         fast, slow = compile_renderer(env, ast), env.from_string(ast).render
-        fast_count += fast.__name__ != "render"
+        fast_count += fast.__qualname__ == "render"
         for record in _records(RECORD_MODELS[kind], len(source)):
             try:
                 expected = slow(record)
