@@ -1,22 +1,45 @@
 """The template catalogue: one TOML file per record kind, checked and compiled in Jinja2's sandbox.
 
-Templates come from users, so they run in `SandboxedEnvironment` with `StrictUndefined`, no loader
-(nothing can be included from disk), and every variable checked against the kind's schema at load
-time: a misspelt field is an error before any record is read, not a silent blank in a million rows.
+Templates come from users, so every check runs before any record is read, the same at lint time and
+at build time: syntax, variables against the kind's schema, duplicate ids, constructs the sandbox
+exists to stop (attribute access, calls, include/import, Jinja globals), templates that could never
+render or would fail on a record lacking an unguarded field, answers that print no record text.
+Rendering then runs in `SandboxedEnvironment` with `StrictUndefined` and no loader.
 """
 
 import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from builder.errors import UserError
 from builder.render import Renderer, compile_renderer, make_environment
 from schemas import KB_KINDS, RECORD_MODELS
+
+FORBIDDEN = {
+    nodes.Getattr: "attribute access (.{attr}) is not allowed: templates may only read record fields",
+    nodes.Getitem: "item access ([…]) is not allowed: templates may only read record fields",
+    nodes.Call: "function calls are not allowed in templates",
+    nodes.Include: "include is not allowed: templates cannot read files",
+    nodes.Import: "import is not allowed: templates cannot read files",
+    nodes.FromImport: "import is not allowed: templates cannot read files",
+    nodes.Extends: "extends is not allowed: templates cannot read files",
+    nodes.Macro: "macros are not allowed in templates",
+    nodes.CallBlock: "call blocks are not allowed in templates",
+    nodes.Assign: "set is not allowed in templates",
+    nodes.AssignBlock: "set is not allowed in templates",
+    nodes.FilterBlock: "filter blocks are not allowed in templates",
+}
+FILTERS = frozenset({"sentence", "join", "trim", "replace", "first", "last", "length", "lower", "upper", "default"})
+TESTS = frozenset({"none", "string", "defined", "undefined", "sameas"})
+SAMPLE_TEXT = "示例内容"
+ALWAYS_PRESENT = frozenset({"name", "aliases"})  # the schema requires a name; aliases is a list, maybe empty
 
 
 @dataclass(frozen=True)
@@ -42,9 +65,21 @@ class Catalogue:
     sha256: str
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One lint finding, printed as `file:line: template-id: message`."""
+
+    file: Path
+    line: int
+    template_id: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.template_id}: {self.message}"
+
+
 def load_catalogue(folder: Path, kinds: list[str] | tuple[str, ...] = KB_KINDS) -> Catalogue:
-    """Loads and checks `<kind>.toml` for each knowledge-base kind asked for."""
-    env = make_environment()
+    """Loads `<kind>.toml` for each kind asked for; any lint problem stops the build with its location."""
     entries: dict[str, tuple[Entry, ...]] = {}
     files: list[Path] = []
     digest = hashlib.sha256()
@@ -56,72 +91,172 @@ def load_catalogue(folder: Path, kinds: list[str] | tuple[str, ...] = KB_KINDS) 
         text = path.read_text(encoding="utf-8")
         digest.update(path.name.encode() + b"\0" + text.encode("utf-8") + b"\0")
         files.append(path)
-        entries[kind] = tuple(_load_file(env, path, text, kind))
+        found, problems = read_catalogue(path, kind)
+        if problems:
+            first = problems[0]
+            raise UserError(f"{first.template_id}: {first.message}", file=first.file, line=first.line,
+                            remedy=f"{len(problems)} problem(s) in all: run `build-instructions templates lint {folder}`")
+        entries[kind] = tuple(found)
     return Catalogue(entries, tuple(files), digest.hexdigest())
 
 
-def _load_file(env: SandboxedEnvironment, path: Path, text: str, kind: str) -> list[Entry]:
+def lint(path: Path) -> tuple[int, list[Problem]]:
+    """Every problem in a catalogue file, or in every `*.toml` of a folder; returns (templates, problems)."""
+    files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+    if not files:
+        raise UserError("no *.toml catalogue here", file=path, remedy="give a catalogue file or a folder of them")
+    count, problems = 0, []
+    for file in files:
+        if not file.is_file():
+            raise UserError("no such catalogue file", file=file, remedy="check the path")
+        found, found_problems = read_catalogue(file, None)
+        count += len(found)
+        problems.extend(found_problems)
+    return count, problems
+
+
+def read_catalogue(path: Path, kind: str | None) -> tuple[list[Entry], list[Problem]]:
+    """Parses and checks one catalogue file; compiles the entries that have no problem."""
+    text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise UserError(f"not valid TOML ({exc})", file=path, line=line, remedy="fix the syntax") from exc
-    if data.get("kind", kind) != kind:
-        raise UserError(f"declares kind '{data.get('kind')}' but is the catalogue for '{kind}'", file=path,
-                        remedy="fix `kind` or the file name")
-    fields = set(RECORD_MODELS[kind].model_fields)
-    seen: set[str] = set()
-    entries = []
-    for raw in data.get("templates", []):
-        entry_id = str(raw.get("id", ""))
-        line = _line_of(text, entry_id)
-        where = {"file": path, "line": line}
-        if not entry_id:
-            raise UserError("a template has no id", **where, remedy="give every [[templates]] entry a unique id")
-        if entry_id in seen:
-            raise UserError(f"{entry_id}: duplicate template id", **where, remedy="ids must be unique in a catalogue")
+        line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(exc))) else 1
+        return [], [Problem(path, line, "-", f"not valid TOML: {exc}")]
+    declared = data.get("kind", kind or path.stem)
+    if declared not in RECORD_MODELS or declared == "qa" or (kind and declared != kind):
+        expected = kind or "drug or disease"
+        return [], [Problem(path, 1, "-", f"declares kind '{declared}'; expected {expected} (set `kind`)")]
+    env = make_environment()
+    fields = frozenset(RECORD_MODELS[declared].model_fields)
+    entries, problems, seen = [], [], set()
+    headers = [m.start() for m in re.finditer(r"^\s*\[\[\s*templates\s*\]\]", text, re.MULTILINE)]
+    for index, raw in enumerate(data.get("templates", [])):
+        entry_id = str(raw.get("id", "")) or "-"
+        start = text.count("\n", 0, headers[index]) + 1 if index < len(headers) else 1
+        line = _line_of(text, rf"^\s*id\s*=", start, start)
+        here = len(problems)
+        problems += _check_entry(raw, entry_id, seen, fields, path, line)
+        compiled = {}
+        for role, source in _sources(raw):
+            key = "questions" if role.startswith("question") else role
+            where = _line_of(text, _string_pattern(key, source), line, start=line)
+            ast, found = _check_template(env, source, fields, raw, role, path, where, entry_id)
+            problems += found
+            if ast is not None:
+                compiled[role] = compile_renderer(env, ast, f"{entry_id} {role}")
         seen.add(entry_id)
-        requires = tuple(raw.get("requires", []))
-        questions = raw.get("questions", [])
-        if not questions or "answer" not in raw:
-            raise UserError(f"{entry_id}: needs at least one question and an answer", **where,
-                            remedy="add `questions = [...]` and `answer = \"...\"`")
-        unknown = [f for f in requires if f not in fields]
-        if unknown:
-            raise UserError(f"{entry_id}: requires unknown field(s) {', '.join(unknown)}", **where,
-                            remedy=f"{kind} fields are: {', '.join(sorted(fields))}")
-        sources = [*questions, raw["answer"], *([raw["input"]] if raw.get("input") else [])]
-        compiled = [_compile(env, src, entry_id, fields, where) for src in sources]
-        entries.append(Entry(
-            id=entry_id,
-            kind=kind,
-            requires=requires,
-            questions=tuple(compiled[: len(questions)]),
-            answer=compiled[len(questions)],
-            input=compiled[len(questions) + 1] if raw.get("input") else None,
-            file=path,
-            line=line,
-        ))
-    return entries
+        if len(problems) == here:
+            entries.append(Entry(
+                id=entry_id,
+                kind=declared,
+                requires=tuple(raw.get("requires", [])),
+                questions=tuple(compiled[f"question {i + 1}"] for i in range(len(raw["questions"]))),
+                answer=compiled["answer"],
+                input=compiled.get("input"),
+                file=path,
+                line=line,
+            ))
+    if not data.get("templates"):
+        problems.append(Problem(path, 1, "-", "no [[templates]] entries"))
+    return entries, problems
 
 
-def _compile(env: SandboxedEnvironment, source: str, entry_id: str, fields: set[str], where: dict) -> Renderer:
-    """Parses, checks variables against the schema, and compiles one template string."""
+def _check_entry(raw: dict, entry_id: str, seen: set, fields: frozenset, path: Path, line: int) -> list[Problem]:
+    """The entry's own keys: id, requires, questions, answer."""
+    problem = lambda message: Problem(path, line, entry_id, message)  # noqa: E731
+    found = []
+    if entry_id == "-":
+        found.append(problem("a template has no id; give every [[templates]] entry a unique id"))
+    elif entry_id in seen:
+        found.append(problem("duplicate template id; ids must be unique in a catalogue"))
+    requires = raw.get("requires", [])
+    if not isinstance(requires, list) or not all(isinstance(f, str) for f in requires):
+        found.append(problem("requires must be a list of field names"))
+    elif unknown := [f for f in requires if f not in fields]:
+        found.append(problem(f"requires unknown field(s) {', '.join(unknown)}; fields are: {', '.join(sorted(fields))}"))
+    questions = raw.get("questions")
+    if not isinstance(questions, list) or not questions or not all(isinstance(q, str) for q in questions):
+        found.append(problem("needs `questions = [...]`: one or more phrasings"))
+    elif len(set(questions)) < len(questions):
+        found.append(problem("two phrasings are identical"))
+    if not isinstance(raw.get("answer"), str):
+        found.append(problem("needs `answer = \"...\"`"))
+    return found
+
+
+def _sources(raw: dict) -> list[tuple[str, str]]:
+    questions = raw.get("questions") if isinstance(raw.get("questions"), list) else []
+    roles = [(f"question {i + 1}", q) for i, q in enumerate(questions) if isinstance(q, str)]
+    roles += [(role, raw[role]) for role in ("answer", "input") if isinstance(raw.get(role), str)]
+    return roles
+
+
+def _check_template(
+    env: SandboxedEnvironment, source: str, fields: frozenset, raw: dict, role: str, path: Path, line: int,
+    entry_id: str,
+) -> tuple[nodes.Template | None, list[Problem]]:
+    """One template string: syntax, sandbox, variables, and trial renders. Returns its tree when clean."""
+    problem = lambda message, at=line: Problem(path, at, entry_id, f"{role}: {message}")  # noqa: E731
     try:
         ast = env.parse(source)
     except TemplateSyntaxError as exc:
-        raise UserError(f"{entry_id}: template syntax error: {exc.message}", **where,
-                        remedy="fix the Jinja2 syntax") from exc
-    if any(True for _ in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))):
-        raise UserError(f"{entry_id}: include/import/extends is not allowed in a template", **where,
-                        remedy="templates may only use the record's fields")
-    unknown = sorted(meta.find_undeclared_variables(ast) - fields)
-    if unknown:
-        raise UserError(f"{entry_id}: unknown variable(s) {', '.join(unknown)}", **where,
-                        remedy=f"use the record's fields: {', '.join(sorted(fields))}")
-    return compile_renderer(env, ast)
+        return None, [problem(f"template syntax error: {exc.message}", line + (exc.lineno or 1) - 1)]
+    found = []
+    for node_type, message in FORBIDDEN.items():
+        for node in ast.find_all(node_type):
+            found.append(problem(message.format(attr=getattr(node, "attr", ""))))
+    for node in ast.find_all(nodes.Filter):
+        if node.name not in FILTERS:
+            found.append(problem(f"filter '{node.name}' is not allowed; use one of: {', '.join(sorted(FILTERS))}"))
+    for node in ast.find_all(nodes.Test):
+        if node.name not in TESTS:
+            found.append(problem(f"test '{node.name}' is not allowed; use one of: {', '.join(sorted(TESTS))}"))
+    names = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"} - {
+        n.name for n in ast.find_all(nodes.Name) if n.ctx == "store"
+    }
+    for name in sorted(names - fields):
+        kind = "a Jinja2 global, not a record field" if name in env.globals else "not a field of this kind"
+        found.append(problem(f"unknown variable '{name}' ({kind}); fields are: {', '.join(sorted(fields))}"))
+    if found:
+        return None, found
+    return ast, _trial_renders(env, ast, names, raw, role, problem)
 
 
-def _line_of(text: str, entry_id: str) -> int:
-    match = re.search(rf'^\s*id\s*=\s*["\']{re.escape(entry_id)}["\']', text, re.MULTILINE) if entry_id else None
-    return text.count("\n", 0, match.start()) + 1 if match else 1
+def _trial_renders(env: SandboxedEnvironment, ast: nodes.Template, names: set[str], raw: dict, role: str, problem):
+    """Renders with every field present and with only the required ones: what a real record can meet."""
+    template = env.from_string(ast)
+    requires = set(raw.get("requires", [])) if isinstance(raw.get("requires"), list) else set()
+    full = {name: ["别名"] if name == "aliases" else SAMPLE_TEXT for name in names}
+    try:
+        if not template.render(full).strip():
+            return [problem("renders empty even when every field is present: it can never produce a row")]
+    except TemplateError as exc:
+        return [problem(f"cannot render even with every field present ({exc})")]
+    found = []
+    for name in sorted(names - requires - ALWAYS_PRESENT):
+        try:
+            template.render({**full, name: [] if name == "aliases" else None})
+        except TemplateError:
+            found.append(problem(f"prints '{name}', which is not in requires and not guarded by "
+                                 f"{{% if {name} %}}: a record without it would stop the build"))
+    if role == "answer" and not names - {"name"}:
+        found.append(problem("the answer prints no record text: it would state what the record does not say"))
+    if role.startswith("question") and "name" not in names:
+        found.append(problem("the question does not name the entity ({{ name }})"))
+    return found
+
+
+def _string_pattern(key: str, source: str) -> str:
+    """Where a template string sits in the TOML: the key for an answer or input, the string for a phrasing."""
+    quoted = "|".join(re.escape(q) for q in (json.dumps(source, ensure_ascii=False), f"'{source}'"))
+    return rf"^\s*{key}\s*=\s*(?:{quoted})" if key != "questions" else rf"(?:{quoted})"
+
+
+def _line_of(text: str, pattern: str, default: int, start: int = 1) -> int:
+    """The 1-based line of the first match of `pattern` at or after line `start`."""
+    if not pattern:
+        return default
+    offset = sum(len(line) for line in text.splitlines(keepends=True)[: start - 1])
+    match = re.compile(pattern, re.MULTILINE).search(text, offset)
+    return text.count("\n", 0, match.start()) + 1 if match else default

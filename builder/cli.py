@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from builder.catalogue import lint
 from builder.config import SAMPLE_CONFIG, BuildConfig, build_config, load_config_file
 from builder.errors import UserError
 from builder.fields import ALIASES, REQUIRED
@@ -185,3 +186,23 @@ def fields_command(kind: str | None) -> None:
         click.echo(f"[{name}]  required: {', '.join(REQUIRED[name])}")
         for field, aliases in ALIASES[name].items():
             click.echo(f"  {field:<24}{'、'.join(a for a in aliases if a != field)}")
+
+
+@main.group("templates")
+def templates_group() -> None:
+    """Work with template catalogues."""
+
+
+@templates_group.command("lint")
+@click.argument("path", required=False, type=click.Path(path_type=Path), default=None)
+@user_errors
+def lint_command(path: Path | None) -> None:
+    """Check a catalogue file or folder (default: the shipped templates/); one line per problem."""
+    folder = path or BuildConfig().templates
+    count, problems = lint(folder)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {folder}", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {count} templates in {folder}")

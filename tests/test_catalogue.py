@@ -10,6 +10,7 @@ from builder.config import PROJECT_ROOT
 from builder.errors import UserError
 from builder.expand import Expander, variant_indices
 from builder.render import compile_renderer, make_environment, sentence
+from jinja2.exceptions import TemplateError
 from schemas import DrugRecord
 
 SHIPPED = PROJECT_ROOT / "templates"
@@ -44,30 +45,21 @@ def test_hash_changes_with_the_catalogue(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("answer", "message"),
-    [
-        ("{{ indicatons }}", "drug.toml:4: drug.test: unknown variable"),
-        ("{{ indications ", "drug.toml:4: drug.test: template syntax error"),
-        ('{% include "/etc/passwd" %}', "include/import/extends is not allowed"),
-    ],
+    "answer",
+    ["{{ name.__class__.__mro__ }}", "{{ cycler.__init__.__globals__ }}", "{{ ''.__class__.__base__.__subclasses__() }}"],
 )
-def test_broken_templates_fail_at_load_with_file_and_line(tmp_path: Path, answer: str, message: str) -> None:
-    with pytest.raises(UserError, match=message):
-        load_catalogue(catalogue_with(tmp_path, answer), ["drug"])
+def test_sandbox_refuses_escapes_even_without_the_lint(answer: str) -> None:
+    """Defence in depth: a tree the fast path cannot translate renders in the sandbox, which refuses."""
+    env = make_environment()
+    render = compile_renderer(env, env.parse(answer))
+    assert render.__qualname__ == "Template.render"
+    with pytest.raises(TemplateError):
+        render({"name": "布洛芬"})
 
 
-@pytest.mark.parametrize("answer", ["{{ name.__class__.__mro__ }}", "{{ name.__class__.__base__.__subclasses__() }}"])
-def test_sandbox_refuses_escapes_at_render(tmp_path: Path, answer: str) -> None:
-    entries = load_catalogue(catalogue_with(tmp_path, answer), ["drug"]).entries["drug"]
-    record = DrugRecord(name="布洛芬", indications="用于疼痛。")
-    with pytest.raises(UserError, match="refused by the sandbox|cannot render"):
-        Expander(entries, 0, 1).expand(record.model_dump(), "drug-1")
-
-
-def test_printing_a_missing_optional_field_is_an_error_not_none(tmp_path: Path) -> None:
-    entries = load_catalogue(catalogue_with(tmp_path, "{{ indications }}{{ category }}"), ["drug"]).entries["drug"]
-    with pytest.raises(UserError, match="missing"):
-        Expander(entries, 0, 1).expand(DrugRecord(name="布洛芬", indications="用于疼痛。").model_dump(), "drug-1")
+def test_loading_refuses_a_catalogue_with_problems(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"drug.toml:7: drug.test: answer: prints 'category'.*1 problem\(s\)"):
+        load_catalogue(catalogue_with(tmp_path, "{{ indications }}{{ category }}"), ["drug"])
 
 
 def test_sentence_closes_text_with_one_mark() -> None:
