@@ -28,7 +28,15 @@ INLINE_TAG = r"(?i)</?[a-z][a-z0-9]*(\s[^<>]*)?/?>|<!--.*?-->"
 ENTITY = r"&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]{1,31});"
 ODD_SPACE = "[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff\u200b]"
 ENTITY_RE = re.compile(ENTITY)
-NEEDS_WORK = (rf"[<&\r]|{ODD_SPACE}|  | \n|\n[ \n]|{UNKNOWN}", r"^\s", r"\s$")  # one alternation is 4x slower
+TERMINAL_MARKS, SOFT_MARKS = "。！？!?", "，、；：,;:"
+PUNCTUATION_RUNS = (  # source typos: "，，" "。，" "：。" fold to one mark, the terminal one if any
+    (rf"[{SOFT_MARKS}]+([{TERMINAL_MARKS}])", r"\1"),
+    (rf"([{TERMINAL_MARKS}])[{SOFT_MARKS}{TERMINAL_MARKS}]+", r"\1"),
+    (rf"([{SOFT_MARKS}])[{SOFT_MARKS}]+", r"\1"),
+)
+NEEDS_WORK = (
+    rf"[<&\r]|{ODD_SPACE}|  | \n|\n[ \n]|{UNKNOWN}|[{SOFT_MARKS}{TERMINAL_MARKS}]{{2}}", r"^\s", r"\s$"
+)  # one alternation is 4x slower
 PLACEHOLDER_MAX = max(map(len, PLACEHOLDERS)) + 8
 
 
@@ -61,7 +69,10 @@ def _rewrite(values: pa.Array) -> pa.Array:
     values = pc.replace_substring_regex(values, "\r\n?", "\n")
     values = pc.replace_substring_regex(values, " *\n[ \n]*", "\n")
     values = pc.replace_substring_regex(values, " {2,}", " ")
-    return _drop_placeholder_items(pc.utf8_trim_whitespace(values))
+    values = _drop_placeholder_items(pc.utf8_trim_whitespace(values))
+    for pattern, replacement in PUNCTUATION_RUNS:
+        values = pc.replace_substring_regex(values, pattern, replacement)
+    return values
 
 
 def _drop_placeholder_items(values: pa.Array) -> pa.Array:

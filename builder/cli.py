@@ -14,6 +14,7 @@ from builder.errors import UserError
 from builder.fields import ALIASES, REQUIRED
 from builder.ledger import Ledger
 from builder.pipeline import BuildResult, Progress, build, dry_run, no_progress
+from builder.preview import format_preview, preview
 from schemas import RECORD_MODELS
 
 USER_ERROR = 2
@@ -171,10 +172,15 @@ def ledger_table(ledger: Ledger) -> str:
 
 
 def coverage_table(result: BuildResult) -> str:
-    lines = [f"{'template':<34}{'eligible':>9}{'rendered':>9}{'skipped':>8}  phrasings used"]
+    """Per template: records eligible, rows rendered, records skipped and why, and phrasing use."""
+    lines = [f"{'template':<32}{'eligible':>9}{'rendered':>9}{'skipped':>8}  {'why skipped':<28} phrasings used"]
     for tid, c in result.coverage.items():
+        if c["no_source_has"]:
+            why = f"no source has {', '.join(c['no_source_has'])}"
+        else:
+            why = ", ".join(f"{field} empty {n}" for field, n in c["skipped_missing"].items())
         used = " ".join(f"{k}:{v}" for k, v in c["variants"].items())
-        lines.append(f"{tid:<34}{c['eligible']:>9}{c['rendered']:>9}{c['skipped']:>8}  {used}")
+        lines.append(f"{tid:<32}{c['eligible']:>9}{c['rendered']:>9}{c['skipped']:>8}  {why:<28} {used}")
     return "\n".join(lines)
 
 
@@ -206,3 +212,20 @@ def lint_command(path: Path | None) -> None:
         click.echo(f"{len(problems)} problem(s) in {folder}", err=True)
         sys.exit(1)
     click.echo(f"ok: {count} templates in {folder}")
+
+
+@main.command("preview")
+@click.option("--kind", type=click.Choice(["drug", "disease"]), default="drug", show_default=True)
+@click.option("--n", "count", type=int, default=5, show_default=True, help="How many records to show.")
+@click.option("--kb", "paths", multiple=True, metavar="PATH", help="Knowledge-base file(s); default: the sample.")
+@click.option("--map", "maps", multiple=True, metavar="SOURCE_FIELD=FIELD", help="Map a source field to a schema field.")
+@click.option("--templates", type=click.Path(path_type=Path), default=None, help="Template catalogue folder.")
+@click.option("--seed", type=int, default=None, help="Which records and phrasings (default 42).")
+@click.option("--variants", type=int, default=None, help="Phrasings per record and template.")
+@click.option("--full", is_flag=True, help="Print whole answers, not the first 160 characters.")
+@user_errors
+def preview_command(kind, count, paths, maps, full, **settings) -> None:
+    """Render a few records through the catalogue and print the questions and answers."""
+    kb = tuple(p if "=" in p else f"{kind}={p}" for p in paths)
+    config = assemble(None, kb, (), maps, **settings) if kb else assemble(SAMPLE_CONFIG, (), (), maps, **settings)
+    click.echo(format_preview(preview(config, kind, count), None if full else 160))

@@ -37,6 +37,7 @@ class SourceCounts:
     rows: int = 0
     rejected: Counter = field(default_factory=Counter)
     unmapped_columns: Counter = field(default_factory=Counter)
+    fields: set[str] = field(default_factory=set)
 
     def to_json(self) -> dict:
         return {
@@ -46,6 +47,7 @@ class SourceCounts:
             "rejected_by_reason": dict(sorted(self.rejected.items())),
             "rows": self.rows,
             "unmapped_columns": dict(sorted(self.unmapped_columns.items())),
+            "fields": sorted(self.fields),
         }
 
 

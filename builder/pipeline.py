@@ -61,7 +61,7 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
         ledger.close()
         splits = _export(spool_path, config, tmp, progress)
         spool_path.unlink()
-        coverage = _coverage(expanders)
+        coverage = _coverage(expanders, config, ledger)
         manifest = _manifest(config, catalogue, ledger, coverage, inputs, splits, tmp, command)
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         publish_atomically(tmp, config.out)
@@ -71,14 +71,19 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
     return BuildResult(ledger, coverage, manifest)
 
 
-def dry_run(config: BuildConfig, progress: Progress = no_progress, rejects: Path | None = None) -> BuildResult:
-    """read → clean → validate → expand with the full ledger, writing no dataset (the `validate` command)."""
+def dry_run(
+    config: BuildConfig,
+    progress: Progress = no_progress,
+    rejects: Path | None = None,
+    emit: Callable[[pa.Table], None] = lambda _rows: None,
+) -> BuildResult:
+    """read → clean → validate → expand with the full ledger, writing no dataset; rows go to `emit`."""
     expanders = _expanders(config, _catalogue_for(config))
     ledger = Ledger.open(rejects) if rejects else Ledger()
     for source in config.sources:
-        _run_source(source, config, expanders, ledger, lambda _table: None, progress)
+        _run_source(source, config, expanders, ledger, emit, progress)
     ledger.close()
-    return BuildResult(ledger, _coverage(expanders))
+    return BuildResult(ledger, _coverage(expanders, config, ledger))
 
 
 def _catalogue_for(config: BuildConfig) -> Catalogue:
@@ -90,8 +95,15 @@ def _expanders(config: BuildConfig, catalogue: Catalogue) -> dict[str, Expander]
     return {kind: Expander(entries, config.seed, config.variants) for kind, entries in catalogue.entries.items()}
 
 
-def _coverage(expanders: dict[str, Expander]) -> dict[str, dict]:
-    return {tid: c for expander in expanders.values() for tid, c in sorted(expander.coverage_json().items())}
+def _coverage(expanders: dict[str, Expander], config: BuildConfig, ledger: Ledger) -> dict[str, dict]:
+    """Coverage per template; `no_source_has` names required fields no source of the kind maps at all."""
+    coverage = {}
+    for kind, expander in expanders.items():
+        provided = {f for s in config.sources if s.kind == kind for f in ledger.counts(s.name).fields}
+        for entry in expander.entries:
+            tally = expander.coverage_json()[entry.id]
+            coverage[entry.id] = {**tally, "no_source_has": [f for f in entry.requires if f not in provided]}
+    return coverage
 
 
 def _run_source(
@@ -121,6 +133,7 @@ def _run_source(
         if not checked:
             require_fields(source.kind, columns, mapping, str(source.path))
             checked = True
+        counts.fields.update(mapping.values())
         for column in unmapped:
             counts.unmapped_columns[column] += raw.records.num_rows - raw.records.column(column).null_count
         batch = clean_batch(_rename(raw.records, mapping), skip=frozenset({POSITION}))

@@ -5,6 +5,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ALIAS_SEPARATORS = re.compile(r"[、,，;；/|]+")
+LEADING_MARKS = "，、；：,;:。！？ "
 
 
 class KBRecord(BaseModel):
@@ -26,6 +27,12 @@ class KBRecord(BaseModel):
         if isinstance(value, list):
             return list(dict.fromkeys(v.strip() for v in value if isinstance(v, str) and v.strip()))
         return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def no_leading_clause_mark(cls, value: object) -> object:
+        """A field's text never opens with a clause mark ("剂型::1.水丸" in a source would print "剂型：：")."""
+        return value.lstrip(LEADING_MARKS) or None if isinstance(value, str) else value
 
     @classmethod
     def text_fields(cls) -> list[str]:

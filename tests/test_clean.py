@@ -17,6 +17,11 @@ from builder.clean import clean_batch, clean_text
         ("1、脾胃气滞证。  2、呕吐。", "1、脾胃气滞证。 2、呕吐。"),
         ("第一行\r\n\r\n\r\n第二行", "第一行\n第二行"),
         ("本品用于：高血压，（1）头痛；２ｍｇ", "本品用于：高血压，（1）头痛；２ｍｇ"),
+        ("肾功能损害者，，一日用量", "肾功能损害者，一日用量"),
+        ("密封保存。，血小板", "密封保存。血小板"),
+        ("每喷0.1mg。；3.爱纳灵", "每喷0.1mg。3.爱纳灵"),
+        ("慎用：。", "慎用。"),
+        ("1.用于高血压……2.剂量100ml:2g", "1.用于高血压……2.剂量100ml:2g"),
     ],
 )
 def test_markup_and_spacing_are_cleaned_and_punctuation_kept(raw: str, clean: str) -> None:

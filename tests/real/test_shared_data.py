@@ -84,3 +84,52 @@ def test_traditional_medicine_builds_with_a_mapping_only(tmp_path: Path) -> None
     indications = [r for r in rows(out) if r["template_id"] == "drug.indications"]
     assert len(indications) > 900
     assert manifest["coverage"]["drug.efficacy"]["rendered"] > 900  # 功用 maps to efficacy by default
+
+
+DOUBLED = re.compile(r"[。，；：、！？]{2}")
+PLACEHOLDER_ANSWER = re.compile(r"[：:]\s*(尚不明确|不详|无|暂无)[。]?$")
+
+
+def drug_rows(out: Path) -> set[tuple]:
+    return {(r["record_id"], r["template_id"], r["variant"], r["instruction"], r["output"])
+            for r in rows(out) if r["kind"] == "drug"}
+
+
+def test_rows_do_not_depend_on_record_order(tmp_path: Path) -> None:
+    records = json.loads(DRUGS.read_text(encoding="utf-8"))
+    shuffled = tmp_path / "shuffled.json"  # a temporary reordering of the shared file, never committed
+    shuffled.write_text(json.dumps(records[::-1][1::2] + records[::-1][0::2], ensure_ascii=False), encoding="utf-8")
+    first, second = tmp_path / "a", tmp_path / "b"
+    for path, out in ((DRUGS, first), (shuffled, second)):
+        result = run("build", "--kb", f"drug={path}", "--out", out, "--seed", "5", "--quiet")
+        assert result.exit_code == 0, result.output
+    assert drug_rows(first) == drug_rows(second) and len(drug_rows(first)) > 15_000
+
+
+def test_variants_give_distinct_phrasings_and_coverage_accounts_for_skips(tmp_path: Path) -> None:
+    out = tmp_path / "v3"
+    result = run("build", "--kb", f"drug={DRUGS}", "--variants", "3", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    by_pair: dict[tuple, list[dict]] = {}
+    for row in rows(out):
+        by_pair.setdefault((row["record_id"], row["template_id"]), []).append(row)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    phrasings = {tid: len(c["variants"]) for tid, c in manifest["coverage"].items()}
+    for group in by_pair.values():  # a record repeated verbatim in the file yields its rows once per copy
+        assert len(group) % 3 == 0
+        assert len({r["variant"] for r in group}) == 3 and len({r["instruction"] for r in group}) == 3
+    assert all(n >= 3 for n in phrasings.values() if n)
+    for tid, coverage in manifest["coverage"].items():
+        applied = coverage["rendered"] // 3
+        assert applied + coverage["skipped"] == coverage["eligible"], tid
+        assert sum(coverage["skipped_missing"].values()) == coverage["skipped"], tid
+        assert coverage["rendered"] > 0 or coverage["no_source_has"], tid
+
+
+def test_template_rows_are_well_formed(built: Path) -> None:
+    for row in rows(built):
+        if row["kind"] == "qa":
+            continue
+        assert row["output"].strip() and "{{" not in row["output"] + row["instruction"], row
+        assert not DOUBLED.search(row["output"]), row["output"]
+        assert not PLACEHOLDER_ANSWER.search(row["output"]), row["output"]
