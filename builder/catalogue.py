@@ -95,7 +95,7 @@ def load_catalogue(folder: Path, kinds: list[str] | tuple[str, ...] = KB_KINDS) 
         if problems:
             first = problems[0]
             raise UserError(f"{first.template_id}: {first.message}", file=first.file, line=first.line,
-                            remedy=f"{len(problems)} problem(s) in all: run `build-instructions templates lint {folder}`")
+                            remedy=f"{len(problems)} problem(s) in all: see `build-instructions templates lint {folder}`")
         entries[kind] = tuple(found)
     return Catalogue(entries, tuple(files), digest.hexdigest())
 
@@ -134,7 +134,7 @@ def read_catalogue(path: Path, kind: str | None) -> tuple[list[Entry], list[Prob
     for index, raw in enumerate(data.get("templates", [])):
         entry_id = str(raw.get("id", "")) or "-"
         start = text.count("\n", 0, headers[index]) + 1 if index < len(headers) else 1
-        line = _line_of(text, rf"^\s*id\s*=", start, start)
+        line = _line_of(text, r"^\s*id\s*=", start, start)
         here = len(problems)
         problems += _check_entry(raw, entry_id, seen, fields, path, line)
         compiled = {}
@@ -174,7 +174,8 @@ def _check_entry(raw: dict, entry_id: str, seen: set, fields: frozenset, path: P
     if not isinstance(requires, list) or not all(isinstance(f, str) for f in requires):
         found.append(problem("requires must be a list of field names"))
     elif unknown := [f for f in requires if f not in fields]:
-        found.append(problem(f"requires unknown field(s) {', '.join(unknown)}; fields are: {', '.join(sorted(fields))}"))
+        known = ", ".join(sorted(fields))
+        found.append(problem(f"requires unknown field(s) {', '.join(unknown)}; fields are: {known}"))
     questions = raw.get("questions")
     if not isinstance(questions, list) or not questions or not all(isinstance(q, str) for q in questions):
         found.append(problem("needs `questions = [...]`: one or more phrasings"))

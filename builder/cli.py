@@ -218,7 +218,8 @@ def lint_command(path: Path | None) -> None:
 @click.option("--kind", type=click.Choice(["drug", "disease"]), default="drug", show_default=True)
 @click.option("--n", "count", type=int, default=5, show_default=True, help="How many records to show.")
 @click.option("--kb", "paths", multiple=True, metavar="PATH", help="Knowledge-base file(s); default: the sample.")
-@click.option("--map", "maps", multiple=True, metavar="SOURCE_FIELD=FIELD", help="Map a source field to a schema field.")
+@click.option("--map", "maps", multiple=True, metavar="SOURCE_FIELD=FIELD",
+              help="Map a source field to a schema field.")
 @click.option("--templates", type=click.Path(path_type=Path), default=None, help="Template catalogue folder.")
 @click.option("--seed", type=int, default=None, help="Which records and phrasings (default 42).")
 @click.option("--variants", type=int, default=None, help="Phrasings per record and template.")

@@ -80,15 +80,23 @@ def test_duplicate_id_and_toml_syntax(tmp_path: Path) -> None:
     assert any(p.startswith(f"{broken / 'drug.toml'}:5: -: not valid TOML") for p in lines(broken))
 
 
-def test_lint_command_exits_non_zero_and_build_refuses_the_same(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("escape", "message"),
+    [
+        ("{{ ''.__class__.__mro__ }}", "attribute access (.__mro__) is not allowed"),
+        ("{{ cycler.__init__.__globals__ }}", "attribute access (.__globals__) is not allowed"),
+        ("{% include '../raw/sample.toml' %}", "include is not allowed: templates cannot read files"),
+    ],
+)
+def test_escapes_fail_the_lint_command_and_the_build(tmp_path: Path, escape: str, message: str) -> None:
     copy = tmp_path / "templates"
     shutil.copytree(SHIPPED, copy)
     path = copy / "drug.toml"
-    path.write_text(path.read_text(encoding="utf-8").replace("{{ indications | sentence }}", "{{ cycler.__init__.__globals__ }}", 1),
-                    encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("{{ indications | sentence }}", escape + "{{ indications }}", 1), encoding="utf-8")
     result = run("templates", "lint", copy)
     assert result.exit_code == 1
-    assert "drug.indications: answer: attribute access (.__globals__) is not allowed" in result.stdout
-    sample = run("build", "--templates", copy, "--out", tmp_path / "out", "--quiet")
-    assert sample.exit_code == 2 and "drug.toml:" in sample.stderr and "templates lint" in sample.stderr
-    assert not (tmp_path / "out").exists()
+    assert f"drug.toml:24: drug.indications: answer: {message}" in result.stdout
+    build = run("build", "--templates", copy, "--out", tmp_path / "out", "--quiet")
+    assert build.exit_code == 2 and f"drug.toml:24: drug.indications: answer: {message}" in build.stderr
+    assert "templates lint" in build.stderr and not (tmp_path / "out").exists()
