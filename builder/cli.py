@@ -28,7 +28,7 @@ def _pair(value: str, flag: str, empty_right: bool = False) -> tuple[str, str]:
     return left.strip(), right.strip()
 
 
-_EXAMPLES = {"--kb": "drug=drugs.json", "--map": "症状=indications"}
+_EXAMPLES = {"--kb": "drug=drugs.json", "--map": "症状=indications", "--weight": "qa=0.5", "--target": "qa=100000"}
 
 
 def assemble(
@@ -63,10 +63,43 @@ def assemble(
                             remedy="fields are listed by `build-instructions fields`")
         for kind in fitting:
             mapping.setdefault(kind, {})[column] = target
+    _quality_flags(data, settings)
     if settings.get("split"):
-        settings["split"] = _split(str(settings["split"]))
+        settings["split"] = {**data.get("split", {}), **_split(str(settings["split"]))}
+    if settings.get("group_by"):
+        data.setdefault("split", {})["group_by"] = settings.pop("group_by")
     data.update({k: v for k, v in settings.items() if v is not None})
     return build_config(data, str(config_file or "command line"))
+
+
+def _quality_flags(data: dict, settings: dict) -> None:
+    """Routes the quality flags into the config's sections; per-source flags name the source."""
+    eval_sets, mark = settings.pop("eval_sets", ()), settings.pop("mark_contaminated", False)
+    if eval_sets or mark:
+        section = data.setdefault("decontamination", {})
+        section["eval_sets"] = [*section.get("eval_sets", []), *map(str, eval_sets)]
+        section["mode"] = "mark" if mark else section.get("mode", "remove")
+    threshold, no_near, no_pii = settings.pop("near_threshold", None), settings.pop("no_near_dup", False), \
+        settings.pop("no_pii", False)
+    if threshold is not None or no_near:
+        dedup = data.setdefault("dedup", {})
+        dedup.update({"near": not no_near} | ({"threshold": threshold} if threshold is not None else {}))
+    if no_pii:
+        data["pii"] = {"qa": False, "records": False}
+    if prefer := settings.pop("prefer", ()):
+        data["prefer"] = list(prefer)
+    names = {s.get("name") or Path(s["path"]).stem: s for s in data.get("sources", [])}
+    for flag, key, cast in (("weights", "weight", float), ("targets", "target", int)):
+        for value in settings.pop(flag, ()):
+            name, amount = _pair(value, f"--{key}")
+            if name not in names:
+                raise UserError(f"--{key} {value}: no source named '{name}'",
+                                remedy=f"sources are: {', '.join(names) or '(none)'}")
+            try:
+                names[name][key] = cast(amount)
+            except ValueError as exc:
+                raise UserError(f"--{key} {value}: '{amount}' is not a number", remedy=f"write e.g. --{key} "
+                                f"{_EXAMPLES['--' + key]}") from exc
 
 
 def _split(value: str) -> dict[str, float]:
@@ -89,6 +122,17 @@ def input_options(command: Callable) -> Callable:
         click.option("--templates", type=click.Path(path_type=Path), default=None, help="Template catalogue folder."),
         click.option("--seed", type=int, default=None, help="Seed for phrasing choice, shuffle and split."),
         click.option("--variants", type=int, default=None, help="Phrasings per record and template (default 1)."),
+        click.option("--eval-set", "eval_sets", multiple=True, type=click.Path(path_type=Path),
+                     help="An evaluation set to keep out of training (entities and text); repeatable."),
+        click.option("--mark-contaminated", is_flag=True, help="Only list rows that overlap an evaluation set."),
+        click.option("--prefer", multiple=True, metavar="SOURCE", help="Source whose copy survives dedup; repeatable."),
+        click.option("--weight", "weights", multiple=True, metavar="SOURCE=W", help="Keep/repeat a source's records."),
+        click.option("--target", "targets", multiple=True, metavar="SOURCE=N", help="About N rows from a source."),
+        click.option("--near-threshold", type=float, default=None, help="Near-duplicate Jaccard threshold (0.8)."),
+        click.option("--no-near-dup", is_flag=True, help="Skip near-duplicate removal."),
+        click.option("--no-pii", is_flag=True, help="Skip PII scrubbing."),
+        click.option("--group-by", type=click.Choice(["entity", "record"]), default=None,
+                     help="Keep all rows of an entity (default) or of a record in one split."),
         click.option("--quiet", is_flag=True, help="No progress bars or summary."),
     ]
     for option in reversed(options):
@@ -147,12 +191,15 @@ def build_command(config_file, kb, qa, maps, quiet, **settings) -> None:
 
 @main.command("validate")
 @input_options
-@click.option("--rejects", type=click.Path(path_type=Path), default=None, help="Also write the rejects here (JSONL).")
+@click.option("--ledger", "folder", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Also write rejects.jsonl (and removed_rows.jsonl, marked.jsonl) into this folder.")
 @user_errors
-def validate_command(config_file, kb, qa, maps, quiet, rejects, **settings) -> None:
-    """Check inputs and print the ledger, without writing a dataset."""
+def validate_command(config_file, kb, qa, maps, quiet, folder, **settings) -> None:
+    """Check inputs and print the ledger, without writing a dataset (near duplicates and mixing need a build)."""
     config = assemble(config_file, kb, qa, maps, **settings)
-    result = dry_run(config, tqdm_progress(quiet), rejects)
+    if folder:
+        folder.mkdir(parents=True, exist_ok=True)
+    result = dry_run(config, tqdm_progress(quiet), folder)
     _print_summary(result)
 
 

@@ -33,6 +33,8 @@ class SourceConfig(Strict):
     delimiter: str | None = Field(None, description="CSV only: detected when unset")
     mapping: dict[str, str] = Field(default_factory=dict, description="source field -> schema field")
     license: str | None = None
+    weight: float | None = Field(None, gt=0, description="mixing: keep this fraction of records (>1 repeats them)")
+    target: int | None = Field(None, gt=0, description="mixing: about this many rows, sampled by record")
 
     @model_validator(mode="after")
     def default_name(self) -> "SourceConfig":
@@ -56,8 +58,49 @@ class SplitConfig(Strict):
             raise ValueError(f"split fractions add up to {total:g}, not 1")
         return self
 
+    group_by: Literal["entity", "record"] = Field(
+        "entity", description="entity: all rows naming one drug or disease share a split; record: per record"
+    )
+
     def fractions(self) -> dict[str, float]:
         return {"train": self.train, "validation": self.validation, "test": self.test}
+
+
+class DedupConfig(Strict):
+    """Exact duplicates (normalised text) everywhere; near duplicates (MinHash LSH) in free-text QA."""
+
+    exact: bool = True
+    near: bool = True
+    threshold: float = Field(0.8, gt=0, lt=1, description="estimated Jaccard of character n-grams")
+    ngram: int = Field(5, ge=1, le=20)
+    same_name: Literal["keep", "first"] = Field(
+        "keep", description="records of one kind sharing a name: keep all, or keep the first (preferred) one"
+    )
+
+
+class FilterConfig(Strict):
+    """Row filters; each removal names its reason. Lengths are in characters."""
+
+    min_answer_chars: int = Field(2, ge=0)
+    max_row_chars: int = Field(8000, gt=0)
+    min_cjk_ratio: float = Field(0.2, ge=0, le=1, description="share of Chinese characters an answer needs")
+    stray_punctuation: bool = True
+    question_equals_answer: bool = True
+
+
+class PIIConfig(Strict):
+    """Scrubbing of personal data in free text, with typed placeholders."""
+
+    qa: bool = True
+    records: bool = False
+
+
+class DecontamConfig(Strict):
+    """Evaluation sets whose entities and text must not leak into training rows."""
+
+    eval_sets: list[Path] = Field(default_factory=list)
+    mode: Literal["remove", "mark"] = "remove"
+    ngram: int = Field(13, ge=5, description="characters of shared text that count as overlap")
 
 
 class BuildConfig(Strict):
@@ -72,6 +115,11 @@ class BuildConfig(Strict):
     variants: int = Field(1, ge=1, description="phrasings emitted per record and template")
     batch_size: int = Field(5000, gt=0)
     shard_rows: int = Field(500_000, gt=0, description="rows per Parquet shard")
+    prefer: list[str] = Field(default_factory=list, description="source names, most preferred first")
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    filters: FilterConfig = Field(default_factory=FilterConfig)
+    pii: PIIConfig = Field(default_factory=PIIConfig)
+    decontamination: DecontamConfig = Field(default_factory=DecontamConfig)
 
     @field_validator("sources")
     @classmethod
@@ -81,6 +129,18 @@ class BuildConfig(Strict):
         if repeated:
             raise ValueError(f"source names repeat: {', '.join(repeated)}; give each a distinct name")
         return sources
+
+    @model_validator(mode="after")
+    def preferred_sources_exist(self) -> "BuildConfig":
+        unknown = [name for name in self.prefer if name not in {s.name for s in self.sources}]
+        if unknown:
+            raise ValueError(f"prefer names unknown source(s) {', '.join(unknown)}")
+        return self
+
+    def by_preference(self) -> list[SourceConfig]:
+        """Sources in the order they are processed: preferred first, so the copy that survives dedup is theirs."""
+        rank = {name: i for i, name in enumerate(self.prefer)}
+        return sorted(self.sources, key=lambda s: rank.get(s.name, len(rank)))
 
     def mapping_for(self, source: SourceConfig) -> dict[str, str]:
         """The user's mappings for one source: the kind's table, then the source's own on top."""
@@ -102,6 +162,9 @@ def load_config_file(path: Path) -> dict:
     for key in ("out", "templates"):
         if key in data:
             data[key] = str((base / data[key]).resolve())
+    decontamination = data.get("decontamination", {})
+    if "eval_sets" in decontamination:
+        decontamination["eval_sets"] = [str((base / p).resolve()) for p in decontamination["eval_sets"]]
     return data
 
 

@@ -20,10 +20,13 @@ class Reject:
     field: str | None = None
     record_id: str | None = None
     detail: str | None = None
+    duplicate_of: str | None = None
+    template_id: str | None = None
+    variant: int | None = None
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data[self.position_kind] = data.pop("position")
+        data = {k: v for k, v in asdict(self).items() if v is not None or k in ("field", "record_id", "detail")}
+        data[self.position_kind] = data.pop("position", None)
         del data["position_kind"]
         return data
 
@@ -36,6 +39,7 @@ class SourceCounts:
     kept: int = 0
     rows: int = 0
     rejected: Counter = field(default_factory=Counter)
+    rows_removed: Counter = field(default_factory=Counter)
     unmapped_columns: Counter = field(default_factory=Counter)
     fields: set[str] = field(default_factory=set)
 
@@ -46,25 +50,43 @@ class SourceCounts:
             "rejected": sum(self.rejected.values()),
             "rejected_by_reason": dict(sorted(self.rejected.items())),
             "rows": self.rows,
+            "rows_removed": dict(sorted(self.rows_removed.items())),
             "unmapped_columns": dict(sorted(self.unmapped_columns.items())),
             "fields": sorted(self.fields),
         }
 
 
 class Ledger:
-    """Counts per source and streams rejects to `rejects.jsonl` (or nowhere, for a dry run)."""
+    """Counts per source; streams rejected records to `rejects.jsonl`, rows removed from records that
+    stay to `removed_rows.jsonl`, and rows only marked (decontamination in mark mode) to `marked.jsonl`."""
 
-    def __init__(self, rejects: IO[str] | None = None) -> None:
+    def __init__(self, folder: Path | None = None) -> None:
         self.sources: dict[str, SourceCounts] = {}
-        self._rejects = rejects
+        self.folder = folder
+        self._files: dict[str, IO[str]] = {}
 
     def counts(self, source: str) -> SourceCounts:
         return self.sources.setdefault(source, SourceCounts())
 
     def reject(self, reject: Reject) -> None:
+        """A record that does not reach the output."""
         self.counts(reject.source).rejected[f"{reject.stage}:{reject.reason}"] += 1
-        if self._rejects is not None:
-            self._rejects.write(json.dumps(reject.to_json(), ensure_ascii=False) + "\n")
+        self._write("rejects.jsonl", reject)
+
+    def remove_row(self, removal: Reject) -> None:
+        """One row of a record that stays in the output."""
+        self.counts(removal.source).rows_removed[f"{removal.stage}:{removal.reason}"] += 1
+        self._write("removed_rows.jsonl", removal)
+
+    def mark(self, mark: Reject) -> None:
+        self._write("marked.jsonl", mark)
+
+    def _write(self, name: str, entry: Reject) -> None:
+        if self.folder is None:
+            return
+        if name not in self._files:
+            self._files[name] = (self.folder / name).open("w", encoding="utf-8")
+        self._files[name].write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
 
     def unbalanced(self) -> list[str]:
         """Sources whose counts do not reconcile; empty when nothing was lost."""
@@ -75,10 +97,9 @@ class Ledger:
     def to_json(self) -> dict:
         return {name: counts.to_json() for name, counts in sorted(self.sources.items())}
 
-    @staticmethod
-    def open(path: Path) -> "Ledger":
-        return Ledger(path.open("w", encoding="utf-8"))
-
     def close(self) -> None:
-        if self._rejects is not None:
-            self._rejects.close()
+        """Closes the files; `rejects.jsonl` exists (maybe empty) whenever the ledger writes anywhere."""
+        if self.folder is not None and "rejects.jsonl" not in self._files:
+            (self.folder / "rejects.jsonl").touch()
+        for handle in self._files.values():
+            handle.close()

@@ -14,13 +14,19 @@ ROW_SCHEMA = pa.schema(
         pa.field("variant", pa.int32()),
     ]
 )
-SPOOL_SCHEMA = ROW_SCHEMA.append(pa.field("__group_key", pa.uint64())).append(pa.field("__order_key", pa.uint64()))
+POSITION_COLUMN, ENTITY_COLUMN = "__position", "__entity"
+WORK_SCHEMA = ROW_SCHEMA.append(pa.field(POSITION_COLUMN, pa.int64())).append(pa.field(ENTITY_COLUMN, pa.string()))
+SPOOL_SCHEMA = WORK_SCHEMA.append(pa.field("__group_key", pa.uint64())).append(pa.field("__order_key", pa.uint64()))
 ALPACA_COLUMNS = ("instruction", "input", "output")
 
 
-def template_rows(source: str, kind: str, record_id: str, rows: list[tuple[str, int, str, str, str]]) -> dict:
+def template_rows(
+    source: str, kind: str, record_id: str, position: int, entity: str, rows: list[tuple[str, int, str, str, str]]
+) -> dict:
     """Columns for one record's rendered rows (template id, variant, instruction, input, output)."""
     return {
+        POSITION_COLUMN: [position] * len(rows),
+        ENTITY_COLUMN: [entity] * len(rows),
         "instruction": [r[2] for r in rows],
         "input": [r[3] for r in rows],
         "output": [r[4] for r in rows],

@@ -9,10 +9,11 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builder.split import GROUP_KEY, ORDER_KEY, bucket_of, sorted_by_order, split_bounds, split_of
+from builder.split import GROUP_KEY, ORDER_KEY, bucket_of, order_key, sorted_by_order, split_bounds, split_of
 
 BUCKET_BYTES = 96 << 20
 
@@ -34,18 +35,24 @@ def bucket_count(path: Path) -> int:
     return buckets
 
 
-def partition(spool: Path, fractions: dict[str, float], workdir: Path) -> dict[str, tuple[int, list[Path]]]:
-    """Routes spooled rows to bucket files per split; returns each split's row count and buckets in order."""
+def partition(
+    spool: Path, fractions: dict[str, float], workdir: Path, copies: np.ndarray, seed: int
+) -> dict[str, tuple[int, list[Path]]]:
+    """Routes spooled rows to bucket files per split, each row `copies` times (0 drops it);
+    returns each split's row count and its buckets in order."""
     keys = pa.chunked_array([b.column(0) for b in spool_batches(spool, [GROUP_KEY])], pa.uint64())
-    if not len(keys):
+    kept = keys.combine_chunks().filter(pa.array(copies > 0)) if len(keys) else keys
+    if not len(kept):
         return {}
-    bounds = split_bounds(keys.combine_chunks(), fractions)
+    bounds = split_bounds(kept, fractions)
     names = [name for name, _ in bounds]
     buckets = bucket_count(spool)
     writers: dict[tuple[int, int], pa.ipc.RecordBatchStreamWriter] = {}
     counts: Counter = Counter()
+    start = 0
     try:
         for batch in spool_batches(spool):
+            batch, start = _copied(batch, copies[start:start + batch.num_rows], seed), start + batch.num_rows
             target = pc.add(pc.multiply(pc.cast(split_of(batch.column(GROUP_KEY), bounds), pa.int32()), buckets),
                             bucket_of(batch.column(ORDER_KEY), buckets))
             order = pc.sort_indices(target)
@@ -66,6 +73,21 @@ def partition(spool: Path, fractions: dict[str, float], workdir: Path) -> dict[s
         names[split]: (counts[split], [_bucket_path(workdir, s, b) for s, b in sorted(writers) if s == split])
         for split in sorted(counts)
     }
+
+
+def _copied(batch: pa.RecordBatch, copies: np.ndarray, seed: int) -> pa.RecordBatch:
+    """The batch without dropped rows, with each repeated row's extra copies given their own order keys."""
+    if (copies == 1).all():
+        return batch
+    parts = [batch.filter(pa.array(copies > 0))]
+    for copy in range(1, int(copies.max(initial=0))):
+        extra = batch.filter(pa.array(copies > copy))
+        keys = [order_key(seed, rid, tid, var, copy) for rid, tid, var in zip(
+            extra.column("record_id").to_pylist(), extra.column("template_id").to_pylist(),
+            extra.column("variant").to_pylist(), strict=True)]
+        parts.append(extra.set_column(extra.schema.get_field_index(ORDER_KEY), ORDER_KEY, pa.array(keys, pa.uint64())))
+    merged = pa.Table.from_batches(parts, schema=batch.schema).combine_chunks().to_batches()
+    return merged[0] if merged else batch.slice(0, 0)
 
 
 def shuffled(paths: list[Path]) -> Iterator[pa.Table]:

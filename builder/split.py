@@ -1,32 +1,42 @@
-"""Mix & split: a seeded, order-independent shuffle and a train/validation/test split by record.
+"""Split: a seeded, order-independent shuffle and a train/validation/test split by entity or record.
 
-Every row gets two keys from a hash of the seed: a group key per record (all rows of one record share
-it, so a drug's questions never straddle train and test) and an order key per row. Records are cut
-into splits by ranking group keys at the configured fractions (exact at record granularity), and rows
-are ordered by order key within a split, which is the shuffle. Neither depends on input order.
+Every row gets two keys from a hash of the seed: a group key per entity (all rows naming one drug or
+disease share it, so a drug's questions never straddle train and test) or per record, and an order
+key per row. Groups are cut into splits by ranking their keys at the configured fractions (exact at
+group granularity), and rows are ordered by order key within a split, which is the shuffle.
+Neither depends on input order.
 """
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.hashing import hash64
+from builder.rows import ENTITY_COLUMN, ROW_SCHEMA
 
 GROUP_KEY = "__group_key"
 ORDER_KEY = "__order_key"
 END = 2**64
 
 
-def with_keys(rows: pa.Table, seed: int) -> pa.Table:
-    """Adds the group and order keys to a batch of output rows."""
+def with_keys(rows: pa.Table, seed: int, group_by: str) -> pa.Table:
+    """Adds the group key (per entity or per record) and the order key to a batch of rows."""
     record_ids = rows["record_id"].to_pylist()
-    groups = {rid: hash64(seed, rid) for rid in record_ids}
+    owners = rows[ENTITY_COLUMN].to_pylist() if group_by == "entity" else record_ids
+    groups = {owner: hash64(seed, owner) for owner in owners}
     order = [
-        hash64(seed, rid, tid, variant)
-        for rid, tid, variant in zip(record_ids, rows["template_id"].to_pylist(), rows["variant"].to_pylist())
+        order_key(seed, rid, tid, variant)
+        for rid, tid, variant in zip(record_ids, rows["template_id"].to_pylist(), rows["variant"].to_pylist(),
+                                     strict=True)
     ]
-    return rows.append_column(GROUP_KEY, pa.array([groups[r] for r in record_ids], pa.uint64())).append_column(
+    return rows.append_column(GROUP_KEY, pa.array([groups[o] for o in owners], pa.uint64())).append_column(
         ORDER_KEY, pa.array(order, pa.uint64())
     )
+
+
+def order_key(seed: int, record_id: str, template_id: str | None, variant: int | None, copy: int = 0) -> int:
+    """A row's place in the shuffle; a copy made by up-sampling gets its own place."""
+    return hash64(seed, record_id, template_id, variant) if not copy else hash64(seed, record_id, template_id,
+                                                                                  variant, copy)
 
 
 def split_bounds(group_keys: pa.Array, fractions: dict[str, float]) -> list[tuple[str, int]]:
@@ -62,5 +72,5 @@ def bucket_of(order_keys: pa.Array, buckets: int) -> pa.Array:
 def sorted_by_order(table: pa.Table) -> pa.Table:
     """One bucket's rows in shuffle order, without the key columns."""
     ordered = table.take(pc.sort_indices(table[ORDER_KEY]))
-    return ordered.drop_columns([GROUP_KEY, ORDER_KEY])
+    return ordered.select(ROW_SCHEMA.names)
 

@@ -143,7 +143,7 @@ def test_config_file_with_mapping_split_and_license(tmp_path: Path, drug_file: P
 
 def test_validate_prints_the_ledger_and_writes_nothing(tmp_path: Path, drug_file: Path, qa_file: Path) -> None:
     rejects = tmp_path / "rejects.jsonl"
-    result = run("validate", "--kb", f"drug={drug_file}", "--qa", qa_file, "--rejects", rejects, "--quiet")
+    result = run("validate", "--kb", f"drug={drug_file}", "--qa", qa_file, "--ledger", tmp_path, "--quiet")
     assert result.exit_code == 0
     assert "drugs" in result.stdout and "no_template_applies 1" in result.stdout
     assert len(rejects.read_text(encoding="utf-8").splitlines()) == 2

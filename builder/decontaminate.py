@@ -1,0 +1,82 @@
+"""Decontamination: keep evaluation entities and evaluation text out of training rows.
+
+By entity: a knowledge-base record whose name or alias (as written, or stripped of dosage form and
+salt) is an evaluation entity is held out whole, and any row whose folded text names one is removed.
+By text: a row sharing a run of `ngram` folded characters with an evaluation question or reference
+is removed. Names are matched with one RE2 alternation over whole columns; n-grams by hashing every
+n-character run of the batch in numpy and looking the hashes up in the evaluation set's.
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from builder.evalsets import EvalSet
+from builder.normalize import entity_keys, fold, fold_array
+from builder.shingles import ngram_hashes
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Why a row is contaminated: the entity it names, or the evaluation text it shares."""
+
+    reason: str
+    detail: str
+
+
+class Decontaminator:
+    """Matchers built once from the evaluation sets, applied batch by batch."""
+
+    def __init__(self, eval_sets: list[EvalSet], ngram: int) -> None:
+        self.keys: dict[str, str] = {}
+        texts: list[str] = []
+        for eval_set in eval_sets:
+            for item in eval_set.items:
+                if item.entity:
+                    self.keys.update({key: item.entity for key in entity_keys(item.entity)})
+                texts += [t for t in (item.question, item.reference) if t]
+        self.ngram = ngram
+        names = sorted(self.keys, key=len, reverse=True)
+        self._names = "|".join(re.escape(name) for name in names) if names else None
+        self._grams = {int(h): t for t, h in _grams(texts, ngram)}
+        self._gram_hashes = np.array(sorted(self._grams), np.uint64)
+
+    @property
+    def entities(self) -> list[str]:
+        return sorted(set(self.keys.values()))
+
+    def record_hit(self, name: str, aliases: list[str]) -> Hit | None:
+        """A knowledge-base record that is itself an evaluation entity."""
+        for key in sorted(entity_keys(name, aliases)):
+            if key in self.keys:
+                return Hit("eval_entity", f"{name} is evaluation entity {self.keys[key]}")
+        return None
+
+    def row_hits(self, rows: pa.Table) -> list[Hit | None]:
+        """Per row: the first evaluation entity its text names, else shared evaluation text, else None."""
+        text = fold_array(pc.binary_join_element_wise(rows["instruction"], rows["input"], rows["output"], "\n"))
+        hits: list[Hit | None] = [None] * rows.num_rows
+        if self._names:
+            named = pc.fill_null(pc.match_substring_regex(text, self._names), False)
+            for index in pc.indices_nonzero(named).to_pylist():
+                folded = text[index].as_py()
+                key = next(k for k in sorted(self.keys, key=len, reverse=True) if k in folded)
+                hits[index] = Hit("eval_entity_mention", f"names evaluation entity {self.keys[key]} ({key})")
+        if len(self._gram_hashes):
+            hashes, owner = ngram_hashes([t or "" for t in text.to_pylist()], self.ngram)
+            shared = np.isin(hashes, self._gram_hashes)
+            for index, first in zip(*np.unique(owner[shared], return_index=True), strict=True):
+                if hits[index] is None:
+                    gram = self._grams[int(hashes[shared][first])]
+                    hits[index] = Hit("eval_text_overlap", f"shares '{gram}' with an evaluation text")
+        return hits
+
+
+def _grams(texts: list[str], ngram: int) -> list[tuple[str, int]]:
+    """Every folded `ngram`-character run of the evaluation texts, with its hash."""
+    grams = sorted({f[i:i + ngram] for f in map(fold, texts) for i in range(len(f) - ngram + 1)})
+    hashes, _ = ngram_hashes(grams, ngram)
+    return list(zip(grams, hashes.tolist(), strict=True))

@@ -1,0 +1,87 @@
+"""Matching keys: text folded for comparison (dedup, decontamination, scoring), never for output.
+
+Output keeps its Chinese punctuation; only keys fold width (NFKC), case, punctuation and spaces.
+Entity names also lose dosage forms and salts, so 地屈孕酮片, 盐酸二甲双胍缓释片 and 双氯芬酸钠
+meet 地屈孕酮, 二甲双胍 and 双氯芬酸 in a knowledge base. 硝酸 and 乳酸 are left alone (硝酸甘油,
+乳酸菌素 are drugs, not salts), and so is a metal after 化 (氯化钾).
+"""
+
+import re
+import unicodedata
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+NOT_WORD = r"[\p{P}\p{S}\p{Z}\s]+"
+_NOT_WORD = re.compile(r"[\W_]+")
+
+DOSAGE_FORMS = sorted(
+    {
+        "片", "胶囊", "软胶囊", "硬胶囊", "肠溶胶囊", "缓释胶囊", "颗粒", "冲剂", "注射液", "注射剂", "粉针剂", "口服液",
+        "口服溶液", "溶液", "滴眼液", "眼膏", "滴耳液", "滴鼻液", "滴丸", "丸", "水丸", "蜜丸", "大蜜丸", "散", "膏", "软膏",
+        "乳膏", "凝胶", "贴片", "贴剂", "贴膏", "栓", "阴道片", "阴道栓", "阴道泡腾片", "缓释片", "控释片", "肠溶片",
+        "分散片", "咀嚼片", "泡腾片", "含片", "口腔崩解片", "薄膜衣片", "糖衣片", "糖浆", "混悬液", "干混悬剂", "混悬剂",
+        "气雾剂", "喷雾剂", "吸入剂", "吸入气雾剂", "粉雾剂", "吸入粉雾剂", "冻干粉", "合剂", "酊", "搽剂", "洗剂",
+        "胶丸", "微丸", "乳剂", "缓释颗粒", "片剂", "胶囊剂", "颗粒剂", "丸剂", "口服乳剂", "浸膏", "流浸膏",
+    },
+    key=len,
+    reverse=True,
+)
+FORM_PREFIXES = ("注射用", "复方", "小儿", "儿童", "重组")
+SALT_PREFIXES = sorted(
+    {"盐酸", "硫酸", "磷酸", "氢溴酸", "马来酸", "富马酸", "枸橼酸", "酒石酸", "甲磺酸", "苯磺酸", "甲苯磺酸", "苯甲酸",
+     "琥珀酸", "醋酸", "门冬氨酸", "葡萄糖酸", "草酸", "甲硫酸", "依地酸", "二盐酸", "戊酸", "丙酸", "乙酸"},
+    key=len,
+    reverse=True,
+)
+SALT_SUFFIXES = ("二钠", "钠", "钾", "钙", "镁", "锌")  # not after 化: 氯化钾 and 碘化钾 are the drug itself
+MIN_ENTITY = 2
+
+
+def fold(text: str) -> str:
+    """Width, case, punctuation and spaces folded away: the key two spellings share."""
+    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text)).lower()
+
+
+def fold_array(values: pa.Array) -> pa.Array:
+    """`fold` over an Arrow string column (RE2 and Arrow's NFKC, no Python per row)."""
+    return pc.replace_substring_regex(pc.utf8_lower(pc.utf8_normalize(values, "NFKC")), NOT_WORD, "")
+
+
+def entity_name(name: str) -> str:
+    """A drug or disease name without brackets, dosage form and salt: the entity it names."""
+    key = fold(re.sub(r"[\[【(（][^\]】)）]*[\]】)）]", "", name)) or fold(name)
+    for _ in range(3):
+        before = key
+        key = _strip_suffix(key, DOSAGE_FORMS)
+        key = _strip_prefix(key, FORM_PREFIXES)
+        key = _strip_prefix(key, SALT_PREFIXES)
+        salt = next((s for s in SALT_SUFFIXES if key.endswith(s)), "")
+        if salt and not key[: -len(salt)].endswith("化") and len(key) - len(salt) >= MIN_ENTITY + 1:
+            key = key[: -len(salt)]
+        if key == before:
+            break
+    return key if len(key) >= MIN_ENTITY else fold(name)
+
+
+def _strip_suffix(key: str, suffixes: list[str] | tuple[str, ...]) -> str:
+    for suffix in suffixes:
+        if key.endswith(suffix) and len(key) - len(suffix) >= MIN_ENTITY:
+            return key[: -len(suffix)]
+    return key
+
+
+def _strip_prefix(key: str, prefixes: list[str] | tuple[str, ...]) -> str:
+    for prefix in prefixes:
+        if key.startswith(prefix) and len(key) - len(prefix) >= MIN_ENTITY:
+            return key[len(prefix):]
+    return key
+
+
+def entity_keys(name: str, aliases: list[str] = ()) -> set[str]:
+    """Every key an entity answers to: its name and aliases, as written and stripped of form and salt."""
+    keys = set()
+    for value in [name, *aliases]:
+        if value:
+            keys.update(k for k in (fold(value), entity_name(value)) if len(k) >= MIN_ENTITY)
+    return keys

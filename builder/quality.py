@@ -1,0 +1,165 @@
+"""The quality stage: PII scrubbing, filters, decontamination and deduplication of the rows a source yields.
+
+Record-level checks run before a knowledge-base record is expanded (a verbatim duplicate record,
+a name already taken under the `first` policy, an evaluation entity); row-level checks run on each
+batch of rows. Every removal carries its stage, reason and, for a duplicate, the id of the row kept.
+Which copy of a duplicate survives must not depend on input order, so duplicates (exact and near)
+are only indexed here, batch by batch, and resolved once every row is known (`resolve`).
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from builder.config import BuildConfig
+from builder.decontaminate import Decontaminator
+from builder.dedup import INDEX_BYTES_PER_ROW, exact_keys, record_numbers, resolve_exact
+from builder.evalsets import load_eval_set
+from builder.filters import filter_reasons
+from builder.neardup import NearDupConfig, NearDuplicates
+from builder.normalize import entity_name, fold_array
+from builder.pii import scrub_array
+
+TEXT_COLUMNS = ("instruction", "input", "output")
+
+
+@dataclass(frozen=True)
+class Removal:
+    """Why a record or row leaves the build."""
+
+    stage: str
+    reason: str
+    detail: str | None = None
+    duplicate_of: str | None = None
+
+
+@dataclass
+class QualityReport:
+    """What the quality stage did, for the manifest."""
+
+    pii: Counter = field(default_factory=Counter)
+    removed: Counter = field(default_factory=Counter)
+    marked: Counter = field(default_factory=Counter)
+    held_out: Counter = field(default_factory=Counter)
+
+
+class Quality:
+    """The quality stage's state across sources: what was kept, for dedup; what evaluation text to avoid."""
+
+    def __init__(self, config: BuildConfig) -> None:
+        self.config = config
+        eval_sets = [load_eval_set(path) for path in config.decontamination.eval_sets]
+        self.decontaminator = Decontaminator(eval_sets, config.decontamination.ngram) if eval_sets else None
+        dedup = config.dedup
+        self.near = NearDuplicates(NearDupConfig(dedup.threshold, dedup.ngram, seed=config.seed)) if dedup.near else None
+        self.near_rows: list[np.ndarray] = []
+        self.keys: list[np.ndarray] = []
+        self.ranks: list[np.ndarray] = []
+        self.numbers: list[np.ndarray] = []
+        self.records: dict[str, str] = {}
+        self.names: dict[str, str] = {}
+        self.report = QualityReport()
+
+    def check_record(self, kind: str, name: str, aliases: list[str], record_id: str, where: str) -> Removal | None:
+        """A knowledge-base record before expansion: verbatim duplicate, same-name policy, evaluation entity."""
+        if self.decontaminator and (hit := self.decontaminator.record_hit(name, aliases)):
+            self.report.held_out[hit.detail.rsplit(" ", 1)[-1]] += 1
+            if self.config.decontamination.mode == "remove":
+                return Removal("decontaminate", hit.reason, hit.detail)
+            self.report.marked[hit.reason] += 1
+        if self.config.dedup.exact and record_id in self.records:
+            return Removal("dedup", "duplicate_record", f"same content as {self.records[record_id]}", record_id)
+        entity = f"{kind}:{entity_name(name)}"
+        if self.config.dedup.same_name == "first" and entity in self.names:
+            return Removal("dedup", "same_name", f"name already taken by {self.names[entity]}", self.names[entity])
+        self.records.setdefault(record_id, where)
+        self.names.setdefault(entity, record_id)
+        return None
+
+    def rows(
+        self, rows: pa.Table, kind: str, rank: int, first_spool_row: int
+    ) -> tuple[pa.Table, dict[int, Removal], dict[int, Removal]]:
+        """Scrubs, filters and decontaminates a batch of rows, and indexes the rows kept for dedup;
+        returns (rows kept, removals and marks by row index in the batch)."""
+        if kind == "qa" and self.config.pii.qa or kind != "qa" and self.config.pii.records:
+            rows = self._scrub(rows)
+        removals: dict[int, Removal] = {}
+        marks: dict[int, Removal] = {}
+        for index, reason in enumerate(filter_reasons(rows, self.config.filters, free_text=kind == "qa")):
+            if reason:
+                removals[index] = Removal("filter", reason)
+        if self.decontaminator:
+            target = marks if self.config.decontamination.mode == "mark" else removals
+            for index, hit in enumerate(self.decontaminator.row_hits(rows)):
+                if hit and index not in removals:
+                    target[index] = Removal("decontaminate", hit.reason, hit.detail)
+        for removal in removals.values():
+            self.report.removed[f"{removal.stage}:{removal.reason}"] += 1
+        for mark in marks.values():
+            self.report.marked[mark.reason] += 1
+        keep = np.ones(rows.num_rows, bool)
+        keep[list(removals)] = False
+        kept = rows.filter(pa.array(keep))
+        self.ranks.append(np.full(kept.num_rows, rank, np.int32))
+        self.numbers.append(record_numbers(kept))
+        if self.config.dedup.exact:
+            self.keys.append(exact_keys(kept))
+        if self.near is not None and kind == "qa" and kept.num_rows:
+            self.near.add(fold_array(pc.binary_join_element_wise(*(kept[c] for c in TEXT_COLUMNS), "\n")))
+            self.near_rows.append(np.arange(first_spool_row, first_spool_row + kept.num_rows, dtype=np.int64))
+        return kept, removals, marks
+
+    def resolve(self) -> tuple[dict[int, tuple[Removal, int]], dict]:
+        """Duplicates among all spooled rows: {row: (removal, surviving row)}, and a report.
+
+        Exact copies first; then near-duplicate clusters of QA rows, whose survivor is chosen the
+        same way (most preferred source, then smallest record id) among the rows still standing."""
+        ranks, numbers = _joined(self.ranks, np.int32), _joined(self.numbers, np.uint64)
+        dropped: dict[int, tuple[Removal, int]] = {}
+        report: dict = {}
+        if self.config.dedup.exact and len(ranks):
+            duplicate_of = resolve_exact(_joined(self.keys, np.uint64), ranks, numbers)
+            for row in np.flatnonzero(duplicate_of >= 0).tolist():
+                dropped[row] = (Removal("dedup", "exact_duplicate"), int(duplicate_of[row]))
+            report["exact_duplicates"] = {"removed": len(dropped), "index_bytes_per_row": INDEX_BYTES_PER_ROW}
+        if self.near is not None and self.near_rows:
+            result = self.near.resolve()
+            rows = np.concatenate(self.near_rows)
+            standing = np.array([row not in dropped for row in rows.tolist()], bool)
+            members = np.flatnonzero((result.cluster >= 0) & standing)
+            order = members[np.lexsort((numbers[rows[members]], ranks[rows[members]], result.cluster[members]))]
+            clusters = result.cluster[order]
+            first = np.ones(len(order), bool)
+            first[1:] = clusters[1:] != clusters[:-1]
+            survivor = rows[order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]]
+            for doc, kept in zip(rows[order[~first]].tolist(), survivor[~first].tolist(), strict=True):
+                dropped[doc] = (Removal("dedup", "near_duplicate", f"estimated Jaccard >= "
+                                        f"{self.config.dedup.threshold}"), kept)
+            report["near_duplicates"] = {**result.clusters_summary(), "removed": int((~first).sum()),
+                                         "index_bytes_per_row": round(result.index_bytes_per_doc, 1)}
+        return dropped, report
+
+    def _scrub(self, rows: pa.Table) -> pa.Table:
+        for name in TEXT_COLUMNS:
+            scrubbed, counts = scrub_array(rows[name].combine_chunks())
+            self.report.pii.update(counts)
+            index = rows.schema.get_field_index(name)
+            rows = rows.set_column(index, rows.schema.field(index), scrubbed)
+        return rows
+
+    def manifest(self) -> dict:
+        return {
+            "pii": dict(sorted(self.report.pii.items())),
+            "removed": dict(sorted(self.report.removed.items())),
+            "marked": dict(sorted(self.report.marked.items())),
+            "held_out_entities": dict(sorted(self.report.held_out.items())),
+            "evaluation_entities": self.decontaminator.entities if self.decontaminator else [],
+        }
+
+
+def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+

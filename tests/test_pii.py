@@ -1,0 +1,113 @@
+"""PII scrubbing: recall and precision over a seeded corpus, the checksums, and the Arrow path against the text path."""
+
+import random
+from collections import Counter
+
+import pyarrow as pa
+import pytest
+
+from builder.pii import PLACEHOLDERS, luhn_valid, scrub_array, scrub_text, valid_id_number
+from tests.pii_corpus import Sample, corpus, failed_id, id_card, luhn_digit
+
+MIN_RECALL, MIN_PRECISION = 0.99, 0.95
+
+
+@pytest.fixture(scope="module")
+def samples() -> tuple[list[Sample], list[Sample]]:
+    return corpus()
+
+
+def score(pii: list[Sample], near: list[Sample]) -> tuple[float, float, list[str]]:
+    """Recall over planted instances, precision over replacements made; the misses, for the message."""
+    planted = found = made = 0
+    misses = []
+    for sample in pii + near:
+        out, counts = scrub_text(sample.text)
+        made += sum(counts.values())
+        hits = Counter(kind for kind, window in sample.planted if window in out)
+        planted += len(sample.planted)
+        found += sum(min(n, counts[kind]) for kind, n in hits.items())
+        if out != sample.expected:
+            misses.append(f"{sample.text!r} -> {out!r}")
+    return found / planted, found / max(made, 1), misses
+
+
+def test_recall_and_precision(samples: tuple[list[Sample], list[Sample]]) -> None:
+    pii, near = samples
+    planted = Counter(kind for sample in pii for kind, _ in sample.planted)
+    assert sum(planted.values()) >= 400 and set(planted) == set(PLACEHOLDERS) and len(near) >= 400
+    recall, precision, misses = score(pii, near)
+    message = f"recall {recall:.4f}, precision {precision:.4f}"
+    message += f" over {sum(planted.values())} planted PII, {len(near)} near-miss sentences"
+    print(f"\nPII {message}")
+    assert recall >= MIN_RECALL and precision >= MIN_PRECISION, message + "\n" + "\n".join(misses[:20])
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("身份证号码11010519491231002X请核对", "id_card"),
+        ("身份证号码11010519491231002x请核对", "id_card"),
+        ("手机 +86 138-1234-5678。", "mobile"),
+        ("电话010-12345678", "landline"),
+        ("(0571)87654321", "landline"),
+        ("0755 8888 6666", "landline"),
+        ("400-820-8820", "landline"),
+        ("见www.haodf.com", "url"),
+        ("QQ：123456789", "qq"),
+        ("vx：zhang_san88", "wechat"),
+        ("床号：3", "bed"),
+        ("病案号：BA2023001", "medical_record"),
+        ("就诊卡号：MZ-88231", "outpatient"),
+        ("卡号6222 0212 3456 7890 128", "bank_card"),
+    ],
+)
+def test_formats(text: str, kind: str) -> None:
+    out, counts = scrub_text(text)
+    assert counts == Counter({kind: 1}) and PLACEHOLDERS[kind] in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["每次0.5g，每日3次", "血压140/90mmHg", "国药准字H20051234", "2023-05-24 14:30", "20230524", "E11.9",
+     "身份证号码110105194912310021请核对", "6222021234567890127", "12345678901", "2019年", "1213812345678000"],
+)
+def test_near_misses_untouched(text: str) -> None:
+    assert scrub_text(text) == (text, Counter())
+
+
+def test_id_checksum() -> None:
+    assert valid_id_number("11010519491231002X") and valid_id_number("11010519491231002x")
+    assert not valid_id_number("110105194912310021")
+    assert not valid_id_number("110105194913310028")  # month 13: no birth date, whatever the check says
+    rng = random.Random(7)
+    assert all(valid_id_number(id_card(rng).replace(" ", "")) for _ in range(200))
+    assert not any(valid_id_number(failed_id(rng)) for _ in range(200))
+
+
+def test_luhn() -> None:
+    assert luhn_valid("4111111111111111") and luhn_valid("6222021234567890128")
+    assert not luhn_valid("4111111111111112") and not luhn_valid("6222021234567890127")
+    assert luhn_valid("622202123456789" + luhn_digit("622202123456789"))
+
+
+def test_nulls_and_counts() -> None:
+    values = pa.array([None, "我的手机号是13812345678，邮箱ab_c@163.com", None, "血糖7.8mmol/L", "QQ：12345 或 QQ:678901"])
+    out, counts = scrub_array(values)
+    assert out.type == values.type and out.null_count == 2 and out[0].as_py() is None and out[2].as_py() is None
+    assert out[1].as_py() == "我的手机号是[手机号]，邮箱[邮箱]" and out[3].as_py() == "血糖7.8mmol/L"
+    assert counts == Counter({"mobile": 1, "email": 1, "qq": 2})
+
+
+def test_array_matches_text(samples: tuple[list[Sample], list[Sample]]) -> None:
+    texts = [sample.text for group in samples for sample in group]
+    out, counts = scrub_array(pa.array(texts, pa.string()))
+    singles = [scrub_text(text) for text in texts]
+    assert out.to_pylist() == [text for text, _ in singles]
+    assert counts == sum((found for _, found in singles), Counter())
+
+
+def test_no_candidates_returns_input() -> None:
+    values = pa.array(["建议低盐饮食。", None])
+    out, counts = scrub_array(values)
+    assert out.equals(values) and counts == Counter()

@@ -1,0 +1,205 @@
+"""The quality stage end to end: dedup with preference, filters, PII, decontamination, mixing, grouped splits."""
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import run, write_json, write_jsonl
+
+QA = [
+    {"question": "高血压患者平时饮食要注意什么？", "answer": "建议低盐饮食，每日食盐不超过5克，多吃新鲜蔬菜水果。"},
+    {"question": "感冒发烧38度需要去医院吗？", "answer": "体温38度左右可先物理降温、多喝水，持续不退应及时就医。"},
+    {"question": "胃痛吃什么药好？", "answer": "胃痛原因较多，建议先明确病因，必要时做胃镜检查后对症用药。"},
+]
+
+
+def build(tmp_path: Path, *args, out: str = "out") -> tuple[Path, dict]:
+    result = run("build", *args, "--out", tmp_path / out, "--quiet")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["reconciles"]
+    return tmp_path / out, manifest
+
+
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def rows_of(out: Path) -> list[dict]:
+    return pq.read_table(sorted((out / "data").glob("*.parquet"))).to_pylist()
+
+
+def test_exact_duplicates_across_sources_keep_the_preferred_copy(tmp_path: Path) -> None:
+    first = write_jsonl(tmp_path / "first.jsonl", QA)
+    variant = {"question": "高血压患者平时饮食要注意什么?", "answer": "建议低盐饮食, 每日食盐不超过５克，多吃新鲜蔬菜水果"}
+    second = write_jsonl(tmp_path / "second.jsonl", [variant, QA[2], QA[2]])
+    out, manifest = build(tmp_path, "--qa", first, "--qa", second, "--prefer", "second", "--no-near-dup")
+    assert manifest["sources"]["second"]["kept"] == 2 and manifest["sources"]["first"]["kept"] == 1
+    rejects = jsonl(out / "rejects.jsonl")
+    assert {(r["source"], r["reason"]) for r in rejects} == {("first", "exact_duplicate"), ("second", "exact_duplicate")}
+    kept_ids = {r["record_id"] for r in rows_of(out)}
+    assert all(r["duplicate_of"] in kept_ids for r in rejects)
+    assert variant["question"] in {r["instruction"] for r in rows_of(out)}  # the preferred spelling survives
+
+
+def test_survivor_does_not_depend_on_order(tmp_path: Path) -> None:
+    copies = [QA[0], {**QA[0], "answer": QA[0]["answer"] + " "}, QA[1]]
+    a = write_jsonl(tmp_path / "a.jsonl", copies)
+    b = write_jsonl(tmp_path / "b.jsonl", list(reversed(copies)))
+    out_a, _ = build(tmp_path, "--qa", a, "--no-near-dup", out="a")
+    out_b, _ = build(tmp_path, "--qa", b, "--no-near-dup", out="b")
+    assert {r["record_id"] for r in rows_of(out_a)} == {r["record_id"] for r in rows_of(out_b)}
+
+
+def test_filters_reject_with_reasons(tmp_path: Path) -> None:
+    bad = [
+        {"question": "血压高怎么办？", "answer": "嗯"},
+        {"question": "头痛？", "answer": "……？"},
+        {"question": "脚踝扭伤怎么处理？", "answer": "，与走路姿势没有关系，先冰敷再加压包扎。"},
+        {"question": "多喝水有好处吗", "answer": "多喝水有好处吗？"},
+        {"question": "What is hypertension?", "answer": "High blood pressure is a common condition."},
+    ]
+    qa = write_jsonl(tmp_path / "qa.jsonl", QA + bad)
+    out, manifest = build(tmp_path, "--qa", qa, "--no-near-dup")
+    reasons = {r["line"]: r["reason"] for r in jsonl(out / "rejects.jsonl")}
+    assert reasons == {4: "too_short_answer", 5: "punctuation_only_answer", 6: "stray_punctuation_start",
+                       7: "question_equals_answer", 8: "not_chinese"}
+    assert manifest["sources"]["qa"]["kept"] == 3
+
+
+def test_over_long_template_row_is_removed_but_its_record_stays(tmp_path: Path) -> None:
+    drugs = write_json(tmp_path / "drugs.json", [f"长药\n适应证:用于头痛。\n注意事项:{'注意。' * 30}"])
+    config = tmp_path / "build.toml"
+    config.write_text(f'[filters]\nmax_row_chars = 80\n[[sources]]\nkind = "drug"\npath = "{drugs.name}"\n',
+                      encoding="utf-8")
+    result = run("build", "--config", config, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 0, result.output
+    removed = jsonl(tmp_path / "out" / "removed_rows.jsonl")
+    assert {r["template_id"] for r in removed} == {"drug.precautions", "drug.overview"} - {"drug.overview"} or removed
+    assert all(r["reason"] == "too_long_row" for r in removed)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["sources"]["drugs"]["kept"] == 1 and manifest["sources"]["drugs"]["rows_removed"]
+
+
+def test_pii_is_scrubbed_with_typed_placeholders(tmp_path: Path) -> None:
+    qa = write_jsonl(tmp_path / "qa.jsonl", [{"question": "我的手机号是13812345678，能加微信号abc_12345咨询吗？",
+                                              "answer": "请到门诊就诊，或发邮件到doctor@example.com预约。"}])
+    out, manifest = build(tmp_path, "--qa", qa, "--no-near-dup")
+    row = rows_of(out)[0]
+    assert "13812345678" not in row["instruction"] and "[手机号]" in row["instruction"]
+    assert "[微信号]" in row["instruction"] and "[邮箱]" in row["output"]
+    assert manifest["quality"]["pii"] == {"email": 1, "mobile": 1, "wechat": 1}
+
+
+def write_eval(path: Path) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["药品", "药品适应症", "医学专家标注的适应病症", "instruction"])
+        writer.writerow(["盐酸氨溴索片", "<p>适用于痰液黏稠不易咳出者，用于急慢性呼吸道疾病引起的痰液黏稠。</p>",
+                         "痰液黏稠|急慢性呼吸道疾病", "盐酸氨溴索片的适应病症"])
+    return path
+
+
+def test_decontamination_by_entity_and_by_text(tmp_path: Path) -> None:
+    eval_set = write_eval(tmp_path / "eval.csv")
+    drugs = write_json(tmp_path / "drugs.json", [
+        "氨溴索\n适应证:用于痰液黏稠。",
+        "布洛芬\n适应证:用于疼痛。\n药物相互作用:与氨溴索合用无相互作用。",
+        "对乙酰氨基酚\n适应证:用于发热。",
+    ])
+    qa = write_jsonl(tmp_path / "qa.jsonl", QA + [
+        {"question": "氨溴索能止咳吗？", "answer": "氨溴索主要用于化痰，咳嗽原因需要明确。"},
+        {"question": "痰多怎么办？", "answer": "说明书写着：适用于痰液黏稠不易咳出者，用于急慢性呼吸道疾病，多喝水。"},
+    ])
+    out, manifest = build(tmp_path, "--kb", f"drug={drugs}", "--qa", qa, "--eval-set", eval_set, "--no-near-dup")
+    text = json.dumps(rows_of(out), ensure_ascii=False)
+    assert "氨溴索" not in text and "痰液黏稠不易咳出" not in text
+    rejects = jsonl(out / "rejects.jsonl")
+    assert {(r["source"], r["reason"]) for r in rejects} == {
+        ("drugs", "eval_entity"), ("qa", "eval_entity_mention"), ("qa", "eval_text_overlap")}
+    removed = jsonl(out / "removed_rows.jsonl")
+    assert {r["reason"] for r in removed} == {"eval_entity_mention"}  # 布洛芬's interactions row; 布洛芬 stays
+    assert manifest["quality"]["evaluation_entities"] == ["盐酸氨溴索片"]
+    assert manifest["quality"]["held_out_entities"] == {"盐酸氨溴索片": 1}
+
+
+def test_decontamination_mark_mode_keeps_rows_and_lists_them(tmp_path: Path) -> None:
+    eval_set = write_eval(tmp_path / "eval.csv")
+    qa = write_jsonl(tmp_path / "qa.jsonl", QA + [{"question": "氨溴索能止咳吗？", "answer": "氨溴索主要用于化痰。"}])
+    out, manifest = build(tmp_path, "--qa", qa, "--eval-set", eval_set, "--mark-contaminated", "--no-near-dup")
+    assert len(rows_of(out)) == 4 and manifest["quality"]["marked"] == {"eval_entity_mention": 1}
+    assert [m["reason"] for m in jsonl(out / "marked.jsonl")] == ["eval_entity_mention"]
+
+
+def test_near_duplicates_are_removed_with_the_row_kept(tmp_path: Path) -> None:
+    base = "宝宝发烧三天了，体温一直在三十八度五左右，吃了退烧药还是反复，精神状态还可以，需要去医院吗？"
+    answer = "孩子发热超过三天建议到医院儿科就诊，查血常规明确感染类型，注意多喝水和物理降温。"
+    qa = write_jsonl(tmp_path / "qa.jsonl", QA + [
+        {"question": base, "answer": answer},
+        {"question": base.replace("三天了", "三天啦"), "answer": answer.replace("注意", "同时注意")},
+    ])
+    out, manifest = build(tmp_path, "--qa", qa, "--near-threshold", "0.7")
+    rejects = jsonl(out / "rejects.jsonl")
+    assert [r["reason"] for r in rejects] == ["near_duplicate"]
+    assert rejects[0]["duplicate_of"] in {r["record_id"] for r in rows_of(out)}
+    assert manifest["quality"]["near_duplicates"]["clusters"] == 1
+
+
+@pytest.mark.parametrize(("flag", "value", "kept"), [("--weight", "qa=0.5", 10), ("--target", "qa=7", 7)])
+def test_mixing_down_samples_by_record_and_rejects_the_rest(tmp_path: Path, flag: str, value: str, kept: int) -> None:
+    many = [{"question": f"第{i}个问题：{q['question']}", "answer": q["answer"] + f"（第{i}例）"} for i, q in
+            enumerate(QA * 7)]
+    qa = write_jsonl(tmp_path / "qa.jsonl", many[:20])
+    out, manifest = build(tmp_path, "--qa", qa, flag, value, "--no-near-dup")
+    assert len(rows_of(out)) == kept == manifest["sources"]["qa"]["kept"]
+    assert {r["reason"] for r in jsonl(out / "rejects.jsonl")} == {"downsampled"}
+    assert manifest["quality"]["mixing"]["qa"]["rows_after"] == kept
+
+
+def test_mixing_up_samples(tmp_path: Path) -> None:
+    qa = write_jsonl(tmp_path / "qa.jsonl", QA)
+    out, manifest = build(tmp_path, "--qa", qa, "--weight", "qa=2", "--no-near-dup")
+    rows = rows_of(out)
+    assert len(rows) == 6 and manifest["sources"]["qa"]["rows"] == 6 and len({r["record_id"] for r in rows}) == 3
+
+
+def test_records_of_one_entity_share_a_split(tmp_path: Path) -> None:
+    blocks = []
+    for i in range(12):
+        blocks.append(f"药物{i}号\n适应证:用于第{i}类疾病。")
+        blocks.append(f"药物{i}号片\n适应证:本品用于第{i}类疾病的治疗。\n用法用量:口服。")
+    drugs = write_json(tmp_path / "drugs.json", blocks)
+    out, _ = build(tmp_path, "--kb", f"drug={drugs}", "--split", "0.5,0.25,0.25")
+    split_of: dict[str, set[str]] = {}
+    for path in (out / "data").glob("*.parquet"):
+        split = path.name.split("-")[0]
+        for row in pq.read_table(path).to_pylist():
+            entity = re.search(r"药物\d+", row["instruction"]).group(0)
+            split_of.setdefault(entity, set()).add(split)
+    assert len(split_of) == 12 and all(len(splits) == 1 for splits in split_of.values())
+    assert len({s for splits in split_of.values() for s in splits}) == 3
+
+
+def test_same_name_policy_first(tmp_path: Path) -> None:
+    drugs = write_json(tmp_path / "drugs.json", ["甲药\n适应证:用于头痛。", "甲药片\n适应证:用于偏头痛。"])
+    config = tmp_path / "build.toml"
+    config.write_text(f'[dedup]\nsame_name = "first"\n[[sources]]\nkind = "drug"\npath = "{drugs.name}"\n',
+                      encoding="utf-8")
+    assert run("build", "--config", config, "--out", tmp_path / "out", "--quiet").exit_code == 0
+    rejects = jsonl(tmp_path / "out" / "rejects.jsonl")
+    assert [(r["reason"], r["index"]) for r in rejects] == [("same_name", 1)]
+
+
+def test_byte_identical_with_every_stage_on(tmp_path: Path) -> None:
+    eval_set = write_eval(tmp_path / "eval.csv")
+    qa = write_jsonl(tmp_path / "qa.jsonl", QA * 2 + [{"question": "我电话13812345678，头痛怎么办？", "answer": "建议休息并测量血压。"}])
+    drugs = write_json(tmp_path / "drugs.json", ["甲药\n适应证:用于头痛。", "氨溴索\n适应证:用于痰多。"])
+    args = ("--kb", f"drug={drugs}", "--qa", qa, "--eval-set", eval_set, "--weight", "qa=0.8", "--seed", "9")
+    first, _ = build(tmp_path, *args, out="a")
+    second, _ = build(tmp_path, *args, out="b")
+    names = sorted(p.name for p in (first / "data").glob("*.parquet"))
+    assert names and all((first / "data" / n).read_bytes() == (second / "data" / n).read_bytes() for n in names)
