@@ -295,18 +295,21 @@ def _settle(spool: Path, run: Run) -> tuple[np.ndarray, dict]:
 
 def _account_dropped(spool: Path, dropped: dict[int, tuple[Removal, int | None]], run: Run) -> None:
     """Ledger entries for rows dropped after spooling: a record that loses every row is rejected,
-    else its lost rows are listed. A record's rows sit together in the spool, one after another."""
+    else its lost rows are listed. A record's rows sit together in the spool, one after another;
+    a first pass finds the ids of the surviving copies, which may come later in the spool."""
+    wanted = np.array(sorted({kept for _, kept in dropped.values() if kept is not None}), np.int64)
+    ids, start = {}, 0
+    for batch in spool_batches(spool, ["record_id"]):
+        here = wanted[np.searchsorted(wanted, start):np.searchsorted(wanted, start + batch.num_rows)]
+        ids.update(zip(here.tolist(), batch.column(0).take(pa.array(here - start)).to_pylist(), strict=True))
+        start += batch.num_rows
     columns = ["source", "record_id", "template_id", "variant", POSITION_COLUMN]
-    wanted = {kept for _, kept in dropped.values() if kept is not None}
-    ids = {}
     record: list[tuple[int, dict]] = []
     start = 0
     for batch in spool_batches(spool, columns):
         rows = batch.to_pylist()
         for offset, row in enumerate(rows):
             index = start + offset
-            if index in wanted:
-                ids[index] = row["record_id"]
             if record and (row["source"], row[POSITION_COLUMN]) != (record[0][1]["source"], record[0][1][POSITION_COLUMN]):
                 _settle_record(record, dropped, ids, run)
                 record = []

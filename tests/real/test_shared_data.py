@@ -1,5 +1,6 @@
 """Acceptance on the real public data in ../shared/data (read in place, never copied into the repo)."""
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -9,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from builder.clean import clean_array
+from builder.normalize import entity_name, fold
 from tests.conftest import run
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -16,6 +18,7 @@ DRUGS = SHARED / "drugs" / "caregpt_drug.json"
 TOYHOM = SHARED / "qa" / "toyhom_样例_内科5000-6000.csv"
 SFT = SHARED / "qa" / "medicalgpt_sft_1k.jsonl"
 TCM = SHARED / "tcm" / "llmqa_中药材.csv"
+EVAL = SHARED / "eval" / "药品适应症评测数据集.csv"
 ENTITY = re.compile(r"&(#[0-9]+|#x[0-9a-f]+|[a-z][a-z0-9]{1,31});", re.IGNORECASE)
 
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder {SHARED} is absent (it lives beside the repo)")
@@ -141,3 +144,62 @@ def test_template_rows_are_well_formed(built: Path) -> None:
         assert row["output"].strip() and "{{" not in row["output"] + row["instruction"], row
         assert not DOUBLED.search(row["output"]), row["output"]
         assert not PLACEHOLDER_ANSWER.search(row["output"]), row["output"]
+
+
+def verbatim_duplicate_lines() -> set[int]:
+    """Lines of Toyhom rows that repeat an earlier row cell for cell, read independently with `csv`."""
+    seen, repeated = set(), set()
+    with TOYHOM.open(encoding="gb18030", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        previous = reader.line_num
+        for cells in reader:
+            start, previous = previous + 1, reader.line_num
+            if tuple(cells) in seen:
+                repeated.add(start)
+            seen.add(tuple(cells))
+    return repeated
+
+
+def test_toyhom_duplicates_are_removed_and_counted(tmp_path: Path) -> None:
+    out = tmp_path / "toyhom"
+    result = run("build", "--qa", TOYHOM, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["sources"]["toyhom_样例_内科5000-6000"]
+    rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    duplicates = {r["line"] for r in rejects if r["reason"] in ("exact_duplicate", "near_duplicate")}
+    verbatim = verbatim_duplicate_lines()
+    assert len(verbatim) == 378 and verbatim <= duplicates
+    assert counts["kept"] + counts["rejected"] == 7644 == counts["read"]
+    assert all(r["duplicate_of"] for r in rejects if r["stage"] == "dedup")
+
+
+def test_no_training_row_names_an_evaluation_drug(tmp_path: Path) -> None:
+    out = tmp_path / "decontaminated"
+    result = run("build", "--kb", f"drug={DRUGS}", "--qa", TOYHOM, "--qa", SFT, "--eval-set", EVAL, "--out", out,
+                 "--quiet")
+    assert result.exit_code == 0, result.output
+    names = set()
+    with EVAL.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            names.update(k for k in (fold(row["药品"]), entity_name(row["药品"])) if len(k) >= 2)
+    assert len(names) >= 94
+    for row in rows(out):
+        text = fold(row["instruction"] + row["input"] + row["output"])
+        assert not [name for name in names if name in text], row
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    quality = manifest["quality"]
+    assert len(quality["evaluation_entities"]) == 94 and quality["held_out_entities"]
+    rejects = (out / "rejects.jsonl").read_text(encoding="utf-8")
+    assert "eval_entity" in rejects and manifest["reconciles"]
+
+
+def test_byte_identical_with_dedup_pii_and_mixing(tmp_path: Path) -> None:
+    args = ("--kb", f"drug={DRUGS}", "--qa", TOYHOM, "--qa", SFT, "--eval-set", EVAL,
+            "--weight", "toyhom_样例_内科5000-6000=0.5", "--target", "medicalgpt_sft_1k=600", "--seed", "3", "--quiet")
+    for out in ("a", "b"):
+        assert run("build", *args, "--out", tmp_path / out).exit_code == 0
+    names = sorted(p.name for p in (tmp_path / "a" / "data").glob("*.parquet"))
+    assert names
+    for name in names:
+        assert (tmp_path / "a" / "data" / name).read_bytes() == (tmp_path / "b" / "data" / name).read_bytes()
