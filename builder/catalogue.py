@@ -95,7 +95,7 @@ def load_catalogue(folder: Path, kinds: list[str] | tuple[str, ...] = KB_KINDS) 
         if problems:
             first = problems[0]
             raise UserError(f"{first.template_id}: {first.message}", file=first.file, line=first.line,
-                            remedy=f"{len(problems)} problem(s) in all: see `build-instructions templates lint {folder}`")
+                            remedy=f"{len(problems)} problem(s) in all: `build-instructions templates lint {folder}`")
         entries[kind] = tuple(found)
     return Catalogue(entries, tuple(files), digest.hexdigest())
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from builder.evalsets import EvalSet
 from builder.normalize import entity_keys, fold, fold_array
-from builder.shingles import ngram_hashes
+from builder.shingles import shingle_hashes
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,8 @@ class Decontaminator:
                 key = next(k for k in sorted(self.keys, key=len, reverse=True) if k in folded)
                 hits[index] = Hit("eval_entity_mention", f"names evaluation entity {self.keys[key]} ({key})")
         if len(self._gram_hashes):
-            hashes, owner = ngram_hashes([t or "" for t in text.to_pylist()], self.ngram)
+            hashes, offsets = shingle_hashes(text, self.ngram)
+            owner = np.repeat(np.arange(rows.num_rows), np.diff(offsets))
             shared = np.isin(hashes, self._gram_hashes)
             for index, first in zip(*np.unique(owner[shared], return_index=True), strict=True):
                 if hits[index] is None:
@@ -78,5 +79,5 @@ class Decontaminator:
 def _grams(texts: list[str], ngram: int) -> list[tuple[str, int]]:
     """Every folded `ngram`-character run of the evaluation texts, with its hash."""
     grams = sorted({f[i:i + ngram] for f in map(fold, texts) for i in range(len(f) - ngram + 1)})
-    hashes, _ = ngram_hashes(grams, ngram)
+    hashes, _ = shingle_hashes(grams, ngram)
     return list(zip(grams, hashes.tolist(), strict=True))

@@ -26,7 +26,8 @@ def filter_reasons(rows: pa.Table, config: FilterConfig, free_text: bool) -> np.
     checks = [
         ("too_short_answer", pc.less(length, config.min_answer_chars)),
         ("punctuation_only_answer", pc.match_substring_regex(output, PUNCTUATION_ONLY)),
-        ("stray_punctuation_start", pc.match_substring_regex(output, STRAY_START) if config.stray_punctuation else None),
+        ("stray_punctuation_start",
+         pc.match_substring_regex(output, STRAY_START) if config.stray_punctuation else None),
         ("question_equals_answer",
          pc.equal(fold_array(rows["instruction"].combine_chunks()), fold_array(output))
          if config.question_equals_answer else None),

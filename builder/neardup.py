@@ -2,13 +2,8 @@
 
 Design (chosen by measurement, see ``bench/neardup.py``):
 
-* **Shingles.** Each document's code points (``utf-32-le`` of the joined batch, ASCII upper
-  case folded to lower case) are hashed as overlapping character ``ngram``-grams with a
-  64-bit polynomial hash and a splitmix64-style finaliser, all vectorised in ``uint64`` with
-  wrap-around. Documents are joined with ``ngram`` copies of a sentinel code point
-  (U+10FFFF) after each one, so no n-gram crosses a document boundary; a document shorter
-  than ``ngram`` (the empty string included) gets exactly one shingle, its whole text padded
-  with sentinels.
+* **Shingles.** Character ``ngram``-grams hashed in numpy by ``builder.shingles`` (shared with
+  decontamination).
 * **Signature.** One-Permutation Hashing: one hash per shingle; its high 32 bits pick one of
   ``bins`` slots (multiply-shift range reduction), its low 32 bits are the value; each slot
   keeps the minimum (``np.minimum.at`` on doc-major flat indices, which is cache-friendly and
@@ -19,11 +14,11 @@ Design (chosen by measurement, see ``bench/neardup.py``):
   low 16 bits of each slot: ``2 * bins`` bytes per document.
 * **LSH.** ``bands x rows <= bins`` chosen for the threshold by minimising the weighted
   false-positive + false-negative areas under the S-curve (as datasketch's ``_optimal_param``,
-  with FN weighted 0.9 since candidates are verified anyway). Per band, the documents are grouped by a 64-bit hash of the band's
-  slots (stable argsort); every member of a group becomes a candidate pair with the group's
-  first (smallest) index. One extra key over the whole signature groups documents with
-  identical signatures (so identical texts always meet, whatever the bands do). Bands are
-  processed on the thread pool.
+  with FN weighted 0.9 since candidates are verified anyway). Per band, the documents are
+  grouped by a 64-bit hash of the band's slots (stable argsort); every member of a group becomes
+  a candidate pair with the group's first (smallest) index. One extra key over the whole
+  signature groups documents with identical signatures (so identical texts always meet,
+  whatever the bands do). Bands are processed on the thread pool.
 * **Verification.** A candidate pair is kept when the fraction of equal signature slots (the
   MinHash estimate of the Jaccard similarity of the shingle sets) is ``>= threshold``.
 * **Clusters.** Connected components of the verified pairs by min-label hooking and pointer
@@ -44,45 +39,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-__all__ = ["NearDupConfig", "NearDupResult", "NearDuplicates", "optimal_bands", "shingle_hashes"]
+from builder.shingles import C2, P, fmix_inplace, shingle_blocks, splitmix64
+
+__all__ = ["NearDupConfig", "NearDupResult", "NearDuplicates", "optimal_bands"]
 
 _U64 = np.uint64
-_M64 = (1 << 64) - 1
-_SENTINEL = "\U0010ffff"
 _EMPTY = np.uint32(0xFFFFFFFF)
-_P = _U64(0xD6E8FEB86659FD93)  # odd 64-bit polynomial base
-_C1 = _U64(0xBF58476D1CE4E5B9)
-_C2 = _U64(0x94D049BB133111EB)
 
 _CHUNK_DOCS = 32_768  # documents handed to one worker task
-_BLOCK_CHARS = 1 << 20  # code points hashed at once inside a task (keeps arrays in cache)
 _MAX_IN_FLIGHT = 4  # tasks queued before add() waits (bounds memory held by pending texts)
 _PAIR_BATCH = 262_144  # candidate pairs verified at once
 _DENSIFY_ATTEMPTS = 1024
-
-
-def _splitmix64(x: int) -> int:
-    x = (x + 0x9E3779B97F4A7C15) & _M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-    return x ^ (x >> 31)
-
-
-def _fmix_inplace(h: np.ndarray, tmp: np.ndarray) -> None:
-    """splitmix64 finaliser on a uint64 array, in place (``tmp`` is scratch of the same shape)."""
-    np.right_shift(h, _U64(30), out=tmp)
-    np.bitwise_xor(h, tmp, out=h)
-    np.multiply(h, _C1, out=h)
-    np.right_shift(h, _U64(27), out=tmp)
-    np.bitwise_xor(h, tmp, out=h)
-    np.multiply(h, _C2, out=h)
-    np.right_shift(h, _U64(31), out=tmp)
-    np.bitwise_xor(h, tmp, out=h)
-
-
-# --------------------------------------------------------------------------- parameters
 
 
 def _trapezoid(ys: np.ndarray, xs: np.ndarray) -> float:
@@ -93,7 +61,9 @@ FP_WEIGHT, FN_WEIGHT = 0.1, 0.9  # candidates are verified, so LSH false positiv
 
 
 @functools.lru_cache(maxsize=64)
-def optimal_bands(threshold: float, bins: int, fp_weight: float = FP_WEIGHT, fn_weight: float = FN_WEIGHT) -> tuple[int, int]:
+def optimal_bands(
+    threshold: float, bins: int, fp_weight: float = FP_WEIGHT, fn_weight: float = FN_WEIGHT
+) -> tuple[int, int]:
     """``(bands, rows)`` with ``bands * rows <= bins`` minimising the weighted FP + FN areas of the S-curve.
 
     FP area: integral over s in [0, threshold] of P(candidate | s) = 1 - (1 - s**rows)**bands;
@@ -118,40 +88,13 @@ def optimal_bands(threshold: float, bins: int, fp_weight: float = FP_WEIGHT, fn_
 # --------------------------------------------------------------------------- signatures
 
 
-def _codepoints(texts: pa.Array | pa.ChunkedArray | list[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
-    """Code points of the texts, each followed by ``ngram`` sentinels; and the texts' lengths."""
-    pad = _SENTINEL * ngram
-    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
-        if isinstance(texts, pa.ChunkedArray):
-            texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
-        if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
-            texts = texts.cast(pa.string())
-        texts = texts.fill_null("")
-        lens = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
-        if len(texts) == 0:
-            return np.zeros(0, np.uint32), lens
-        joined = pc.binary_join_element_wise(texts, pa.scalar("", texts.type), pa.scalar(pad, texts.type))
-        off_t = np.int64 if pa.types.is_large_string(joined.type) else np.int32
-        offsets = np.frombuffer(joined.buffers()[1], off_t)[joined.offset : joined.offset + len(joined) + 1]
-        data = joined.buffers()[2]
-        raw = memoryview(data)[int(offsets[0]) : int(offsets[-1])] if data is not None else b""
-        s = bytes(raw).decode("utf-8")
-    else:
-        lens = np.fromiter(map(len, texts), np.int64, count=len(texts))
-        s = pad.join(texts) + pad if texts else ""
-    cp = np.frombuffer(s.encode("utf-32-le"), np.uint32).copy()
-    upper = (cp >= 65) & (cp <= 90)
-    cp[upper] += np.uint32(32)
-    return cp, lens
-
-
 def _probe_table(bins: int, seed: int) -> np.ndarray:
     """probe[t, j]: the slot empty slot ``j`` copies from at densification attempt ``t``."""
     j = np.arange(bins, dtype=np.uint64)[None, :]
     t = np.arange(_DENSIFY_ATTEMPTS, dtype=np.uint64)[:, None]
-    h = (j * _U64(0x9E3779B97F4A7C15)) ^ (t * _C2) ^ _U64(_splitmix64(seed ^ 0x5DEECE66D))
+    h = (j * _U64(0x9E3779B97F4A7C15)) ^ (t * C2) ^ _U64(splitmix64(seed ^ 0x5DEECE66D))
     h = h.copy()
-    _fmix_inplace(h, np.empty_like(h))
+    fmix_inplace(h, np.empty_like(h))
     return ((h >> _U64(32)) * _U64(bins) >> _U64(32)).astype(np.intp)
 
 
@@ -177,58 +120,9 @@ def _densify(sig: np.ndarray, probe: np.ndarray) -> np.ndarray:
     return out
 
 
-def _shingle_blocks(texts, ngram: int, seed: int):
-    """Yield ``(d0, d1, hashes, counts)`` per block of documents: the 64-bit hash of every shingle
-    of documents ``d0..d1`` (document-major, in text order) and the shingles per document.
-    The first item yielded is the total document count ``m`` (an int)."""
-    cp, lens = _codepoints(texts, ngram)
-    m = lens.size
-    yield m
-    span = lens + ngram  # code points per document incl. its padding
-    starts = np.zeros(m + 1, np.int64)
-    np.cumsum(span, out=starts[1:])
-    counts = np.maximum(lens - ngram + 1, 1)  # shingles per document
-    h0 = _U64(_splitmix64(seed))
-    d0 = 0
-    while d0 < m:
-        d1 = int(np.searchsorted(starts, starts[d0] + _BLOCK_CHARS, side="right")) - 1
-        d1 = min(max(d1, d0 + 1), m)
-        c0, c1 = int(starts[d0]), int(starts[d1])
-        block = cp[c0:c1]
-        npos = c1 - c0 - ngram + 1  # every doc span has > ngram code points, so npos >= 1
-        # polynomial hash of every window of ``ngram`` code points
-        h = np.full(npos, h0, np.uint64)
-        for j in range(ngram):
-            np.multiply(h, _P, out=h)
-            np.add(h, block[j : j + npos], out=h)
-        _fmix_inplace(h, np.empty(npos, np.uint64))
-        # keep the windows that start inside a document's first ``counts`` positions
-        cnt = counts[d0:d1]
-        first = np.zeros(d1 - d0, np.int64)
-        np.cumsum(cnt[:-1], out=first[1:])
-        pos = np.arange(int(cnt.sum()), dtype=np.int64)
-        pos += np.repeat(starts[d0:d1] - c0 - first, cnt)
-        yield d0, d1, h[pos], cnt
-        d0 = d1
-
-
-def shingle_hashes(texts, ngram: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """All shingle hashes (uint64, document-major) and row offsets (int64, len = docs + 1)."""
-    it = _shingle_blocks(texts, ngram, seed)
-    m = next(it)
-    hs, cs = [], []
-    for _, _, h, cnt in it:
-        hs.append(h)
-        cs.append(cnt)
-    offsets = np.zeros(m + 1, np.int64)
-    if cs:
-        np.cumsum(np.concatenate(cs), out=offsets[1:])
-    return (np.concatenate(hs) if hs else np.zeros(0, np.uint64)), offsets
-
-
 def _signatures(texts, ngram: int, bins: int, seed: int, probe: np.ndarray) -> np.ndarray:
     """(m, bins) uint16 MinHash (OPH) signatures of the texts."""
-    it = _shingle_blocks(texts, ngram, seed)
+    it = shingle_blocks(texts, ngram, seed)
     m = next(it)
     sig = np.full(m * bins, _EMPTY, np.uint32)
     kbins = _U64(bins)
@@ -247,11 +141,11 @@ def _signatures(texts, ngram: int, bins: int, seed: int, probe: np.ndarray) -> n
 
 
 def _band_hash(sig: np.ndarray, cols: range, salt: int) -> np.ndarray:
-    h = np.full(sig.shape[0], _U64(_splitmix64(salt)), np.uint64)
+    h = np.full(sig.shape[0], _U64(splitmix64(salt)), np.uint64)
     for c in cols:
-        h *= _P
+        h *= P
         h += sig[:, c].astype(np.uint64)
-    _fmix_inplace(h, np.empty_like(h))
+    fmix_inplace(h, np.empty_like(h))
     return h
 
 
@@ -415,14 +309,14 @@ class NearDuplicates:
         mapper = self._pool.map if self._pool is not None else map
         results = list(mapper(band_pairs, range(self.bands)))
         # whole-signature key: the band keys and the slots outside the bands
-        whole = np.full(n, _U64(_splitmix64(c.seed ^ 0xD1B54A32D192ED03)), np.uint64)
+        whole = np.full(n, _U64(splitmix64(c.seed ^ 0xD1B54A32D192ED03)), np.uint64)
         for keys, _, _ in results:
-            whole *= _P
+            whole *= P
             whole ^= keys
         for col in range(self.bands * self.rows, c.bins):
-            whole *= _P
+            whole *= P
             whole += sig[:, col].astype(np.uint64)
-        _fmix_inplace(whole, np.empty_like(whole))
+        fmix_inplace(whole, np.empty_like(whole))
         ea, eb = _star_pairs(whole)
         del whole
         key = np.unique(np.concatenate([ea * n + eb] + [a * n + b for _, a, b in results]))

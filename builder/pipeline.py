@@ -23,17 +23,35 @@ from builder.catalogue import Catalogue, load_catalogue
 from builder.clean import clean_batch
 from builder.config import BuildConfig, SourceConfig
 from builder.expand import Expander
-from builder.export import SplitWriter, prepare_output, publish_atomically, sha256_file, write_hf
+from builder.export import (
+    SplitWriter,
+    prepare_output,
+    publish_atomically,
+    sha256_file,
+    write_hf,
+)
 from builder.fields import check_user_mapping, require_fields, resolve_columns
 from builder.ledger import Ledger, Reject
-from builder.read import POSITION, Detected, detect, read_source
 from builder.mix import copies_per_row
 from builder.normalize import entity_name
 from builder.quality import Quality, Removal
-from builder.rows import ENTITY_COLUMN, POSITION_COLUMN, SPOOL_SCHEMA, WORK_SCHEMA, template_rows
+from builder.read import POSITION, Detected, detect, read_source
+from builder.rows import (
+    ENTITY_COLUMN,
+    POSITION_COLUMN,
+    SPOOL_SCHEMA,
+    WORK_SCHEMA,
+    template_rows,
+)
 from builder.shuffle import partition, shuffled, spool_batches
 from builder.split import with_keys
-from builder.validate import Invalid, kb_record_id, qa_record_ids, validate_kb, validate_qa
+from builder.validate import (
+    Invalid,
+    kb_record_id,
+    qa_record_ids,
+    validate_kb,
+    validate_qa,
+)
 from schemas import KB_KINDS
 
 Progress = Callable[[str], Callable[[int], None]]
@@ -310,13 +328,17 @@ def _account_dropped(spool: Path, dropped: dict[int, tuple[Removal, int | None]]
         rows = batch.to_pylist()
         for offset, row in enumerate(rows):
             index = start + offset
-            if record and (row["source"], row[POSITION_COLUMN]) != (record[0][1]["source"], record[0][1][POSITION_COLUMN]):
+            if record and (row["source"], row[POSITION_COLUMN]) != _record_key(record[0][1]):
                 _settle_record(record, dropped, ids, run)
                 record = []
             record.append((index, row))
         start += len(rows)
     if record:
         _settle_record(record, dropped, ids, run)
+
+
+def _record_key(row: dict) -> tuple[str, int]:
+    return row["source"], row[POSITION_COLUMN]
 
 
 def _settle_record(record: list[tuple[int, dict]], dropped: dict, ids: dict[int, str], run: Run) -> None:

@@ -54,7 +54,8 @@ class Quality:
         eval_sets = [load_eval_set(path) for path in config.decontamination.eval_sets]
         self.decontaminator = Decontaminator(eval_sets, config.decontamination.ngram) if eval_sets else None
         dedup = config.dedup
-        self.near = NearDuplicates(NearDupConfig(dedup.threshold, dedup.ngram, seed=config.seed)) if dedup.near else None
+        near = NearDupConfig(dedup.threshold, dedup.ngram, seed=config.seed)
+        self.near = NearDuplicates(near) if dedup.near else None
         self.near_rows: list[np.ndarray] = []
         self.keys: list[np.ndarray] = []
         self.ranks: list[np.ndarray] = []
@@ -138,8 +139,14 @@ class Quality:
             for doc, kept in zip(rows[order[~first]].tolist(), survivor[~first].tolist(), strict=True):
                 dropped[doc] = (Removal("dedup", "near_duplicate", f"estimated Jaccard >= "
                                         f"{self.config.dedup.threshold}"), kept)
-            report["near_duplicates"] = {**result.clusters_summary(), "removed": int((~first).sum()),
-                                         "index_bytes_per_row": round(result.index_bytes_per_doc, 1)}
+            sizes = np.unique(clusters, return_counts=True)[1]
+            report["near_duplicates"] = {
+                "clusters": int(len(sizes)), "removed": int((~first).sum()),
+                "largest_cluster": int(sizes.max(initial=0)),
+                "cluster_sizes": {str(s): int(n) for s, n in zip(*np.unique(sizes, return_counts=True), strict=True)},
+                "threshold": self.config.dedup.threshold, "ngram": self.config.dedup.ngram,
+                "index_bytes_per_row": round(result.index_bytes_per_doc, 1),
+            }
         return dropped, report
 
     def _scrub(self, rows: pa.Table) -> pa.Table:

@@ -1,68 +1,123 @@
-"""Character n-gram hashes of many texts at once, in numpy: the shared ground of text overlap checks.
+"""Character n-gram ("shingle") hashes of many texts at once, in numpy: the ground of text overlap checks.
 
-All texts are joined into one array of code points; each n-gram's hash is the polynomial
-sum(cp[i+k] * B^(n-1-k)) mod 2^64, finished with a splitmix64 mix. With Q the prefix sums of
-cp[t] * B^-(t+1) (B is odd, so invertible mod 2^64), that sum is B^(i+n) * (Q[i+n] - Q[i]): a few
-vector passes whatever n is. N-grams that would cross from one text into the next are dropped.
+Each text's code points (``utf-32-le`` of the joined batch, ASCII upper case folded to lower
+case) are hashed as overlapping ``ngram``-character windows with a 64-bit polynomial hash and a
+splitmix64 finaliser, vectorised in ``uint64`` with wrap-around, block by block so the arrays stay
+in cache. Texts are joined with ``ngram`` sentinel code points (U+10FFFF) after each, so no
+window crosses from one text into the next; a text shorter than ``ngram`` (the empty one too)
+gets exactly one shingle, its whole text padded with sentinels. Near-duplicate detection and
+decontamination share these hashes.
 """
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-BASE = np.uint64(0x100000001B3)
-BASE_INVERSE = np.uint64(pow(int(BASE), -1, 2**64))
-MIX1, MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-
-
-def mix64(values: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: spreads every input bit over the whole 64-bit word."""
-    with np.errstate(over="ignore"):
-        values = (values ^ (values >> np.uint64(30))) * MIX1
-        values = (values ^ (values >> np.uint64(27))) * MIX2
-        return values ^ (values >> np.uint64(31))
+U64 = np.uint64
+M64 = (1 << 64) - 1
+SENTINEL = "\U0010ffff"
+P = U64(0xD6E8FEB86659FD93)  # odd 64-bit polynomial base
+C1 = U64(0xBF58476D1CE4E5B9)
+C2 = U64(0x94D049BB133111EB)
+BLOCK_CHARS = 1 << 20  # code points hashed at once (keeps arrays in cache)
 
 
-def ngram_hashes(texts: list[str], n: int, whole_if_shorter: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(hashes, text index of each hash) for every n-character run; a text shorter than n gives
-    none, or one hash of the whole text when `whole_if_shorter`."""
-    lengths = np.fromiter((len(t) for t in texts), np.int64, len(texts))
-    points = np.frombuffer("".join(texts).encode("utf-32-le"), np.uint32).astype(np.uint64)
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-    count = max(len(points) - n + 1, 0)
-    with np.errstate(over="ignore"):
-        prefix = np.zeros(len(points) + 1, np.uint64)
-        np.cumsum(points * _powers(BASE_INVERSE, len(points) + 1)[1:], out=prefix[1:])
-        hashes = _powers(BASE, count + n)[n:] * (prefix[n:n + count] - prefix[:count])
-    position = np.arange(count, dtype=np.int64)
-    inside = position + n <= ends[owner[:count]]
-    hashes, owner_kept = mix64(hashes[inside]), owner[:count][inside]
-    if whole_if_shorter:
-        short = np.flatnonzero((lengths < n) & (lengths > 0))
-        if len(short):
-            whole = np.array([_whole(points[starts[i]:ends[i]]) for i in short], np.uint64)
-            hashes, owner_kept = np.concatenate([hashes, mix64(whole)]), np.concatenate([owner_kept, short])
-    return hashes, owner_kept
+def splitmix64(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
 
 
-_POWERS: dict[int, np.ndarray] = {}
+def fmix_inplace(h: np.ndarray, tmp: np.ndarray) -> None:
+    """splitmix64 finaliser on a uint64 array, in place (``tmp`` is scratch of the same shape)."""
+    np.right_shift(h, U64(30), out=tmp)
+    np.bitwise_xor(h, tmp, out=h)
+    np.multiply(h, C1, out=h)
+    np.right_shift(h, U64(27), out=tmp)
+    np.bitwise_xor(h, tmp, out=h)
+    np.multiply(h, C2, out=h)
+    np.right_shift(h, U64(31), out=tmp)
+    np.bitwise_xor(h, tmp, out=h)
 
 
-def _powers(base: np.uint64, count: int) -> np.ndarray:
-    """base^0 … base^(count-1) mod 2^64, cached and grown by doubling (a cumulative product is slow)."""
-    cached = _POWERS.get(int(base))
-    if cached is None or len(cached) < count:
-        size = max(count, 2 * len(cached) if cached is not None else 1 << 16)
-        steps = np.full(size, base, np.uint64)
-        steps[0] = 1
-        with np.errstate(over="ignore"):
-            cached = _POWERS[int(base)] = np.cumprod(steps, dtype=np.uint64)
-    return cached[:count]
+# --------------------------------------------------------------------------- parameters
 
 
-def _whole(points: np.ndarray) -> np.uint64:
-    value = np.uint64(0)
-    with np.errstate(over="ignore"):
-        for point in points:
-            value = value * BASE + point
-    return value
+def _codepoints(texts: pa.Array | pa.ChunkedArray | list[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """Code points of the texts, each followed by ``ngram`` sentinels; and the texts' lengths."""
+    pad = SENTINEL * ngram
+    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
+        if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+            texts = texts.cast(pa.string())
+        texts = texts.fill_null("")
+        lens = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
+        if len(texts) == 0:
+            return np.zeros(0, np.uint32), lens
+        joined = pc.binary_join_element_wise(texts, pa.scalar("", texts.type), pa.scalar(pad, texts.type))
+        off_t = np.int64 if pa.types.is_large_string(joined.type) else np.int32
+        offsets = np.frombuffer(joined.buffers()[1], off_t)[joined.offset : joined.offset + len(joined) + 1]
+        data = joined.buffers()[2]
+        raw = memoryview(data)[int(offsets[0]) : int(offsets[-1])] if data is not None else b""
+        s = bytes(raw).decode("utf-8")
+    else:
+        lens = np.fromiter(map(len, texts), np.int64, count=len(texts))
+        s = pad.join(texts) + pad if texts else ""
+    cp = np.frombuffer(s.encode("utf-32-le"), np.uint32).copy()
+    upper = (cp >= 65) & (cp <= 90)
+    cp[upper] += np.uint32(32)
+    return cp, lens
+
+
+def shingle_blocks(texts, ngram: int, seed: int):
+    """Yield ``(d0, d1, hashes, counts)`` per block of documents: the 64-bit hash of every shingle
+    of documents ``d0..d1`` (document-major, in text order) and the shingles per document.
+    The first item yielded is the total document count ``m`` (an int)."""
+    cp, lens = _codepoints(texts, ngram)
+    m = lens.size
+    yield m
+    span = lens + ngram  # code points per document incl. its padding
+    starts = np.zeros(m + 1, np.int64)
+    np.cumsum(span, out=starts[1:])
+    counts = np.maximum(lens - ngram + 1, 1)  # shingles per document
+    h0 = U64(splitmix64(seed))
+    d0 = 0
+    while d0 < m:
+        d1 = int(np.searchsorted(starts, starts[d0] + BLOCK_CHARS, side="right")) - 1
+        d1 = min(max(d1, d0 + 1), m)
+        c0, c1 = int(starts[d0]), int(starts[d1])
+        block = cp[c0:c1]
+        npos = c1 - c0 - ngram + 1  # every doc span has > ngram code points, so npos >= 1
+        # polynomial hash of every window of ``ngram`` code points
+        h = np.full(npos, h0, np.uint64)
+        for j in range(ngram):
+            np.multiply(h, P, out=h)
+            np.add(h, block[j : j + npos], out=h)
+        fmix_inplace(h, np.empty(npos, np.uint64))
+        # keep the windows that start inside a document's first ``counts`` positions
+        cnt = counts[d0:d1]
+        first = np.zeros(d1 - d0, np.int64)
+        np.cumsum(cnt[:-1], out=first[1:])
+        pos = np.arange(int(cnt.sum()), dtype=np.int64)
+        pos += np.repeat(starts[d0:d1] - c0 - first, cnt)
+        yield d0, d1, h[pos], cnt
+        d0 = d1
+
+
+def shingle_hashes(texts, ngram: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """All shingle hashes (uint64, document-major) and row offsets (int64, len = docs + 1)."""
+    it = shingle_blocks(texts, ngram, seed)
+    m = next(it)
+    hs, cs = [], []
+    for _, _, h, cnt in it:
+        hs.append(h)
+        cs.append(cnt)
+    offsets = np.zeros(m + 1, np.int64)
+    if cs:
+        np.cumsum(np.concatenate(cs), out=offsets[1:])
+    return (np.concatenate(hs) if hs else np.zeros(0, np.uint64)), offsets
+
+
+

@@ -13,7 +13,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builder.split import GROUP_KEY, ORDER_KEY, bucket_of, order_key, sorted_by_order, split_bounds, split_of
+from builder.split import (
+    GROUP_KEY,
+    ORDER_KEY,
+    bucket_of,
+    order_key,
+    sorted_by_order,
+    split_bounds,
+    split_of,
+)
 
 BUCKET_BYTES = 96 << 20
 

@@ -4,13 +4,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from jinja2.exceptions import TemplateError
 
 from builder.catalogue import load_catalogue
 from builder.config import PROJECT_ROOT
 from builder.errors import UserError
 from builder.expand import Expander, variant_indices
 from builder.render import compile_renderer, make_environment, sentence
-from jinja2.exceptions import TemplateError
 from schemas import DrugRecord
 
 SHIPPED = PROJECT_ROOT / "templates"

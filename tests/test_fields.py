@@ -3,7 +3,12 @@
 import pytest
 
 from builder.errors import UserError
-from builder.fields import check_user_mapping, normalise_key, require_fields, resolve_columns
+from builder.fields import (
+    check_user_mapping,
+    normalise_key,
+    require_fields,
+    resolve_columns,
+)
 
 
 def test_builtin_aliases_map_chinese_field_names() -> None:

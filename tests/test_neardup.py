@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 
 from builder import neardup
+from builder import shingles as shingling
 from builder.neardup import NearDupConfig, NearDuplicates, optimal_bands
 
 QA = [
@@ -200,7 +201,7 @@ def test_batching_invariance_and_determinism(monkeypatch):
     assert (ref.duplicate_of >= 0).sum() > 100
     # small chunks and blocks so the split paths are exercised
     monkeypatch.setattr(neardup, "_CHUNK_DOCS", 97)
-    monkeypatch.setattr(neardup, "_BLOCK_CHARS", 5000)
+    monkeypatch.setattr(shingling, "BLOCK_CHARS", 5000)
     monkeypatch.setattr(neardup, "_MAX_IN_FLIGHT", 2)
     r = random.Random(1)
     sizes = []
@@ -239,7 +240,7 @@ def test_seed_changes_hashes_but_not_exact_duplicates():
         if t in first:
             assert a.duplicate_of[i] >= 0 and b.duplicate_of[i] >= 0
         first.setdefault(t, i)
-    assert neardup.shingle_hashes(texts[:5], 5, 0)[0].tobytes() != neardup.shingle_hashes(texts[:5], 5, 1)[0].tobytes()
+    assert shingling.shingle_hashes(texts[:5], 5, 0)[0].tobytes() != shingling.shingle_hashes(texts[:5], 5, 1)[0].tobytes()
 
 
 # --------------------------------------------------------------------------- parameters / summary
@@ -257,7 +258,7 @@ def test_optimal_bands():
 
 
 def test_shingle_hashes_shape():
-    hs, off = neardup.shingle_hashes(["abcdef", "", "ab", "abcde"], 5, 0)
+    hs, off = shingling.shingle_hashes(["abcdef", "", "ab", "abcde"], 5, 0)
     assert off.tolist() == [0, 2, 3, 4, 5]
     assert hs.dtype == np.uint64 and hs[4] == hs[0]  # "abcde" is the first shingle of "abcdef"
 

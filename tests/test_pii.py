@@ -6,7 +6,13 @@ from collections import Counter
 import pyarrow as pa
 import pytest
 
-from builder.pii import PLACEHOLDERS, luhn_valid, scrub_array, scrub_text, valid_id_number
+from builder.pii import (
+    PLACEHOLDERS,
+    luhn_valid,
+    scrub_array,
+    scrub_text,
+    valid_id_number,
+)
 from tests.pii_corpus import Sample, corpus, failed_id, id_card, luhn_digit
 
 MIN_RECALL, MIN_PRECISION = 0.99, 0.95
