@@ -44,8 +44,10 @@ def validate_kb(kind: str, rows: list[dict]) -> Iterator[tuple[int, BaseModel] |
             error = exc.errors()[0]
             field = ".".join(str(p) for p in error["loc"]) or None
             missing = error["type"] in ("missing", "string_too_short") or error.get("input", "") is None
-            reason = "missing_field" if missing else "invalid_field"
-            yield Invalid(position, field, reason, error["msg"])
+            if missing:
+                yield Invalid(position, field, "missing_field", "missing, or empty after cleaning")
+            else:
+                yield Invalid(position, field, "invalid_field", error["msg"])
 
 
 @dataclass(frozen=True)
