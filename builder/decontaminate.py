@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.evalsets import EvalSet
-from builder.normalize import entity_keys, fold, fold_array
+from builder.normalize import entity_keys, fold
 from builder.shingles import shingle_hashes
 
 
@@ -55,10 +55,9 @@ class Decontaminator:
                 return Hit("eval_entity", f"{name} is evaluation entity {self.keys[key]}")
         return None
 
-    def row_hits(self, rows: pa.Table) -> list[Hit | None]:
-        """Per row: the first evaluation entity its text names, else shared evaluation text, else None."""
-        text = fold_array(pc.binary_join_element_wise(rows["instruction"], rows["input"], rows["output"], "\n"))
-        hits: list[Hit | None] = [None] * rows.num_rows
+    def row_hits(self, text: pa.Array) -> list[Hit | None]:
+        """Per row (its folded text): the first evaluation entity it names, else shared evaluation text."""
+        hits: list[Hit | None] = [None] * len(text)
         if self._names:
             named = pc.fill_null(pc.match_substring_regex(text, self._names), False)
             for index in pc.indices_nonzero(named).to_pylist():
@@ -67,7 +66,7 @@ class Decontaminator:
                 hits[index] = Hit("eval_entity_mention", f"names evaluation entity {self.keys[key]} ({key})")
         if len(self._gram_hashes):
             hashes, offsets = shingle_hashes(text, self.ngram)
-            owner = np.repeat(np.arange(rows.num_rows), np.diff(offsets))
+            owner = np.repeat(np.arange(len(text)), np.diff(offsets))
             shared = np.isin(hashes, self._gram_hashes)
             for index, first in zip(*np.unique(owner[shared], return_index=True), strict=True):
                 if hits[index] is None:

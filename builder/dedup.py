@@ -7,21 +7,15 @@ folded text). The index is three numbers per row (key, source rank, record id ha
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import xxhash
-
-from builder.normalize import fold_array
 
 INDEX_BYTES_PER_ROW = 8 + 4 + 8
 
 
-def exact_keys(rows: pa.Table) -> np.ndarray:
-    """The dedup key of each row."""
-    text = pc.binary_join_element_wise(
-        *(fold_array(rows[name].combine_chunks()) for name in ("instruction", "input", "output")), "\x1f"
-    )
-    return np.fromiter((xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in text.to_pylist()), np.uint64,
-                       rows.num_rows)
+def exact_keys(folded: pa.Array) -> np.ndarray:
+    """The dedup key of each row, from its folded instruction, input and output (`Quality.fold`)."""
+    return np.fromiter((xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in folded.to_pylist()), np.uint64,
+                       len(folded))
 
 
 def record_numbers(rows: pa.Table) -> np.ndarray:

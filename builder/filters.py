@@ -10,16 +10,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.config import FilterConfig
-from builder.normalize import fold_array
 
 PUNCTUATION_ONLY = r"^[\p{P}\p{S}\s]+$"
 STRAY_START = r"^[，。、；：,.;:！？!?）)」』】》]"
 NOT_HAN = r"[^\p{Han}]"
 
 
-def filter_reasons(rows: pa.Table, config: FilterConfig, free_text: bool) -> np.ndarray:
-    """Per row, the first reason (in the order below) that removes it, else None."""
+def filter_reasons(rows: pa.Table, folded: pa.Array, config: FilterConfig, free_text: bool) -> np.ndarray:
+    """Per row, the first reason (in the order below) that removes it, else None; `folded` is each row's
+    instruction, input and output folded (`fold_array`) and joined by \\x1f."""
     output = rows["output"].combine_chunks()
+    parts = pc.split_pattern(folded, "\x1f")
     length = pc.utf8_length(output)
     total = pc.add(pc.add(pc.utf8_length(rows["instruction"]), pc.utf8_length(rows["input"])), length)
     han = pc.utf8_length(pc.replace_substring_regex(output, NOT_HAN, ""))
@@ -29,7 +30,7 @@ def filter_reasons(rows: pa.Table, config: FilterConfig, free_text: bool) -> np.
         ("stray_punctuation_start",
          pc.match_substring_regex(output, STRAY_START) if config.stray_punctuation else None),
         ("question_equals_answer",
-         pc.equal(fold_array(rows["instruction"].combine_chunks()), fold_array(output))
+         pc.equal(pc.list_element(parts, 0), pc.list_element(parts, 2))
          if config.question_equals_answer else None),
         ("too_long_row", pc.greater(total, config.max_row_chars)),
         ("not_chinese", pc.less(pc.divide(pc.cast(han, pa.float64()), pc.max_element_wise(length, 1)),

@@ -9,7 +9,7 @@ together and does the I/O.
 import json
 import platform
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -156,19 +156,20 @@ def _coverage(expanders: dict[str, Expander], config: BuildConfig, ledger: Ledge
     return coverage
 
 
-def _run_source(source: SourceConfig, run: Run, emit: Callable[[pa.Table], None]) -> dict:
-    """Streams one source through its stages; returns what the manifest says about the input."""
+def cleaned_batches(
+    source: SourceConfig, config: BuildConfig, ledger: Ledger, progress: Progress = no_progress
+) -> Iterator[tuple[Detected, pa.RecordBatch]]:
+    """read → map → clean for one source: batches whose columns are schema fields (and the position)."""
     detected = detect(source)
-    run.position_kinds[source.name] = detected.position_kind
-    user_mapping = run.config.mapping_for(source)
+    user_mapping = config.mapping_for(source)
     check_user_mapping(source.kind, user_mapping, str(source.path))
-    counts = run.ledger.counts(source.name)
-    advance = run.progress(source.name)
+    counts = ledger.counts(source.name)
+    advance = progress(source.name)
     checked = False
-    for raw in read_source(source, detected, run.config.batch_size):
+    for raw in read_source(source, detected, config.batch_size):
         counts.read += raw.records.num_rows + len(raw.rejects)
         for reject in raw.rejects:
-            run.ledger.reject(reject)
+            ledger.reject(reject)
         advance(raw.records.num_rows + len(raw.rejects))
         if not raw.records.num_rows:
             continue
@@ -180,7 +181,14 @@ def _run_source(source: SourceConfig, run: Run, emit: Callable[[pa.Table], None]
         counts.fields.update(mapping.values())
         for column in unmapped:
             counts.unmapped_columns[column] += raw.records.num_rows - raw.records.column(column).null_count
-        batch = clean_batch(_rename(raw.records, mapping), skip=frozenset({POSITION}))
+        yield detected, clean_batch(_rename(raw.records, mapping), skip=frozenset({POSITION}))
+
+
+def _run_source(source: SourceConfig, run: Run, emit: Callable[[pa.Table], None]) -> dict:
+    """Streams one source through its stages; returns what the manifest says about the input."""
+    detected = detect(source)
+    run.position_kinds[source.name] = detected.position_kind
+    for detected, batch in cleaned_batches(source, run.config, run.ledger, run.progress):
         rows = _qa_rows(batch, source, detected, run) if source.kind == "qa" else _kb_rows(batch, source, detected, run)
         emit(_quality(rows, source, detected, run))
     return {

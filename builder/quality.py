@@ -87,14 +87,15 @@ class Quality:
         returns (rows kept, removals and marks by row index in the batch)."""
         if kind == "qa" and self.config.pii.qa or kind != "qa" and self.config.pii.records:
             rows = self._scrub(rows)
+        folded = fold_array(pc.binary_join_element_wise(*(rows[c] for c in TEXT_COLUMNS), "\x1f"))
         removals: dict[int, Removal] = {}
         marks: dict[int, Removal] = {}
-        for index, reason in enumerate(filter_reasons(rows, self.config.filters, free_text=kind == "qa")):
+        for index, reason in enumerate(filter_reasons(rows, folded, self.config.filters, free_text=kind == "qa")):
             if reason:
                 removals[index] = Removal("filter", reason)
         if self.decontaminator:
             target = marks if self.config.decontamination.mode == "mark" else removals
-            for index, hit in enumerate(self.decontaminator.row_hits(rows)):
+            for index, hit in enumerate(self.decontaminator.row_hits(folded)):
                 if hit and index not in removals:
                     target[index] = Removal("decontaminate", hit.reason, hit.detail)
         for removal in removals.values():
@@ -103,13 +104,13 @@ class Quality:
             self.report.marked[mark.reason] += 1
         keep = np.ones(rows.num_rows, bool)
         keep[list(removals)] = False
-        kept = rows.filter(pa.array(keep))
+        kept, folded = rows.filter(pa.array(keep)), folded.filter(pa.array(keep))
         self.ranks.append(np.full(kept.num_rows, rank, np.int32))
         self.numbers.append(record_numbers(kept))
         if self.config.dedup.exact:
-            self.keys.append(exact_keys(kept))
+            self.keys.append(exact_keys(folded))
         if self.near is not None and kind == "qa" and kept.num_rows:
-            self.near.add(fold_array(pc.binary_join_element_wise(*(kept[c] for c in TEXT_COLUMNS), "\n")))
+            self.near.add(folded)
             self.near_rows.append(np.arange(first_spool_row, first_spool_row + kept.num_rows, dtype=np.int64))
         return kept, removals, marks
 

@@ -1,0 +1,266 @@
+"""The dataset card (`README.md`) of a build, rendered from its manifest.
+
+The YAML front matter is the Hugging Face Hub's dataset-card metadata (`huggingface_hub.DatasetCardData`):
+license, language, task categories, size category, a `default` config whose `data_files` point at
+`data/{split}-*` (only splits that have rows: empty splits have no Parquet shard), and
+`dataset_info` with the 8 row columns and each split's `num_examples`.
+
+The license: the one given, else the single licence all inputs share when it starts with a licence id
+the Hub knows (e.g. "CC0-1.0 (written for this project)" -> cc0-1.0), else "other" (licences differ
+or are unknown). The body always quotes every input's licence as given.
+
+The body reports what the manifest records: sources and their licences, counts per source and
+split, the template catalogue, cleaning/dedup/PII/decontamination figures, held-out entities, the
+exact build command, seed and versions, and a medical disclaimer in Chinese and English.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from huggingface_hub import DatasetCard, DatasetCardData
+
+FEATURES = [
+    ("instruction", "string"), ("input", "string"), ("output", "string"), ("source", "string"),
+    ("kind", "string"), ("record_id", "string"), ("template_id", "string"), ("variant", "int32"),
+]
+# Licence ids the Hub accepts in card metadata (the common ones; anything else becomes "other").
+HUB_LICENSES = {
+    "apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "bigscience-bloom-rail-1.0",
+    "bigcode-openrail-m", "afl-3.0", "artistic-2.0", "bsl-1.0", "bsd", "bsd-2-clause", "bsd-3-clause",
+    "bsd-3-clause-clear", "c-uda", "cc", "cc0-1.0", "cc-by-2.0", "cc-by-2.5", "cc-by-3.0", "cc-by-4.0",
+    "cc-by-sa-3.0", "cc-by-sa-4.0", "cc-by-nc-2.0", "cc-by-nc-3.0", "cc-by-nc-4.0", "cc-by-nd-4.0",
+    "cc-by-nc-nd-3.0", "cc-by-nc-nd-4.0", "cc-by-nc-sa-2.0", "cc-by-nc-sa-3.0", "cc-by-nc-sa-4.0",
+    "cdla-sharing-1.0", "cdla-permissive-1.0", "cdla-permissive-2.0", "wtfpl", "ecl-2.0", "epl-1.0", "epl-2.0",
+    "etalab-2.0", "eupl-1.1", "agpl-3.0", "gfdl", "gpl", "gpl-2.0", "gpl-3.0", "lgpl", "lgpl-2.1", "lgpl-3.0",
+    "isc", "lppl-1.3c", "ms-pl", "mpl-2.0", "odc-by", "odbl", "openrail++", "osl-3.0", "postgresql", "ofl-1.1",
+    "ncsa", "unlicense", "zlib", "pddl", "lgpl-lr", "deepfloyd-if-license", "unknown", "other",
+}
+SIZE_CATEGORIES = [
+    (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"),
+    (10_000_000_000, "1B<n<10B"), (100_000_000_000, "10B<n<100B"), (1_000_000_000_000, "100B<n<1T"),
+]
+DISCLAIMER = """\
+**免责声明：** 本数据集由药品、疾病知识库记录经模板自动生成，并收录清洗后的医患问答，仅供研究与模型训练使用，不构成任何医疗建议、诊断或治疗方案。
+数据可能存在错误、过时或不完整的内容；任何健康问题请咨询执业医师或药师等专业人员。
+
+**Disclaimer:** This dataset was generated automatically from drug and disease knowledge-base records
+through templates, plus cleaned doctor–patient Q&A. It is for research and model training only and is **not medical advice**,
+diagnosis or treatment. It may contain errors or outdated or incomplete information; always verify
+with a qualified medical professional (physician or pharmacist)."""
+
+
+def size_category(rows: int) -> str:
+    for bound, label in SIZE_CATEGORIES:
+        if rows < bound:
+            return label
+    return "n>1T"
+
+
+def card_license(manifest: dict, license: str | None = None) -> str:
+    """The licence id for the card metadata (see the module docstring)."""
+    if license:
+        return license
+    given = {(entry.get("license") or "").strip() for entry in manifest.get("inputs", [])}
+    if len(given) != 1 or not (only := given.pop()):
+        return "other"
+    spdx = only.split()[0].strip("()[],;").lower()
+    return spdx if spdx in HUB_LICENSES else "other"
+
+
+def card_data(manifest: dict, out_dir: Path, license: str | None = None,
+              pretty_name: str | None = None) -> DatasetCardData:
+    splits = {name: int(rows) for name, rows in manifest.get("splits", {}).items()}
+    filled = [name for name, rows in splits.items() if rows]
+    total = sum(splits.values())
+    parquet_bytes = sum(p.stat().st_size for p in (Path(out_dir) / "data").glob("*.parquet")) \
+        if (Path(out_dir) / "data").is_dir() else 0
+    info = {
+        "features": [{"name": name, "dtype": dtype} for name, dtype in FEATURES],
+        "splits": [{"name": name, "num_examples": splits[name]} for name in filled],
+    }
+    if parquet_bytes:
+        info["download_size"] = parquet_bytes
+    return DatasetCardData(
+        license=card_license(manifest, license),
+        language=["zh"],
+        task_categories=["text-generation", "question-answering"],
+        size_categories=[size_category(total)],
+        pretty_name=pretty_name or "QiZhen-style Chinese medical instructions",
+        tags=["medical", "instruction-tuning", "chinese"],
+        configs=[{
+            "config_name": "default",
+            "data_files": [{"split": name, "path": f"data/{name}-*"} for name in filled],
+        }],
+        dataset_info=info,
+    )
+
+
+def render_card(manifest: dict, out_dir: Path, license: str | None = None, pretty_name: str | None = None) -> str:
+    """The full `README.md` text: YAML front matter, then the body."""
+    data = card_data(manifest, out_dir, license, pretty_name)
+    text = f"---\n{data.to_yaml()}\n---\n\n{_body(manifest, data, out_dir)}"
+    DatasetCard(text)  # parses the front matter, or raises
+    return text
+
+
+def write_card(manifest: dict, out_dir: Path, license: str | None = None, pretty_name: str | None = None) -> Path:
+    path = Path(out_dir) / "README.md"
+    path.write_text(render_card(manifest, out_dir, license, pretty_name), encoding="utf-8")
+    return path
+
+
+def _body(manifest: dict, data: DatasetCardData, out_dir: Path) -> str:
+    parts = [f"# {data.pretty_name}", "", DISCLAIMER, ""]
+    splits = manifest.get("splits", {})
+    totals = manifest.get("totals", {})
+    parts += [
+        "## Summary", "",
+        f"{sum(splits.values())} instruction rows (" + ", ".join(f"{k} {v}" for k, v in splits.items()) + ") "
+        f"rendered from {totals.get('kept', '?')} kept of {totals.get('read', '?')} records read "
+        f"({totals.get('rejected', '?')} rejected). Licence in metadata: `{data.license}`.",
+        "",
+        "Columns: " + ", ".join(f"`{name}` ({dtype})" for name, dtype in FEATURES) + ".",
+        "Files: " + ", ".join(_files(out_dir)) + ".",
+        "",
+    ]
+    if manifest.get("empty_splits"):
+        parts += [f"Empty splits (no files): {', '.join(manifest['empty_splits'])}.", ""]
+    parts += _sources(manifest) + _splits(manifest) + _templates(manifest) + _quality(manifest) + _provenance(manifest)
+    return "\n".join(parts).rstrip() + "\n"
+
+
+OPTIONAL_FILES = [  # (glob under the build folder, what it is)
+    ("data/*.parquet", "`data/{split}-*.parquet` (Parquet shards; this card's default config)"),
+    ("hf/dataset_dict.json", "`hf/` (`datasets.load_from_disk`)"),
+    ("alpaca/*.json", "`alpaca/{split}.json` (Alpaca JSON list: instruction/input/output)"),
+    ("alpaca/*.jsonl", "`alpaca/{split}.jsonl` (Alpaca JSON lines)"),
+    ("sharegpt/*.json", "`sharegpt/{split}.json` (ShareGPT conversations)"),
+    ("messages/*.jsonl", "`messages/{split}.jsonl` (OpenAI chat messages)"),
+    ("dataset_info.json", "`dataset_info.json` (LLaMA-Factory entries for the files above)"),
+    ("report/index.html", "`report/index.html` (statistics and plots)"),
+    ("rejects.jsonl", "`rejects.jsonl` (every rejected record with its reason)"),
+    ("manifest.json", "`manifest.json` (everything this card reports, machine-readable)"),
+]
+
+
+def _files(out_dir: Path) -> list[str]:
+    return [what for pattern, what in OPTIONAL_FILES if next(Path(out_dir).glob(pattern), None) is not None]
+
+
+def _sources(manifest: dict) -> list[str]:
+    lines = ["## Sources and licences", "",
+             *_table(["source", "kind", "file", "format", "encoding", "sha256", "licence (as given)"],
+                     [[i.get("source"), i.get("kind"), Path(str(i.get("path", ""))).name, i.get("container"),
+                       i.get("encoding"), _code(str(i.get("sha256", ""))[:16]), i.get("license") or "not given"]
+                      for i in manifest.get("inputs", [])]), ""]
+    rows = []
+    for name, counts in manifest.get("sources", {}).items():
+        reasons = {**counts.get("rejected_by_reason", {}), **counts.get("rows_removed", {})}
+        rows.append([name, counts.get("read"), counts.get("kept"), counts.get("rejected"), counts.get("rows"),
+                     ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])) or "—"])
+    totals = manifest.get("totals", {})
+    if totals:
+        rows.append(["**total**", totals.get("read"), totals.get("kept"), totals.get("rejected"), totals.get("rows"),
+                     ""])
+    lines += ["### Counts per source", "",
+              *_table(["source", "read", "kept", "rejected", "rows", "rejects and removed rows by reason"], rows), ""]
+    return lines
+
+
+def _splits(manifest: dict) -> list[str]:
+    split = manifest.get("config", {}).get("split", {})
+    rows = [[name, count, split.get(name, "")] for name, count in manifest.get("splits", {}).items()]
+    lines = ["## Splits", "", *_table(["split", "rows", "configured fraction"], rows), ""]
+    if split.get("group_by"):
+        lines += [f"Rows are split by `{split['group_by']}`, so one entity never appears in two splits.", ""]
+    return lines
+
+
+def _templates(manifest: dict) -> list[str]:
+    templates = manifest.get("templates", {})
+    coverage = manifest.get("coverage", {})
+    rows = []
+    for kind, ids in templates.get("entries", {}).items():
+        for template_id in ids:
+            c = coverage.get(template_id, {})
+            variants = c.get("variants", {})
+            why = ", ".join(f"{f} empty {n}" for f, n in c.get("skipped_missing", {}).items())
+            if c.get("no_source_has"):
+                why = "no source has " + ", ".join(c["no_source_has"])
+            rows.append([_code(template_id), kind, c.get("eligible", ""), c.get("rendered", ""), c.get("skipped", ""),
+                         len(variants) if c else "", why])
+    return [
+        "## Template catalogue", "",
+        f"Templates sha256 `{templates.get('sha256', '?')}` from "
+        + ", ".join(_code(Path(f).name) for f in templates.get("files", [])) + ".", "",
+        *_table(["template", "kind", "eligible", "rendered", "skipped", "phrasings used", "why skipped"], rows), "",
+    ]
+
+
+def _quality(manifest: dict) -> list[str]:
+    quality = manifest.get("quality", {})
+    config = manifest.get("config", {})
+    lines = ["## Cleaning, deduplication, PII and decontamination", ""]
+    removed = quality.get("removed", {})
+    lines += ["Rows removed by the quality stage: "
+              + (", ".join(f"`{k}` {v}" for k, v in removed.items()) if removed else "none") + "."]
+    marked = quality.get("marked", {})
+    if marked:
+        lines += ["Rows marked (kept, flagged): " + ", ".join(f"`{k}` {v}" for k, v in marked.items()) + "."]
+    pii = quality.get("pii", {})
+    pii_config = config.get("pii", {})
+    lines += [f"PII scrubbing (QA: {pii_config.get('qa', '?')}, records: {pii_config.get('records', '?')}) "
+              "replaced: " + (", ".join(f"{k} {v}" for k, v in pii.items()) if pii else "nothing") + "."]
+    exact = quality.get("exact_duplicates")
+    if exact is not None:
+        lines += [f"Exact duplicate rows removed: {exact.get('removed', 0)}."]
+    near = quality.get("near_duplicates")
+    if near is not None:
+        lines += [f"Near-duplicate QA rows (MinHash, Jaccard ≥ {near.get('threshold')}, {near.get('ngram')}-grams): "
+                  f"{near.get('removed', 0)} removed from {near.get('clusters', 0)} clusters "
+                  f"(largest {near.get('largest_cluster', 0)})."]
+    decon = config.get("decontamination", {})
+    entities = quality.get("evaluation_entities", [])
+    held = quality.get("held_out_entities", {})
+    lines += [f"Decontamination against {len(decon.get('eval_sets', []))} evaluation set(s) "
+              f"(mode `{decon.get('mode', '?')}`, {decon.get('ngram', '?')}-gram overlap): "
+              f"{len(entities)} evaluation entities; held-out records by entity: "
+              + (", ".join(f"{k} {v}" for k, v in held.items()) if held else "none") + ".", ""]
+    if entities:
+        lines += ["Evaluation entities held out: " + "、".join(str(e) for e in entities) + "", ""]
+    return lines
+
+
+def _provenance(manifest: dict) -> list[str]:
+    command = manifest.get("command", [])
+    command_text = shlex.join(command) if isinstance(command, list) else str(command)
+    versions = manifest.get("versions", {})
+    return [
+        "## Reproducing this build", "",
+        "```bash", command_text, "```", "",
+        f"Seed: `{manifest.get('seed')}`. Builder: `{manifest.get('builder', '?')}`. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
+        "<details><summary>Build configuration</summary>", "", "```json",
+        json.dumps(manifest.get("config", {}), ensure_ascii=False, indent=2), "```", "", "</details>", "",
+    ]
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    if not rows:
+        return ["(none)"]
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(_cell(v) for v in row) + " |" for row in rows
+    ]
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return f"`{text}`" if text else ""

@@ -1,0 +1,102 @@
+"""Evaluation sets from a knowledge base: seeded entities, QiZhen's questions, gold lists from the records.
+
+Drugs get QiZhen's question "{药品}的适应病症" with the record's indications as reference text and
+the extracted indication phrases as gold labels, written as QiZhen's CSV (药品, 药品适应症,
+医学专家标注的适应病症, instruction) so existing tools read it. Diseases get the three questions
+QiZhen asked ("哪些药物能治疗{疾病}？", "{疾病}需要做哪些检查？", "{疾病}的临床表现有哪些？") with the
+record's drugs, exams and symptoms as gold lists. Every item also goes to a JSONL beside the CSV.
+Entities are picked by the smallest hash of (seed, entity), so the choice does not depend on file
+order; given to a build with `--eval-set`, the file holds those entities out of training.
+"""
+
+import csv
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from builder.config import BuildConfig
+from builder.errors import UserError
+from builder.extract import extract_indications
+from builder.hashing import hash64
+from builder.ledger import Ledger
+from builder.normalize import entity_name
+from builder.pipeline import cleaned_batches
+from builder.validate import Invalid, kb_record_id, validate_kb
+
+DISEASE_QUESTIONS = (
+    ("drugs", "哪些药物能治疗{name}？"),
+    ("exams", "{name}需要做哪些检查？"),
+    ("symptoms", "{name}的临床表现有哪些？"),
+)
+DRUG_COLUMNS = ("药品", "药品适应症", "医学专家标注的适应病症", "instruction")
+DISEASE_COLUMNS = ("疾病", "参考答案", "标注", "instruction")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One evaluation question with its reference text and gold list, and the record it came from."""
+
+    entity: str
+    kind: str
+    question: str
+    reference: str
+    gold: list[str]
+    record_id: str
+
+
+def sample_items(config: BuildConfig, count: int) -> list[Item]:
+    """`count` entities per knowledge-base kind, each with a usable gold list, in a seeded order."""
+    candidates: dict[tuple[str, str], list[Item]] = {}
+    ledger = Ledger()
+    for source in config.by_preference():
+        if source.kind == "qa":
+            continue
+        for _, batch in cleaned_batches(source, config, ledger):
+            for result in validate_kb(source.kind, batch.to_pylist()):
+                if isinstance(result, Invalid):
+                    continue
+                record = result[1]
+                items = _items(source.kind, record, kb_record_id(source.kind, record))
+                key = (source.kind, entity_name(record.name))
+                if items and key not in candidates:
+                    candidates[key] = items
+    if not candidates:
+        raise UserError("no record with indications (drugs) or drugs/exams/symptoms (diseases) to evaluate on",
+                        remedy="give a knowledge base with --kb drug=PATH or --kb disease=PATH")
+    picked = []
+    for kind in ("drug", "disease"):
+        keys = sorted((k for k in candidates if k[0] == kind), key=lambda k: (hash64(config.seed, *k), k))
+        picked += [item for key in keys[:count] for item in candidates[key]]
+    return picked
+
+
+def _items(kind: str, record, record_id: str) -> list[Item]:
+    if kind == "drug":
+        gold = extract_indications(record.indications) if record.indications else []
+        return [Item(record.name, kind, f"{record.name}的适应病症", record.indications, gold, record_id)] if gold else []
+    items = []
+    for field, question in DISEASE_QUESTIONS:
+        text = getattr(record, field)
+        gold = extract_indications(text) if text else []
+        if gold:
+            items.append(Item(record.name, kind, question.format(name=record.name), text, gold, record_id))
+    return items
+
+
+def write_eval(items: list[Item], out: Path) -> list[Path]:
+    """The CSV per kind in QiZhen's layout (drugs at `out`, diseases beside it) and one JSONL of all items."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind, path, columns in (("drug", out, DRUG_COLUMNS),
+                                ("disease", out.with_name(f"{out.stem}.disease{out.suffix}"), DISEASE_COLUMNS)):
+        rows = [i for i in items if i.kind == kind]
+        if not rows:
+            continue
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerows((i.entity, i.reference, "|".join(i.gold), i.question) for i in rows)
+        written.append(path)
+    jsonl = out.with_suffix(".jsonl")
+    jsonl.write_text("".join(json.dumps(asdict(i), ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+    return [*written, jsonl]

@@ -1,0 +1,173 @@
+"""Indication extraction: a drug's 适应症 text split into indication phrases, and scored against gold labels.
+
+QiZhenGPT scored models on drug indications by comparing the conditions named in an answer with an
+expert list. Package-insert text is regular enough for rules: numbered items, a lead-in (本品用于…),
+conditions joined by 、，；及和或, parentheses that name sub-types or aliases, and trailing words
+(…患者, …的治疗) around the condition. Sentences about dosage, trials or cautions are dropped by cue.
+"""
+
+import re
+from collections.abc import Iterable
+
+from builder.evalsets import EvalItem
+from builder.normalize import fold
+
+ENUMERATION = re.compile(r"(?:^|(?<=[\s。；;：:]))\s*(?:\d{1,2}\s*[、.．）)](?!\d)|[（(]\d{1,2}[）)]|[①-⑳])\s*")
+SENTENCE = re.compile(r"[。\n!！?？]+")
+CLAUSE = re.compile(r"[，,；;：:]")
+CONJUNCTION = re.compile(r"[、/]|以及|及其他|及其它|和其他|和其它|及|和|或者|或|与|并发|(?<=[病痛症])如|(?<=[症病菌属肠胃肝肾胆炎])等(?!$)")
+PAREN = re.compile(r"[（(]([^（）()]*)[）)]")
+NOT_SENTENCE = re.compile(r"相比|研究|(?<!抑制)试验")
+NOT_CLAUSE = re.compile(
+    r"临床|剂量|\d\s*(?:mg|g|ml|毫克|克)|慎用|禁用|不推荐|不适用|不需要|应考虑|评估|基于|注意|由于|除非|"
+    r"不能|不应|不宜|应在|应按照|疗效|有效性|安全性|建议|须|应用本品|首选|替代药|作为.*(?:用药|疗法)|可与|合用|联用|单独|"
+    r"降低.*(?:风险|发生率|死亡率|水平)|可减少|增强|诊断|提高|效果|需要|在使用|包括接受|此外|作用|"
+    r"^对|^使|^减|^消除|^排泄|^由.*(?:引起|所致)|(?:引起|所致)$|"
+    r"^(?:当|在|以(?!及)|为|而|且|从而|因此|结果|这些|至于|特别是)|时$|通过|帮助|使用|接受|可能|进行|应当|用作"
+)
+COMBINED = re.compile(r"(?:与|和)[^，,。；]*?(?:联合|合并|配合)(?:应用|使用|用药|运用)?(?:于)?")
+LEAD_IN = re.compile(
+    r"^(?:本品|本药|[^，,]{0,8}?(?:单药|片))?(?:还|亦|也|仅|限|主要|可|均)*(?:可以|可|还)?(?:作为)?"
+    r"(?:适用于|适用|用于|可用于|限用于|治疗|预防和治疗|预防|防治|对症治疗|缓解|控制|改善|诱导)*"
+)
+TRAILER = re.compile(
+    r"(?:的|之)?(?:(?:长期|短期|对症|单药|联合|辅助|替代|抑制|预防|保守)?(?:治疗|防治|预防)(?:作用)?|辅助用药|选用药物)$"
+    r"|(?:成人|成年|儿童|病人|患者|人群|者)+$|(?:相关)?(?:的)?(?:症状和体征|体征和症状|症状|体征)$|等+$|的$"
+)
+PREFIX = re.compile(
+    r"^(?:如|例如|包括|即|由|各种|各类|其他|其它|一些|下列(?:情况)?|以下|伴有|有|严重的|"
+    r"(?:\d+岁(?:以上|以下)?)?(?:成人|成年人?|儿童|青少年|妇女|男性|女性|病人|患者)(?:所患)?的?)+[：:]?"
+)
+CAUSE = re.compile(r"(.+?)(?:所?引起的?|所致的?|导致的?)(.+)")
+GENERIC = re.compile(r"^(?:.{0,4}疾病|各种疾病|感染|出血|各种出血|疼痛|症状|损害|诸症状)$")
+QUALIFIED = re.compile(r"(.+?)(有关|相关|患者伴有|伴有)?的(.+)")
+NOT_PHRASE = re.compile(  # who, when or how severe, but no condition; or no Chinese at all
+    r"岁|^(?:成人|成年人?|儿童|青少年|妇女|男性|女性|老年人?|病人|患者|单纯|术前|术后|局部晚期|晚期|[一二三]线|维持|长期|严重|"
+    r"急性期|慢性期|轻度-中度)$|^[^\u4e00-\u9fff]*$"
+)
+NOT_INNER = re.compile(r"^(?:如|例如)|岁|含|以上")
+MODIFIER = re.compile(r"^[^\s]{1,3}性$|^[急慢轻中重]$")
+LEADING_MODIFIER = re.compile(r"^[^\s]{1,3}性")
+HEADS = ("溃疡", "绞痛", "疼痛", "感染", "出血", "外伤", "关节炎", "炎", "癌", "病", "症", "痛")
+ABBREVIATION = re.compile(r"^[\x00-\x7f\s]+$")
+MIN_PHRASE = 2
+MAX_PHRASE = 24
+SHARE = 0.6
+
+
+def extract_indications(text: str) -> list[str]:
+    """Splits a drug's indications text into indication phrases (package-insert style Chinese)."""
+    phrases: list[str] = []
+    for sentence in _sentences(text):
+        inner = [found for found in PAREN.findall(sentence) if not (ABBREVIATION.match(found) or NOT_INNER.search(found))]
+        parts = (PAREN.sub("", sentence), *inner)
+        for clause in [c for part in parts for c in CLAUSE.split(COMBINED.sub("", part))]:
+            if NOT_CLAUSE.search(clause):
+                continue
+            for phrase in _phrases(clause):
+                if MIN_PHRASE <= len(phrase) <= MAX_PHRASE and not NOT_PHRASE.search(phrase) and phrase not in phrases:
+                    phrases.append(phrase)
+    return phrases
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences and numbered items, without those that speak of dosage, trials or cautions."""
+    items = ENUMERATION.split(text)
+    sentences = [s.strip() for item in items for s in SENTENCE.split(item)]
+    return [s for s in sentences if s and not NOT_SENTENCE.search(s)]
+
+
+def _phrases(clause: str) -> list[str]:
+    """A clause's conditions: lead-in and trailer trimmed, enumerations split and expanded."""
+    parts = [_trim(p) for p in CONJUNCTION.split(_lead(clause))]
+    return [p for p in _expand(parts) if p]
+
+
+def _lead(phrase: str) -> str:
+    """A clause without its lead-in (本品适用于, 可用于治疗, 如, 成人的)."""
+    return PREFIX.sub("", LEAD_IN.sub("", phrase.strip(), count=1)).strip()
+
+
+def _trim(phrase: str) -> str:
+    """The condition alone: no lead-in, no 'of the treatment' trailer, no cause before 引起的."""
+    phrase = phrase.strip()
+    for _ in range(3):
+        before = phrase
+        phrase = TRAILER.sub("", _lead(phrase)).strip()
+        cause = CAUSE.match(phrase)
+        if cause:
+            phrase = cause.group(1) if GENERIC.match(cause.group(2)) else cause.group(2)
+        qualified = QUALIFIED.match(phrase)
+        if qualified:
+            head, related, tail = qualified.groups()
+            phrase = head if related or GENERIC.match(tail) else head + tail if tail.endswith("期") else tail
+        if phrase == before:
+            break
+    return phrase
+
+
+def _expand(parts: list[str]) -> list[str]:
+    """急、慢性肝炎 and 胃、十二指肠溃疡: a bare modifier or organ borrows the head of the next part."""
+    out: list[str] = []
+    for index, part in enumerate(parts):
+        following = next((p for p in parts[index + 1:] if len(p) >= MIN_PHRASE and not MODIFIER.match(p)), "")
+        if following and MODIFIER.match(part):
+            modifier = part if part.endswith("性") else part + "性"
+            out.append(modifier + LEADING_MODIFIER.sub("", following, count=1))
+        elif following and len(part) == 1:
+            head = next((h for h in HEADS if following.endswith(h) and len(following) > len(h)), "")
+            out.append(part + head if head else part)
+        else:
+            out.append(part)
+    return out
+
+
+def _matches(phrase: str, gold: str) -> bool:
+    """Equal after folding, or one contains the other and the shorter is ≥2 chars and ≥60% of the longer."""
+    a, b = sorted((fold(phrase), fold(gold)), key=len)
+    return a == b or (len(a) >= MIN_PHRASE and len(a) >= SHARE * len(b) and a in b)
+
+
+def _pair(extracted: list[str], gold: list[str], normalised: bool) -> int:
+    """Matches counted greedily, each phrase and each gold label used at most once, in text order."""
+    unused = list(range(len(gold)))
+    tests = [lambda p, g: fold(p) == fold(g), _matches] if normalised else [lambda p, g: p.strip() == g.strip()]
+    pending = list(extracted)
+    for test in tests:
+        left = []
+        for phrase in pending:
+            hit = next((i for i in unused if test(phrase, gold[i])), None)
+            if hit is None:
+                left.append(phrase)
+            else:
+                unused.remove(hit)
+        pending = left
+    return len(gold) - len(unused)
+
+
+def _scores(matched: int, extracted: int, gold: int) -> dict[str, float]:
+    precision = matched / extracted if extracted else 0.0
+    recall = matched / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+
+
+def measure_extraction(items: Iterable[EvalItem]) -> dict:
+    """Precision/recall/F1 of extract_indications(item.reference) against item.gold, over all items.
+
+    Exact: an extracted phrase equals a gold label after strip. Normalised: equal after `fold`, or, failing
+    that, one contains the other after folding when the shorter is ≥2 characters and ≥60% of the longer.
+    Each phrase and each gold label is matched at most once, greedily in text order (equal keys first).
+    """
+    n = gold_total = extracted_total = exact = normalised = 0
+    for item in items:
+        phrases = extract_indications(item.reference or "")
+        gold = list(item.gold)
+        n += 1
+        gold_total += len(gold)
+        extracted_total += len(phrases)
+        exact += _pair(phrases, gold, normalised=False)
+        normalised += _pair(phrases, gold, normalised=True)
+    return {"items": n, "gold": gold_total, "extracted": extracted_total,
+            "exact": _scores(exact, extracted_total, gold_total),
+            "normalised": _scores(normalised, extracted_total, gold_total)}

@@ -1,0 +1,275 @@
+"""Trainer formats: Alpaca JSONL, ShareGPT and OpenAI messages, written table by table from output rows,
+and the LLaMA-Factory `dataset_info.json` entries that name them.
+
+Every file is UTF-8 and not ASCII-escaped (Chinese text stays readable; only U+2028/U+2029 are
+escaped, so no reader splits a line inside a row), written one row per line
+as Arrow tables arrive, so a build never holds a split in memory for these writers.
+
+| format         | file                        | one row                                                           |
+| -------------- | --------------------------- | ----------------------------------------------------------------- |
+| `alpaca`       | `alpaca/{split}.json`       | written by `builder.export.SplitWriter`: a JSON list of           |
+|                |                             | {"instruction", "input", "output"} (listed here for dataset_info) |
+| `alpaca_jsonl` | `alpaca/{split}.jsonl`      | {"instruction", "input", "output"} per line                       |
+| `sharegpt`     | `sharegpt/{split}.json`     | a JSON list of {"conversations": [{"from": "human", "value": Q},  |
+|                |                             | {"from": "gpt", "value": A}]}                                     |
+| `messages`     | `messages/{split}.jsonl`    | {"messages": [{"role": "system", …} (only with a system prompt),  |
+|                |                             | {"role": "user", …}, {"role": "assistant", …}]} per line          |
+
+How instruction and input become one prompt, per consumer:
+
+* The Alpaca files keep `instruction` and `input` apart; the trainer joins them.
+  Chinese-LLaMA-Alpaca (`scripts/training/build_dataset.py`) loads the JSON with
+  `load_dataset("json")`, reads exactly `instruction`, `input` and `output`, and when `input` is
+  non-empty uses `instruction + "\\n" + input` as the instruction inside its single Alpaca
+  *no-input* wrapper ("Below is an instruction that describes a task. Write a response that
+  appropriately completes the request.\\n\\n### Instruction:\\n{instruction}\\n\\n### Response: ").
+  QiZhen (trained with that code) served its model with the same no-input wrapper, so a row with an
+  input is seen as "instruction\\ninput" at training and must be asked that way at inference.
+  LLaMA-Factory's alpaca formatting joins them the same way ("instruction\\ninput").
+* ShareGPT and messages have no input field: the human/user turn is the instruction alone when the
+  input is empty, else `instruction + "\\n" + input` — the same text the two trainers above build,
+  so all formats train on identical prompts. The answer is `output` unchanged.
+* The optional system prompt is written only into the messages format (as its first message);
+  Alpaca and ShareGPT rows carry none (Chinese-LLaMA-Alpaca has no system prompt).
+
+`dataset_info(out_dir, formats, name)` returns LLaMA-Factory entries, one per format and split,
+keyed `{name}_{format}_{split}`, for files that exist and hold at least one row; file names are
+relative to `out_dir`, so put `dataset_info.json` in `out_dir` and pass `dataset_dir: OUT`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring
+from pathlib import Path
+from typing import IO, Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+
+
+def _quote(text: str) -> str:
+    """One JSON string, not ASCII-escaped (the C encoder), except U+2028/U+2029: valid raw in JSON, but
+    line-splitting readers (str.splitlines, JavaScript) would break a JSONL line there."""
+    quoted = encode_basestring(text)
+    if "\u2028" in quoted or "\u2029" in quoted:
+        quoted = quoted.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return quoted
+
+
+def prompt_column(table: pa.Table) -> pa.Array:
+    """The user turn: the instruction, joined with the input by "\\n" where the input is non-empty."""
+    instruction = table["instruction"].combine_chunks().cast(pa.string())
+    given = table["input"].combine_chunks().cast(pa.string())
+    given = pc.fill_null(given, "")
+    joined = pc.binary_join_element_wise(instruction, given, "\n")
+    return pc.if_else(pc.equal(given, ""), instruction, joined)
+
+
+class _Writer:
+    """One split of one format: `write(table)` as many times as needed, then `close()`."""
+
+    folder_name: str
+    suffix: str
+
+    def __init__(self, out_dir: Path, split: str, system: str | None = None) -> None:
+        self.split, self.system, self.rows = split, system, 0
+        self.path = Path(out_dir) / self.folder_name / f"{split}{self.suffix}"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] = self.path.open("w", encoding="utf-8", newline="\n")
+        self._start()
+
+    def _start(self) -> None:
+        pass
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._write_lines(self._lines(table))
+            self.rows += table.num_rows
+
+    def _write_lines(self, lines: list[str]) -> None:
+        self._file.write("".join(line + "\n" for line in lines))
+
+    def _lines(self, table: pa.Table) -> list[str]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "_Writer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AlpacaJsonlWriter(_Writer):
+    """`alpaca/{split}.jsonl`: {"instruction", "input", "output"} per line."""
+
+    folder_name, suffix = "alpaca", ".jsonl"
+
+    def _lines(self, table: pa.Table) -> list[str]:
+        columns = [_strings(table, name) for name in ("instruction", "input", "output")]
+        return [
+            f'{{"instruction": {_quote(i)}, "input": {_quote(g)}, "output": {_quote(o)}}}'
+            for i, g, o in zip(*columns)
+        ]
+
+
+class ShareGPTWriter(_Writer):
+    """`sharegpt/{split}.json`: a JSON list, one conversation per line."""
+
+    folder_name, suffix = "sharegpt", ".json"
+
+    def _start(self) -> None:
+        self._file.write("[")
+        self._first = True
+
+    def _write_lines(self, lines: list[str]) -> None:
+        self._file.write(("\n" if self._first else ",\n") + ",\n".join(lines))
+        self._first = False
+
+    def _lines(self, table: pa.Table) -> list[str]:
+        prompts, answers = prompt_column(table).to_pylist(), _strings(table, "output")
+        return [
+            f'{{"conversations": [{{"from": "human", "value": {_quote(q)}}}, '
+            f'{{"from": "gpt", "value": {_quote(a)}}}]}}'
+            for q, a in zip(prompts, answers)
+        ]
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.write("\n]\n")
+        super().close()
+
+
+class MessagesWriter(_Writer):
+    """`messages/{split}.jsonl`: OpenAI chat messages per line, with the system prompt if one is given."""
+
+    folder_name, suffix = "messages", ".jsonl"
+
+    def _lines(self, table: pa.Table) -> list[str]:
+        prompts, answers = prompt_column(table).to_pylist(), _strings(table, "output")
+        system = f'{{"role": "system", "content": {_quote(self.system)}}}, ' if self.system else ""
+        return [
+            f'{{"messages": [{system}{{"role": "user", "content": {_quote(q)}}}, '
+            f'{{"role": "assistant", "content": {_quote(a)}}}]}}'
+            for q, a in zip(prompts, answers)
+        ]
+
+
+def _strings(table: pa.Table, name: str) -> list[str]:
+    return pc.fill_null(table[name].cast(pa.string()), "").to_pylist()
+
+
+@dataclass(frozen=True)
+class Format:
+    """A trainer format: where its files go, its writer (None: written by `builder.export`), and
+    its LLaMA-Factory `dataset_info.json` entry apart from `file_name`."""
+
+    name: str
+    folder: str
+    suffix: str
+    writer: type[_Writer] | None
+    llama_factory: dict = field(default_factory=dict)
+
+    def path(self, out_dir: Path, split: str) -> Path:
+        return Path(out_dir) / self.folder / f"{split}{self.suffix}"
+
+
+_ALPACA_INFO = {
+    "formatting": "alpaca",
+    "columns": {"prompt": "instruction", "query": "input", "response": "output"},
+}
+ALPACA_JSON = Format("alpaca", "alpaca", ".json", None, _ALPACA_INFO)
+FORMATS: dict[str, Format] = {
+    "alpaca_jsonl": Format("alpaca_jsonl", "alpaca", ".jsonl", AlpacaJsonlWriter, _ALPACA_INFO),
+    "sharegpt": Format("sharegpt", "sharegpt", ".json", ShareGPTWriter, {
+        "formatting": "sharegpt",
+        "columns": {"messages": "conversations"},
+        "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+    }),
+    "messages": Format("messages", "messages", ".jsonl", MessagesWriter, {
+        "formatting": "sharegpt",  # LLaMA-Factory's "OpenAI format" is sharegpt with these tags
+        "columns": {"messages": "messages"},
+        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                 "assistant_tag": "assistant", "system_tag": "system"},
+    }),
+}
+KNOWN = {"alpaca": ALPACA_JSON, **FORMATS}  # every format dataset_info can name
+
+
+def open_writers(out_dir: Path, split: str, formats: Iterable[str], system: str | None = None) -> list[_Writer]:
+    """One writer per format named (a key of FORMATS) for one split."""
+    writers = []
+    for name in formats:
+        if name not in FORMATS:
+            raise ValueError(f"unknown format {name!r}; choose from {', '.join(FORMATS)}")
+        writers.append(FORMATS[name].writer(out_dir, split, system))
+    return writers
+
+
+def write_from_parquet(out_dir: Path, formats: Iterable[str], system: str | None = None,
+                       batch_rows: int = 50_000) -> dict[str, list[Path]]:
+    """Writes the formats named for every split of a finished build, streaming its `data/*.parquet`
+    batch by batch; returns the files written per format."""
+    out_dir, formats = Path(out_dir), list(formats)
+    written: dict[str, list[Path]] = {name: [] for name in formats}
+    for split, shards in _parquet_splits(out_dir).items():
+        writers = open_writers(out_dir, split, formats, system)
+        try:
+            for shard in shards:
+                for batch in pq.ParquetFile(shard).iter_batches(batch_rows, columns=["instruction", "input", "output"]):
+                    table = pa.Table.from_batches([batch])
+                    for writer in writers:
+                        writer.write(table)
+        finally:
+            for writer in writers:
+                writer.close()
+        for name, writer in zip(formats, writers):
+            written[name].append(writer.path)
+    return written
+
+
+def _parquet_splits(out_dir: Path) -> dict[str, list[Path]]:
+    splits: dict[str, list[Path]] = {}
+    for shard in sorted((out_dir / "data").glob("*-of-*.parquet")):
+        splits.setdefault(shard.name.rsplit("-", 3)[0], []).append(shard)
+    return splits
+
+
+def dataset_info(out_dir: Path, formats: Iterable[str], name: str) -> dict:
+    """LLaMA-Factory `dataset_info.json` entries, `{name}_{format}_{split}`, for each format named
+    (a key of KNOWN) and each split whose file exists in `out_dir` and holds a row."""
+    out_dir, entries = Path(out_dir), {}
+    for format_name in formats:
+        if format_name not in KNOWN:
+            raise ValueError(f"unknown format {format_name!r}; choose from {', '.join(KNOWN)}")
+        spec = KNOWN[format_name]
+        for path in sorted((out_dir / spec.folder).glob(f"*{spec.suffix}")):
+            if path.suffix != spec.suffix or not _has_rows(path):
+                continue  # alpaca/*.json must not match alpaca/*.jsonl, nor the reverse
+            split = path.name[: -len(spec.suffix)]
+            entries[f"{name}_{format_name}_{split}"] = {
+                "file_name": path.relative_to(out_dir).as_posix(),
+                **json.loads(json.dumps(spec.llama_factory)),
+            }
+    return entries
+
+
+def write_dataset_info(out_dir: Path, formats: Iterable[str], name: str) -> Path:
+    """Writes `dataset_info.json` into `out_dir` (file names in it are relative to `out_dir`)."""
+    path = Path(out_dir) / "dataset_info.json"
+    path.write_text(json.dumps(dataset_info(out_dir, formats, name), ensure_ascii=False, indent=2) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def _has_rows(path: Path) -> bool:
+    """A JSONL file with a line, or a JSON list that is not empty (reads only the first bytes)."""
+    with path.open("rb") as handle:
+        head = b"".join(handle.read(64).split())
+    return bool(head) and not head.startswith(b"[]")

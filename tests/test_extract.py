@@ -1,0 +1,82 @@
+"""Indication extraction on hand-written package-insert sentences, and the P/R/F1 arithmetic."""
+
+import pytest
+
+from builder.evalsets import EvalItem
+from builder.extract import extract_indications, measure_extraction
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # enumerations: 1、 / 1. / ① / （1）
+        ("1、原发性高血压。\n2、稳定型心绞痛。", ["原发性高血压", "稳定型心绞痛"]),
+        ("1.反流性食管炎。2.十二指肠溃疡。", ["反流性食管炎", "十二指肠溃疡"]),
+        ("①支气管哮喘；②慢性阻塞性肺疾病。", ["支气管哮喘", "慢性阻塞性肺疾病"]),
+        ("（1）急性痛风性关节炎。（2）高尿酸血症。", ["急性痛风性关节炎", "高尿酸血症"]),
+        # lead-ins and trailers
+        ("本品用于治疗2型糖尿病。", ["2型糖尿病"]),
+        ("本品主要用于缓解类风湿关节炎的症状和体征。", ["类风湿关节炎"]),
+        ("本品适用于中重度慢性斑块状银屑病成人患者的治疗。", ["中重度慢性斑块状银屑病"]),
+        ("可用于急性缺血性脑卒中的辅助治疗。", ["急性缺血性脑卒中"]),
+        # separators 、 及 和 或 ， ；
+        ("本品用于偏头痛、紧张性头痛和三叉神经痛。", ["偏头痛", "紧张性头痛", "三叉神经痛"]),
+        ("适用于失眠症或焦虑症，也可用于惊恐障碍；以及癫痫的辅助治疗。", ["失眠症", "焦虑症", "惊恐障碍", "癫痫"]),
+        # shared modifier or head: 急、慢性 / 胃、十二指肠
+        ("本品用于急、慢性肝炎。", ["急性肝炎", "慢性肝炎"]),
+        ("本品用于胃、十二指肠溃疡及慢性胃炎等。", ["胃溃疡", "十二指肠溃疡", "慢性胃炎"]),
+        # parentheses: the outer term and the inner items; abbreviations dropped
+        ("本品适用于急性冠脉综合征（不稳定性心绞痛、非ST段抬高心肌梗死或ST段抬高心肌梗死）患者。",
+         ["急性冠脉综合征", "不稳定性心绞痛", "非ST段抬高心肌梗死", "ST段抬高心肌梗死"]),
+        ("本品用于慢性阻塞性肺疾病（COPD）。", ["慢性阻塞性肺疾病"]),
+        # causes: the condition after 引起的, or the cause before a generic head
+        ("本品用于由敏感菌引起的急性扁桃体炎、咽炎。", ["急性扁桃体炎", "咽炎"]),
+        ("本品用于缺铁引起的各种出血。", ["缺铁"]),
+        # sentences that are not indications: efficacy, trials, dosage
+        ("本品用于慢性心力衰竭。与依那普利相比，本品可降低心血管死亡的风险。每日剂量不超过200mg。", ["慢性心力衰竭"]),
+        ("用于治疗2型糖尿病。在一项为期52周的研究中，本品降低了糖化血红蛋白。", ["2型糖尿病"]),
+        # words that name who, not what
+        ("本品用于成人及12岁以上儿童的季节性过敏性鼻炎。", ["季节性过敏性鼻炎"]),
+    ],
+)
+def test_extract_indications(text: str, expected: list[str]) -> None:
+    assert extract_indications(text) == expected
+
+
+def test_no_text_no_phrases() -> None:
+    assert extract_indications("") == []
+    assert extract_indications("本品在儿童患者中的安全性和有效性尚未确立。") == []
+
+
+def item(reference: str, *gold: str) -> EvalItem:
+    return EvalItem(entity="某药", kind="drug", question=None, reference=reference, gold=gold, position=0)
+
+
+def test_measure_extraction_known_counts() -> None:
+    items = [
+        # extracts 高血压, 心绞痛: both exact
+        item("本品用于高血压、心绞痛。", "高血压", "心绞痛"),
+        # extracts 急性肝炎, 慢性肝炎: 慢性肝炎 exact; 急性肝炎 has no gold; gold 脂肪肝 unmatched
+        item("本品用于急、慢性肝炎。", "慢性肝炎", "脂肪肝"),
+        # extracts 支气管哮喘: normalised only (contained in 过敏性支气管哮喘, 5/8 ≥ 60%)
+        item("本品用于支气管哮喘。", "过敏性支气管哮喘"),
+        # extracts ＣＯＰＤ急性加重: normalised only (width and case folded)
+        item("本品用于ＣＯＰＤ急性加重。", "copd急性加重"),
+    ]
+    result = measure_extraction(items)
+    assert (result["items"], result["gold"], result["extracted"]) == (4, 6, 6)
+    assert result["exact"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5}
+    assert result["normalised"] == {"precision": 0.8333, "recall": 0.8333, "f1": 0.8333}
+
+
+def test_each_gold_label_matched_once() -> None:
+    # both phrases fold-contain the one gold label; only one of them may claim it
+    result = measure_extraction([item("本品用于慢性胃炎、慢性胃炎急性发作。", "慢性胃炎")])
+    assert result["extracted"] == 2
+    assert result["normalised"] == {"precision": 0.5, "recall": 1.0, "f1": 0.6667}
+
+
+def test_short_containment_does_not_match() -> None:
+    # 肝炎 is inside 慢性乙型肝炎 but only 2/6 of it: no match
+    result = measure_extraction([item("本品用于肝炎。", "慢性乙型肝炎")])
+    assert result["normalised"]["recall"] == 0.0
