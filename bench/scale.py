@@ -1,17 +1,23 @@
-"""Scale benchmark: the real ``build-instructions`` CLI against a hand-written floor.
+"""Scale benchmark: the real ``build-instructions`` CLI against a floor and a naive script.
 
     python bench/scale.py [--scale F] [--workdir DIR] [--keep] [--seed N]
-                          [--only floor|builder] [--builder-cmd CMD] [--timeout S]
+                          [--only floor|naive|builder|builder-4x] [--skip-naive] [--skip-4x]
+                          [--builder-cmd CMD] [--timeout S] [--strict]
 
 1. Generates the synthetic workload (``bench/workload.py``) into a temp dir (or
-   ``--workdir``; reused when a matching ``workload.json`` manifest is already there).
+   ``--workdir``; reused when a matching ``workload.json`` manifest is already there),
+   and a 4x one (scale x 4) into ``input-4x/`` for the memory-scaling run.
 2. Runs each stage in its own subprocess and measures its wall time and peak RSS
    (``os.wait4`` on the child: ``ru_maxrss``, KiB on Linux, max over the child and
    any descendants it waited for).
-   * floor:   ``python bench/floor.py IN OUT`` (least work giving the same rows)
-   * builder: ``build-instructions build --kb drug=IN/drugs.json --qa IN/qa.jsonl
+   * floor:      ``python bench/floor.py IN OUT`` (least work giving the same rows)
+   * naive:      ``python bench/naive.py IN OUT --seed 1`` (the builder's default stages,
+     row by row, as a first-draft script would write them; no near-dup)
+   * builder:    ``build-instructions build --kb drug=IN/drugs.json --qa IN/qa.jsonl
      --out OUT --seed 1 --quiet``
-3. Prints a table, the builder/floor ratio, and as the LAST line one JSON object.
+   * builder-4x: the same on the 4x workload
+3. Prints a table, the builder/floor, naive/builder and 4x/1x ratios, and as the LAST
+   line one JSON object.
 
 A stage that fails (non-zero exit, missing CLI, timeout) is reported as FAILED with the
 tail of its stderr; the script carries on and exits 0 unless ``--strict``.
@@ -147,6 +153,14 @@ def builder_outputs(out_dir: Path) -> list[Path]:
     return files or sorted(data.glob("**/*.parquet"))
 
 
+def rss_ok(r: StageResult | None) -> float | None:
+    return r.peak_rss_mb if (r is not None and r.ok) else None
+
+
+def ratio_of(a: float | None, b: float | None) -> float | None:
+    return a / b if (a is not None and b) else None
+
+
 def builder_command(base: str | None, in_dir: Path, out_dir: Path) -> tuple[list[str] | None, str]:
     if base:
         prefix = shlex.split(base)
@@ -183,13 +197,18 @@ def fmt(v, spec: str) -> str:
     return format(v, spec)
 
 
+STAGES = ("floor", "naive", "builder", "builder-4x")
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Benchmark build-instructions against a floor.")
+    ap = argparse.ArgumentParser(description="Benchmark build-instructions against a floor and a naive script.")
     ap.add_argument("--scale", type=float, default=1.0, help="workload scale; 1.0 = 30K drugs + 560K QA lines")
     ap.add_argument("--seed", type=int, default=0, help="workload seed (the builder always gets --seed 1)")
     ap.add_argument("--workdir", type=Path, help="use this dir (kept) instead of a temp dir")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (inputs, outputs, logs)")
-    ap.add_argument("--only", choices=("floor", "builder"), help="run one stage only")
+    ap.add_argument("--only", choices=STAGES, help="run one stage only")
+    ap.add_argument("--skip-naive", action="store_true", help="do not run the naive script (it is the slowest)")
+    ap.add_argument("--skip-4x", action="store_true", help="do not generate/run the 4x workload")
     ap.add_argument("--builder-cmd", help="command prefix replacing `build-instructions`, e.g. 'python -m builder'")
     ap.add_argument("--timeout", type=float, default=None, help="per-stage timeout in seconds")
     ap.add_argument("--strict", action="store_true", help="exit 1 if any stage failed")
@@ -211,24 +230,47 @@ def main(argv: list[str] | None = None) -> int:
               f"qa={info['qa']:,} ({(info['drugs_bytes'] + info['qa_bytes']) / 2**20:.1f} MiB, "
               f"generated {gen_note})", file=sys.stderr)
 
+        if args.only:
+            wanted = {args.only}
+        else:
+            wanted = set(STAGES) - ({"naive"} if args.skip_naive else set()) - ({"builder-4x"} if args.skip_4x else set())
+
         results: list[StageResult] = []
-        if args.only in (None, "floor"):
+        if "floor" in wanted:
             out = work / "out-floor"
             cmd = [sys.executable, str(HERE / "floor.py"), str(in_dir), str(out)]
             print("running floor ...", file=sys.stderr)
             results.append(run_stage("floor", cmd, out, work / "logs" / "floor", floor_outputs, args.timeout))
-        if args.only in (None, "builder"):
+        if "naive" in wanted:
+            out = work / "out-naive"
+            cmd = [sys.executable, str(HERE / "naive.py"), str(in_dir), str(out), "--seed", "1"]
+            print("running naive ...", file=sys.stderr)
+            results.append(run_stage("naive", cmd, out, work / "logs" / "naive", builder_outputs, args.timeout))
+        if "builder" in wanted:
             out = work / "out-builder"
             cmd, missing = builder_command(args.builder_cmd, in_dir, out)
             print("running builder ...", file=sys.stderr)
             results.append(run_stage("builder", cmd, out, work / "logs" / "builder", builder_outputs,
                                      args.timeout, missing))
+        if "builder-4x" in wanted:
+            in_4x = work / "input-4x"
+            scale_4x = args.scale * 4
+            info4 = ensure_workload(in_4x, scale_4x, args.seed)
+            gen_note = "reused" if info4["reused"] else f"{info4['total_s']:.2f}s"
+            print(f"workload 4x: {in_4x} scale={scale_4x:g} drugs={info4['drugs']:,} qa={info4['qa']:,} "
+                  f"({(info4['drugs_bytes'] + info4['qa_bytes']) / 2**20:.1f} MiB, generated {gen_note})",
+                  file=sys.stderr)
+            out = work / "out-builder-4x"
+            cmd, missing = builder_command(args.builder_cmd, in_4x, out)
+            print("running builder-4x ...", file=sys.stderr)
+            results.append(run_stage("builder-4x", cmd, out, work / "logs" / "builder-4x", builder_outputs,
+                                     args.timeout, missing))
 
         # ---- report
         print()
-        print(f"{'stage':<9} {'wall s':>9} {'rows out':>11} {'rows/s':>11} {'peak RSS MB':>12}  status")
+        print(f"{'stage':<10} {'wall s':>9} {'rows out':>11} {'rows/s':>11} {'peak RSS MB':>12}  status")
         for r in results:
-            print(f"{r.name:<9} {fmt(r.wall_s, '9.2f')} {fmt(r.rows, '11,d')} {fmt(r.rows_per_s, '11,.0f')} "
+            print(f"{r.name:<10} {fmt(r.wall_s, '9.2f')} {fmt(r.rows, '11,d')} {fmt(r.rows_per_s, '11,.0f')} "
                   f"{fmt(r.peak_rss_mb, '12.1f')}  {'ok' if r.ok else 'FAILED'}")
         for r in results:
             if not r.ok:
@@ -238,12 +280,26 @@ def main(argv: list[str] | None = None) -> int:
 
         by = {r.name: r for r in results}
         floor, builder = by.get("floor"), by.get("builder")
+        naive, b4x = by.get("naive"), by.get("builder-4x")
         ratio = None
         if floor and builder and floor.ok and builder.ok and floor.wall_s:
             ratio = builder.wall_s / floor.wall_s
+        naive_ratio = None
+        if naive and builder and naive.ok and builder.ok and builder.wall_s:
+            naive_ratio = naive.wall_s / builder.wall_s
+        rss_ratio = ratio_of(rss_ok(b4x), rss_ok(builder))
+        time_4x_ratio = ratio_of(b4x.wall_s if (b4x and b4x.ok) else None,
+                                 builder.wall_s if (builder and builder.ok) else None)
+        rows_4x_ratio = ratio_of(b4x.rows if (b4x and b4x.ok) else None,
+                                 builder.rows if (builder and builder.ok) else None)
+        need = " (needs both stages ok)"
+        need_4x = " (4x not run)" if b4x is None else need
         print()
-        print(f"builder/floor wall-time ratio: {fmt(ratio, '.2f')}"
-              + ("" if ratio is not None else " (needs both stages ok)"))
+        print(f"builder/floor wall-time ratio:  {fmt(ratio, '.2f')}" + ("" if ratio is not None else need))
+        print(f"naive/builder wall-time ratio:  {fmt(naive_ratio, '.2f')}" + ("" if naive_ratio is not None else " (naive not run)" if naive is None else need))
+        print(f"builder 4x/1x peak-RSS ratio:   {fmt(rss_ratio, '.2f')}" + ("" if rss_ratio is not None else need_4x))
+        print(f"builder 4x/1x wall-time ratio:  {fmt(time_4x_ratio, '.2f')}"
+              + (f" (rows x{rows_4x_ratio:.2f})" if rows_4x_ratio is not None else need_4x))
 
         def ok_val(r: StageResult | None, attr: str, nd: int | None = 3):
             if r is None or not r.ok:
@@ -251,14 +307,31 @@ def main(argv: list[str] | None = None) -> int:
             v = getattr(r, attr)
             return round(v, nd) if (nd is not None and v is not None) else v
 
+        def r3(v):
+            return None if v is None else round(v, 3)
+
         summary = {
             "scale": args.scale,
             "floor_s": ok_val(floor, "wall_s"),
+            "naive_s": ok_val(naive, "wall_s"),
             "builder_s": ok_val(builder, "wall_s"),
-            "builder_over_floor": None if ratio is None else round(ratio, 3),
+            "builder_4x_s": ok_val(b4x, "wall_s"),
+            "builder_over_floor": r3(ratio),
+            "naive_over_builder": r3(naive_ratio),
             "floor_rows": ok_val(floor, "rows", None),
+            "naive_rows": ok_val(naive, "rows", None),
             "builder_rows": ok_val(builder, "rows", None),
+            "builder_4x_rows": ok_val(b4x, "rows", None),
+            "floor_rows_per_s": ok_val(floor, "rows_per_s", 0),
+            "naive_rows_per_s": ok_val(naive, "rows_per_s", 0),
+            "builder_rows_per_s": ok_val(builder, "rows_per_s", 0),
+            "builder_4x_rows_per_s": ok_val(b4x, "rows_per_s", 0),
+            "floor_rss_mb": ok_val(floor, "peak_rss_mb", 1),
+            "naive_rss_mb": ok_val(naive, "peak_rss_mb", 1),
             "peak_rss_mb": ok_val(builder, "peak_rss_mb", 1),
+            "rss_4x_mb": ok_val(b4x, "peak_rss_mb", 1),
+            "rss_4x_over_1x": r3(rss_ratio),
+            "time_4x_over_1x": r3(time_4x_ratio),
         }
         sys.stdout.flush()
         print(json.dumps(summary), flush=True)

@@ -220,9 +220,9 @@ def _quality(manifest: dict) -> list[str]:
         lines += [f"Exact duplicate rows removed: {exact.get('removed', 0)}."]
     near = quality.get("near_duplicates")
     if near is not None:
-        lines += [f"Near-duplicate QA rows (MinHash, Jaccard ≥ {near.get('threshold')}, {near.get('ngram')}-grams): "
-                  f"{near.get('removed', 0)} removed from {near.get('clusters', 0)} clusters "
-                  f"(largest {near.get('largest_cluster', 0)})."]
+        lines += [(f"Near-duplicate QA rows (MinHash, Jaccard ≥ {near.get('threshold')}, {near.get('ngram')}-grams): "
+                   f"{near.get('removed', 0)} removed from {near.get('clusters', 0)} clusters "
+                   f"(largest {near.get('largest_cluster', 0)}).")]
     decon = config.get("decontamination", {})
     entities = quality.get("evaluation_entities", [])
     held = quality.get("held_out_entities", {})

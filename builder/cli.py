@@ -19,6 +19,8 @@ from builder.fields import ALIASES, REQUIRED
 from builder.ledger import Ledger
 from builder.pipeline import BuildResult, Progress, build, dry_run, no_progress
 from builder.preview import format_preview, preview
+from builder.publish import publish_to_url, push_to_hub
+from builder.report import write_report
 from builder.score import format_table, load_synonyms, read_answers, score, write_audit_csv
 from schemas import RECORD_MODELS
 
@@ -182,9 +184,16 @@ def main() -> None:
 @input_options
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (replaced atomically).")
 @click.option("--split", default=None, metavar="T,V,T", help="Train,validation,test fractions, e.g. 0.9,0.05,0.05.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["alpaca_jsonl", "sharegpt", "messages"]),
+              help="A trainer format beside Parquet, HF and the Alpaca JSON list; repeatable.")
+@click.option("--system-prompt", default=None, help="System turn for the messages format.")
+@click.option("--name", default=None, help="Dataset name for the card and dataset_info.json.")
+@click.option("--license", "license_", default=None, help="The dataset's licence for the card (default: the sources').")
+@click.option("--no-report", is_flag=True, help="Skip report/ (HTML with plots and stats.json).")
 @user_errors
-def build_command(config_file, kb, qa, maps, quiet, **settings) -> None:
+def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report, **settings) -> None:
     """Build the dataset; with no arguments, the embedded sample in raw/ into out/sample."""
+    settings.update(formats=list(formats) or None, license=license_, report=False if no_report else None)
     config = assemble(config_file, kb, qa, maps, **settings)
     result = build(config, tqdm_progress(quiet), command=sys.argv)
     if not quiet:
@@ -350,3 +359,32 @@ def eval_extraction_command(eval_path) -> None:
     for match in ("exact", "normalised"):
         row = figures[match]
         click.echo(f"{match:<12}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}")
+
+
+@main.command("report")
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@user_errors
+def report_command(out_dir: Path) -> None:
+    """(Re)write OUT_DIR/report/: an HTML page with length, source, template and reject plots, and stats.json."""
+    if not (out_dir / "manifest.json").is_file():
+        raise UserError("not a build (no manifest.json)", file=out_dir, remedy="give the folder a build wrote")
+    click.echo(f"wrote {write_report(out_dir)}")
+
+
+@main.command("push")
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--repo-id", default=None, metavar="ORG/NAME", help="Dataset repository on a hub (token: HF_TOKEN).")
+@click.option("--url", default=None, metavar="URL", help="Or any fsspec URL: s3://bucket/prefix, a local folder.")
+@click.option("--private", is_flag=True, help="Create the repository private.")
+@click.option("--revision", default=None, help="Branch to push to (created when missing).")
+@click.option("--endpoint", default=None, help="A self-hosted hub's address (default: HF_ENDPOINT or huggingface.co).")
+@user_errors
+def push_command(out_dir, repo_id, url, private, revision, endpoint) -> None:
+    """Publish a build: every split's Parquet shards and the dataset card; stale shards are removed."""
+    if bool(repo_id) == bool(url):
+        raise UserError("give exactly one of --repo-id and --url", remedy="e.g. --repo-id my-org/qizhen or --url s3://b/p")
+    if repo_id:
+        click.echo(push_to_hub(out_dir, repo_id, private=private, revision=revision, endpoint=endpoint))
+        return
+    for path in publish_to_url(out_dir, url):
+        click.echo(path)

@@ -123,6 +123,13 @@ class BuildConfig(Strict):
     batch_size: int = Field(5000, gt=0)
     shard_rows: int = Field(500_000, gt=0, description="rows per Parquet shard")
     prefer: list[str] = Field(default_factory=list, description="source names, most preferred first")
+    formats: list[Literal["alpaca_jsonl", "sharegpt", "messages"]] = Field(
+        default_factory=list, description="trainer formats beside Parquet, the HF dataset and the Alpaca JSON list"
+    )
+    system_prompt: str | None = Field(None, description="system turn of the OpenAI messages format")
+    name: str = Field("qizhen-instructions", description="dataset name in the card and dataset_info.json")
+    license: str | None = Field(None, description="the dataset's licence for the card; default from the sources")
+    report: bool = Field(True, description="write report/ (HTML with plots, stats.json) with every build")
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     filters: FilterConfig = Field(default_factory=FilterConfig)
     pii: PIIConfig = Field(default_factory=PIIConfig)

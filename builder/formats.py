@@ -40,15 +40,15 @@ relative to `out_dir`, so put `dataset_info.json` in `out_dir` and pass `dataset
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Self
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
 
 
 def _quote(text: str) -> str:
@@ -99,7 +99,7 @@ class _Writer:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> "_Writer":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -30,11 +30,14 @@ from builder.export import (
     sha256_file,
     write_hf,
 )
+from builder.card import write_card
 from builder.fields import check_user_mapping, require_fields, resolve_columns
+from builder.formats import open_writers, write_dataset_info
 from builder.ledger import Ledger, Reject
 from builder.mix import copies_per_row
 from builder.normalize import entity_name
 from builder.quality import Quality, Removal
+from builder.report import write_report
 from builder.read import POSITION, Detected, detect, read_source
 from builder.rows import (
     ENTITY_COLUMN,
@@ -110,6 +113,9 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
         quality = {**run.quality.manifest(), **settled}
         manifest = _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp, command)
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        write_card(manifest, tmp, config.license, config.name)
+        if config.report:
+            write_report(tmp)
         publish_atomically(tmp, config.out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -376,14 +382,18 @@ def _export(spool: Path, config: BuildConfig, tmp: Path, progress: Progress, cop
     counts = {}
     for name, (rows, buckets) in partition(spool, config.split.fractions(), tmp, copies, config.seed).items():
         writer = SplitWriter(tmp, name, rows, config.shard_rows)
+        formats = open_writers(tmp, name, config.formats, config.system_prompt)
         advance = progress(f"write {name}")
         for table in shuffled(buckets):
-            writer.write(table)
+            for target in (writer, *formats):
+                target.write(table)
             advance(table.num_rows)
-        writer.close()
+        for target in (writer, *formats):
+            target.close()
         arrow_files[name], counts[name] = writer.arrow_path, rows
     if arrow_files:
         write_hf(arrow_files, tmp / "hf")
+        write_dataset_info(tmp, ["alpaca", *config.formats], config.name)
     return counts
 
 
@@ -410,7 +420,7 @@ def _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp:
         "coverage": coverage,
         "quality": quality,
         "outputs": {str(p.relative_to(tmp)): sha256_file(p)
-                    for p in sorted(tmp.glob("data/*.parquet")) + sorted(tmp.glob("alpaca/*.json"))},
+                    for p in sorted(tmp.glob("data/*.parquet")) + sorted(tmp.glob("*/*.json*"))},
         "versions": _versions(),
     }
 

@@ -77,7 +77,7 @@ def _hub_error(error: Exception, endpoint: str) -> UserError:
 def _is_transport_error(error: Exception) -> bool:
     """Connection/timeouts from whichever HTTP library this huggingface_hub version uses."""
     module = type(error).__module__.split(".")[0]
-    return isinstance(error, OSError) or module in ("httpx", "httpx2", "httpcore", "requests", "urllib3")
+    return isinstance(error, (ConnectionError, TimeoutError)) or module in ("httpx", "httpx2", "httpcore", "requests", "urllib3")
 
 
 def push_to_hub(
@@ -99,7 +99,7 @@ def push_to_hub(
     files = build_files(out_dir)
     token = _token(token)
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-    from huggingface_hub.errors import HFValidationError, HfHubHTTPError, OfflineModeIsEnabled
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
     from huggingface_hub.utils import validate_repo_id
 
     try:

@@ -34,7 +34,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -104,7 +103,7 @@ def collect_stats(out_dir: Path, manifest: dict) -> tuple[dict, dict[str, dict[s
         "manifest_splits": manifest.get("splits", {}),
     }
     for f, by in lengths.items():
-        edges = _edges(np.concatenate(list(by.values())) if by else np.zeros(0, np.int32))
+        edges = _edges(by)
         stats["lengths"][f]["_bins"] = edges.tolist()
         for s, a in by.items():
             stats["lengths"][f][s]["histogram"] = _histogram(a, edges)
@@ -115,20 +114,21 @@ def _summary(a: np.ndarray) -> dict:
     if not len(a):
         return {"count": 0}
     p = np.percentile(a, [50, 90, 99])
-    return {"count": int(len(a)), "min": int(a.min()), "max": int(a.max()), "mean": round(float(a.mean()), 1),
-            "median": float(p[0]), "p90": float(p[1]), "p99": float(p[2]), "empty": int((a == 0).sum())}
+    return {"count": len(a), "min": int(a.min()), "max": int(a.max()), "mean": round(float(a.mean()), 1),
+            "median": round(float(p[0]), 1), "p90": round(float(p[1]), 1), "p99": round(float(p[2]), 1),
+            "empty": int((a == 0).sum())}
 
 
-def _edges(a: np.ndarray) -> np.ndarray:
-    """BINS equal bins from 0 to the 99th percentile (at least 1); longer values go to an overflow count."""
-    top = float(np.percentile(a, 99)) if len(a) else 1.0
-    top = max(1.0, float(np.ceil(top)))
-    return np.linspace(0.0, top, BINS + 1)
+def _edges(by_source: dict[str, np.ndarray]) -> np.ndarray:
+    """BINS equal bins from 0 to the largest per-source 99th percentile (at least 1), shared by all
+    sources of a field; longer values are counted apart as overflow."""
+    tops = [float(np.percentile(a, 99)) for a in by_source.values() if len(a)]
+    return np.linspace(0.0, max(1.0, float(np.ceil(max(tops, default=1.0)))), BINS + 1)
 
 
 def _histogram(a: np.ndarray, edges: np.ndarray) -> dict:
-    counts = np.histogram(np.minimum(a, edges[-1]), edges)[0]  # values at the top edge fall in the last bin
-    return {"counts": counts.tolist(), "overflow": int((a > edges[-1]).sum())}
+    """Counts per bin (the last bin includes its right edge) and the overflow: they add up to len(a)."""
+    return {"counts": np.histogram(a[a <= edges[-1]], edges)[0].tolist(), "overflow": int((a > edges[-1]).sum())}
 
 
 def _template_yield(manifest: dict, rows_by_template: dict[str, int]) -> dict:
@@ -181,13 +181,13 @@ def _plots(stats: dict, lengths: dict[str, dict[str, np.ndarray]], folder: Path)
     return written
 
 
-def _save(plt, figure, path: Path) -> str:  # noqa: ANN001 - pyplot is imported lazily
-    figure.savefig(path, format="png", bbox_inches="tight")
+def _save(plt, figure, path: Path) -> str:
+    figure.savefig(path, format="png")
     plt.close(figure)
     return path.name
 
 
-def _length_figure(plt, field: str, stats: dict, by_source: dict[str, np.ndarray]):  # noqa: ANN001, ANN202
+def _length_figure(plt, field: str, stats: dict, by_source: dict[str, np.ndarray]):
     sources = [s for s, a in by_source.items() if len(a)]
     columns = 2 if len(sources) > 1 else 1
     rows = max(1, -(-len(sources) // columns))
@@ -211,12 +211,13 @@ def _length_figure(plt, field: str, stats: dict, by_source: dict[str, np.ndarray
     if not sources:
         axes.flat[0].set_visible(True)
         axes.flat[0].text(0.5, 0.5, "no rows", ha="center", va="center")
-    figure.suptitle(f"{field} length per source (characters; last bin = 99th percentile of all rows)", fontsize=11)
+    figure.suptitle(f"{field} length per source (characters; axis ends at the largest per-source 99th percentile)",
+                    fontsize=11)
     figure.tight_layout()
     return figure
 
 
-def _rows_figure(plt, stats: dict):  # noqa: ANN001, ANN202
+def _rows_figure(plt, stats: dict):
     by = stats["rows"]["by_source_split"]
     sources = list(by)
     splits = list(stats["rows"]["by_split"])
@@ -238,7 +239,7 @@ def _rows_figure(plt, stats: dict):  # noqa: ANN001, ANN202
     return figure
 
 
-def _template_figure(plt, stats: dict):  # noqa: ANN001, ANN202
+def _template_figure(plt, stats: dict):
     templates = stats["templates"]
     names = list(templates)
     rendered = np.array([templates[t]["rendered"] for t in names], float)
@@ -257,7 +258,7 @@ def _template_figure(plt, stats: dict):  # noqa: ANN001, ANN202
     return figure
 
 
-def _rejects_figure(plt, stats: dict):  # noqa: ANN001, ANN202
+def _rejects_figure(plt, stats: dict):
     items = [(f"{reason} (records)", by) for reason, by in stats["rejects"]["records"].items()]
     items += [(f"{reason} (rows)", by) for reason, by in stats["rejects"]["rows"].items()]
     figure, ax = plt.subplots(figsize=(11, 0.35 * max(1, len(items)) + 1.4))
@@ -311,7 +312,9 @@ def _html(stats: dict, plots: dict[str, str]) -> str:
 
     def table(header: list[str], body: list[list]) -> str:
         head = "".join(f"<th>{e(h)}</th>" for h in header)
-        cells = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in body)
+        cells = "".join("<tr>" + "".join(
+            f'<td class="n">{c}</td>' if isinstance(c, (int, float)) else f"<td>{e(str(c))}</td>" for c in row)
+            + "</tr>" for row in body)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
 
     def figure(key: str) -> str:
@@ -325,8 +328,8 @@ def _html(stats: dict, plots: dict[str, str]) -> str:
 body {{ font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", sans-serif; margin: 24px;
        color: #222; max-width: 1180px; }}
 table {{ border-collapse: collapse; margin: 8px 0 20px; font-size: 13px; }}
-th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
-th {{ background: #f0f0f0; }} td:first-child, th:first-child {{ text-align: left; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }}
+th {{ background: #f0f0f0; }} td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
 figure {{ margin: 8px 0 24px; }} img {{ max-width: 100%; border: 1px solid #eee; }}
 code {{ font-size: 12px; }}
 </style></head><body>

@@ -50,6 +50,7 @@ import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 from builder.errors import UserError
@@ -147,7 +148,7 @@ def load_synonyms(extra: Path | None = None) -> dict[str, set[str]]:
     TOML: `groups = [["腱鞘炎", "踺鞘炎"], …]` and/or tables of `term = ["alias", …]` (any table
     name). CSV: one group a row, cells may also hold `a|b`; a first row of ASCII words is a header.
     """
-    groups = _read_groups(DEFAULT_SYNONYMS) if DEFAULT_SYNONYMS.is_file() else []
+    groups = _read_groups(DEFAULT_SYNONYMS)  # package data: missing means a broken install, not "no synonyms"
     if extra is not None:
         extra = Path(extra)
         if not extra.is_file():
@@ -165,7 +166,7 @@ def load_synonyms(extra: Path | None = None) -> dict[str, set[str]]:
         keys = [k for k in (_canon(fold(t)) for t in group) if k]
         for k in keys:
             find(k)
-        for a, b in zip(keys, keys[1:]):
+        for a, b in pairwise(keys):
             parent[find(a)] = find(b)
     members: dict[str, set[str]] = defaultdict(set)
     for k in list(parent):
@@ -290,8 +291,7 @@ def _answer_rows(path: Path) -> list[tuple[int, str, str, str]]:
 
     encoding = detect_encoding(path, None)
     text = path.read_bytes().decode(encoding, errors="strict")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson") or (suffix not in (".csv", ".tsv") and text.lstrip().startswith("{")):
         return _jsonl_rows(path, text)
@@ -364,7 +364,7 @@ def _canon(folded: str) -> str:
 class _Answer:
     """An answer folded for matching, its positive and negated text, and phrases; spans map back."""
 
-    __slots__ = ("text", "positive", "positive_map", "negated", "negated_map", "phrases")
+    __slots__ = ("negated", "negated_map", "phrases", "positive", "positive_map", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -551,7 +551,7 @@ def _fuzzy(key: str, text: str) -> tuple[int, int] | None:
     best, best_ratio = None, t
     for width in range(low, min(high, n) + 1):
         need = t * (length + width) / 2
-        for start in range(0, n - width + 1):
+        for start in range(n - width + 1):
             if prefix[start + width] - prefix[start] < need:
                 continue
             window = text[start:start + width]

@@ -29,7 +29,7 @@ import json
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -44,7 +44,7 @@ def git_blob_oid(data: bytes) -> str:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class HubError(Exception):
@@ -189,7 +189,7 @@ class Handler(BaseHTTPRequestHandler):
     log_file: Path | None
 
     # ---- plumbing ----------------------------------------------------------------------------
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args) -> None:
         if self.log_file is not None:
             with self.log_file.open("a", encoding="utf-8") as log:
                 log.write(f"{time.strftime('%H:%M:%S')} {format % args}\n")
@@ -253,7 +253,7 @@ class Handler(BaseHTTPRequestHandler):
             self.dispatch(self.command, parts)
         except HubError as error:
             self.send_error_json(error)
-        except Exception as error:  # a bug here: say so to the client instead of hanging it
+        except Exception as error:  # noqa: BLE001 - a bug here: say so to the client instead of hanging it
             self.log_message("500 %r", error)
             self.send_error_json(HubError(500, f"stand-in error: {error!r}"))
 

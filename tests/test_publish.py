@@ -6,6 +6,7 @@ and reads the pushed repo back with `datasets.load_dataset(repo_id)` in a fresh 
 `s3fs`, `moto[server]` and `boto3`; those tests are skipped when they are missing.
 """
 
+import copy
 import json
 import os
 import subprocess
@@ -74,11 +75,12 @@ def build_many(tmp_path_factory) -> Path:
 def hub(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hub")
     port_file, log = folder / "port", folder / "requests.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.hub_standin", "--root", str(folder / "repos"), "--port-file", str(port_file),
-         "--token", TOKEN, "--log", str(log)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(folder / "stderr.log", "wb"),
-    )
+    with (folder / "stderr.log").open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.hub_standin", "--root", str(folder / "repos"), "--port-file", str(port_file),
+             "--token", TOKEN, "--log", str(log)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
+        )
     deadline = time.monotonic() + 30
     while not port_file.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -95,7 +97,7 @@ def hub(tmp_path_factory):
 @pytest.fixture
 def online(hub, monkeypatch):
     """This process talks to the stand-in: the offline switches conftest sets are undone for one test."""
-    import huggingface_hub.constants as constants
+    from huggingface_hub import constants
 
     for name, value in {"HF_ENDPOINT": hub["endpoint"], "HF_HUB_DISABLE_XET": "1", "HF_HUB_OFFLINE": "0",
                         "HF_DATASETS_OFFLINE": "0", "HF_TOKEN": TOKEN}.items():
@@ -126,7 +128,7 @@ def _load_back(hub, repo_id: str, tmp: Path, revision: str = "") -> dict[str, li
     env.update(HF_ENDPOINT=hub["endpoint"], HF_TOKEN=TOKEN, HF_HOME=str(tmp / "hf-home"), HF_HUB_DISABLE_XET="1",
                HF_HUB_OFFLINE="0", HF_DATASETS_OFFLINE="0", HF_HUB_DISABLE_TELEMETRY="1")
     result = subprocess.run([sys.executable, "-c", LOAD_BACK, repo_id, revision, str(tmp / "rows.json")],
-                            env=env, capture_output=True, text=True, timeout=300)
+                            check=False, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((tmp / "rows.json").read_text(encoding="utf-8"))
 
@@ -141,7 +143,7 @@ def test_push_then_load_dataset_gives_back_every_row(online, build_one, tmp_path
 def test_second_push_with_fewer_shards_leaves_no_stale_shard(online, build_many, build_one, tmp_path):
     api = _api(online)
     push_to_hub(build_many, "qizhen/reshard")
-    assert set(api.list_repo_files("qizhen/reshard", repo_type="dataset")) == _shards(build_many)
+    assert set(api.list_repo_files("qizhen/reshard", repo_type="dataset")) == _shards(build_many) | {"README.md"}
     push_to_hub(build_one, "qizhen/reshard")
     remote = api.list_repo_files("qizhen/reshard", repo_type="dataset")
     assert {p for p in remote if p.startswith("data/")} == _shards(build_one)
@@ -230,7 +232,7 @@ def test_a_build_missing_a_shard_is_refused(build_many, tmp_path):
 def test_publish_to_a_folder_copies_the_hub_layout_and_drops_stale_shards(build_many, build_one, tmp_path):
     dest = tmp_path / "published"
     written = publish_to_url(build_many, str(dest))
-    assert {str(Path(p).relative_to(dest)) for p in written} == _shards(build_many) | {"manifest.json"}
+    assert {str(Path(p).relative_to(dest)) for p in written} == _shards(build_many) | {"manifest.json", "README.md"}
     publish_to_url(build_one, str(dest))
     assert {f"data/{p.name}" for p in (dest / "data").iterdir()} == _shards(build_one)
     assert (dest / "README.md").read_bytes() == (build_one / "README.md").read_bytes()
@@ -269,15 +271,20 @@ def _s3_keys(s3, prefix: str) -> set[str]:
     return {item["Key"][len(prefix):] for item in listing.get("Contents", [])}
 
 
-def test_publish_to_s3_then_load_dataset_gives_back_every_row(s3, build_many, build_one, tmp_path):
+def test_publish_to_s3_then_load_dataset_gives_back_every_row(s3, build_many, build_one, tmp_path, monkeypatch):
     import datasets
+
+    # conftest's offline switch stops `datasets` reaching any remote URL, s3:// too; datasets reads it at import
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "0")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
 
     written = publish_to_url(build_many, "s3://qizhen/builds/v1", storage_options=s3["storage_options"])
     assert all(p.startswith("s3://qizhen/builds/v1/") for p in written)
-    assert _s3_keys(s3, "builds/v1/") == _shards(build_many) | {"manifest.json"}
+    assert _s3_keys(s3, "builds/v1/") == _shards(build_many) | {"manifest.json", "README.md"}
     data_files = {split: [p for p in written if p.split("/")[-1].startswith(f"{split}-")]
                   for split in ("train", "validation", "test")}
-    loaded = datasets.load_dataset("parquet", data_files=data_files, storage_options=s3["storage_options"],
+    # load_dataset adds an "hf" entry to the dict it is given: hand it a copy
+    loaded = datasets.load_dataset("parquet", data_files=data_files, storage_options=copy.deepcopy(s3["storage_options"]),
                                    cache_dir=str(tmp_path / "cache"))
     assert {split: loaded[split].to_list() for split in loaded} == _local_rows(build_many)
 

@@ -1,0 +1,35 @@
+"""Evaluation on the real CareGPT drugs: eval build → eval score, and a build that holds them out."""
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from builder.normalize import entity_name, fold
+from tests.conftest import run
+from tests.real.test_shared_data import DRUGS, SHARED
+
+pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder {SHARED} is absent")
+
+
+def test_caregpt_eval_set_scores_back_and_is_held_out(tmp_path: Path) -> None:
+    out = tmp_path / "eval.csv"
+    assert run("eval", "build", "--kb", f"drug={DRUGS}", "--n", "100", "--seed", "3", "--out", out).exit_code == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 100
+    answers = tmp_path / "answers.csv"
+    with answers.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["药品", "output"])
+        writer.writerows((r["药品"], r["药品适应症"]) for r in rows)
+    scored = run("eval", "score", "--eval", out, "--answers", answers, "--json")
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.stdout)["criterion_1"] >= 0.95
+    built = run("build", "--kb", f"drug={DRUGS}", "--eval-set", out, "--out", tmp_path / "build", "--quiet")
+    assert built.exit_code == 0, built.output
+    names = {k for r in rows for k in (fold(r["药品"]), entity_name(r["药品"])) if len(k) >= 2}
+    for row in pq.read_table(sorted((tmp_path / "build" / "data").glob("*.parquet"))).to_pylist():
+        text = fold(row["instruction"] + row["input"] + row["output"])
+        assert not [n for n in names if n in text], row
