@@ -7,6 +7,7 @@ at the very end, so an interrupted or failed build leaves the previous output un
 import hashlib
 import os
 import shutil
+import json
 from json.encoder import encode_basestring
 from pathlib import Path
 
@@ -30,6 +31,8 @@ FEATURES = datasets.Features(
     }
 )
 
+HF_SCHEMA = FEATURES.arrow_schema  # with the `huggingface` metadata `datasets` writes into its own files
+
 
 class SplitWriter:
     """Writes one split, table by table, as Parquet shards, an Alpaca JSON list and a `datasets` Arrow file."""
@@ -45,11 +48,11 @@ class SplitWriter:
         self._alpaca.write("[")
         self._first = True
         self.arrow_path = folder / f".{split}.arrow"
-        self._arrow = pa.ipc.new_stream(str(self.arrow_path), ROW_SCHEMA)
+        self._arrow = pa.ipc.new_stream(str(self.arrow_path), HF_SCHEMA)
 
     def write(self, table: pa.Table) -> None:
         table = table.cast(ROW_SCHEMA)
-        self._arrow.write_table(table)
+        self._arrow.write_table(table.cast(HF_SCHEMA))
         self._write_alpaca(table)
         while table.num_rows:
             if self._parquet is None or self._in_shard == self.shard_rows:
@@ -89,18 +92,24 @@ ROW_GROUP = 100_000
 
 
 def write_hf(arrow_files: dict[str, Path], folder: Path) -> None:
-    """`DatasetDict.save_to_disk` from memory-mapped Arrow files (never row by row, never all in RAM).
+    """The `DatasetDict.save_to_disk` layout, with each split's Arrow stream (written table by table in
+    `datasets`' own schema) moved in as its one shard. `save_to_disk` itself would read every page of the
+    memory-mapped file back and hold them resident: memory would grow with the dataset.
 
     Empty splits are never given here: `load_from_disk` cannot read a split saved with no shards.
     """
-    datasets.disable_progress_bars()
     info = datasets.DatasetInfo(features=FEATURES)
-    dataset = datasets.DatasetDict(
-        {name: datasets.Dataset.from_file(str(path), info=info, split=name) for name, path in arrow_files.items()}
-    )
-    dataset.save_to_disk(str(folder))
-    for path in arrow_files.values():
-        path.unlink()
+    for name, path in arrow_files.items():
+        shard = folder / name / "data-00000-of-00001.arrow"
+        shard.parent.mkdir(parents=True)
+        path.rename(shard)
+        dataset = datasets.Dataset.from_file(str(shard), info=info, split=name)
+        dataset.info.write_to_directory(str(shard.parent))
+        state = {"_data_files": [{"filename": shard.name}], "_fingerprint": dataset._fingerprint,
+                 "_format_columns": None, "_format_kwargs": {}, "_format_type": None,
+                 "_output_all_columns": False, "_split": name}
+        (shard.parent / "state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
+    (folder / "dataset_dict.json").write_text(json.dumps({"splits": list(arrow_files)}), encoding="utf-8")
 
 
 def sha256_file(path: Path) -> str:
