@@ -86,7 +86,7 @@ def collect_stats(out_dir: Path, manifest: dict) -> tuple[dict, dict[str, dict[s
 
     sources = sorted(set(rows_by) | set(manifest.get("sources", {})))
     stats: dict = {
-        "build": str(out_dir),
+        "build": manifest.get("config", {}).get("out", str(out_dir)),  # the final folder, not the temporary one
         "rows": {
             "total": sum(sum(by.values()) for by in rows_by.values()),
             "by_split": {sp: sum(rows_by[s].get(sp, 0) for s in sources) for sp in splits},
