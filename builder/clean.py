@@ -116,5 +116,5 @@ def _null_placeholders(values: pa.Array) -> pa.Array:
 
 
 def clean_text(text: str | None) -> str | None:
-    """The same cleaning for one value, for callers outside a batch (evaluation sets, previews)."""
+    """The same cleaning for one value: for tests and interactive checks of what a value becomes."""
     return clean_array(pa.array([text], pa.string()))[0].as_py()

@@ -18,6 +18,7 @@ from builder.extract import measure_extraction
 from builder.fields import ALIASES, REQUIRED
 from builder.ledger import Ledger
 from builder.pipeline import BuildResult, Progress, build, dry_run, no_progress
+from builder.formats import write_dataset_info, write_from_parquet
 from builder.preview import format_preview, preview
 from builder.publish import publish_to_url, push_to_hub
 from builder.report import write_report
@@ -388,3 +389,20 @@ def push_command(out_dir, repo_id, url, private, revision, endpoint) -> None:
         return
     for path in publish_to_url(out_dir, url):
         click.echo(path)
+
+
+@main.command("formats")
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--format", "formats", multiple=True, required=True,
+              type=click.Choice(["alpaca_jsonl", "sharegpt", "messages"]), help="A trainer format; repeatable.")
+@click.option("--system-prompt", default=None, help="System turn for the messages format.")
+@click.option("--name", default="qizhen-instructions", show_default=True, help="Name in dataset_info.json.")
+@user_errors
+def formats_command(out_dir: Path, formats: tuple[str, ...], system_prompt: str | None, name: str) -> None:
+    """Add trainer formats to an existing build (from its Parquet) and refresh dataset_info.json."""
+    if not (out_dir / "manifest.json").is_file():
+        raise UserError("not a build (no manifest.json)", file=out_dir, remedy="give the folder a build wrote")
+    for written in write_from_parquet(out_dir, formats, system_prompt).values():
+        for path in written:
+            click.echo(f"wrote {path}")
+    click.echo(f"wrote {write_dataset_info(out_dir, ['alpaca', *formats], name)}")

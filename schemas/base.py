@@ -33,8 +33,3 @@ class KBRecord(BaseModel):
     def no_leading_clause_mark(cls, value: object) -> object:
         """A field's text never opens with a clause mark ("剂型::1.水丸" in a source would print "剂型：：")."""
         return value.lstrip(LEADING_MARKS) or None if isinstance(value, str) else value
-
-    @classmethod
-    def text_fields(cls) -> list[str]:
-        """Fields a template may print as text: every field but the alias list."""
-        return [name for name in cls.model_fields if name != "aliases"]

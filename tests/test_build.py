@@ -190,3 +190,15 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path: Path, make, expected: str
 def _file(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_formats_command_adds_trainer_formats_to_a_build(tmp_path: Path, qa_file: Path) -> None:
+    out = build(tmp_path, "--qa", qa_file, "--split", "1,0,0", "--no-report")
+    result = run("formats", out, "--format", "sharegpt", "--format", "messages", "--system-prompt", "你是医生")
+    assert result.exit_code == 0, result.output
+    sharegpt = datasets.load_dataset("json", data_files=str(out / "sharegpt" / "train.json"))["train"]
+    assert sharegpt[0]["conversations"][0]["from"] == "human"
+    info = json.loads((out / "dataset_info.json").read_text(encoding="utf-8"))
+    assert all((out / entry["file_name"]).is_file() for entry in info.values())
+    assert {e["formatting"] for e in info.values()} == {"alpaca", "sharegpt"}
+    assert not (out / "report").exists()
