@@ -48,11 +48,12 @@ def partition(
 ) -> dict[str, tuple[int, list[Path]]]:
     """Routes spooled rows to bucket files per split, each row `copies` times (0 drops it);
     returns each split's row count and its buckets in order."""
-    keys = pa.chunked_array([b.column(0) for b in spool_batches(spool, [GROUP_KEY])], pa.uint64())
-    kept = keys.combine_chunks().filter(pa.array(copies > 0)) if len(keys) else keys
+    # copied out: a column read from an IPC file is a slice of its whole batch, which it would keep alive
+    keys = np.concatenate([np.array(b.column(0)) for b in spool_batches(spool, [GROUP_KEY])] or [np.zeros(0, np.uint64)])
+    kept = keys[copies > 0]
     if not len(kept):
         return {}
-    bounds = split_bounds(kept, fractions)
+    bounds = split_bounds(pa.array(kept, pa.uint64()), fractions)
     names = [name for name, _ in bounds]
     buckets = bucket_count(spool)
     writers: dict[tuple[int, int], pa.ipc.RecordBatchStreamWriter] = {}
