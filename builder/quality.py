@@ -141,6 +141,7 @@ class Quality:
                 dropped[doc] = (Removal("dedup", "near_duplicate", f"estimated Jaccard >= "
                                         f"{self.config.dedup.threshold}"), kept)
             sizes = np.unique(clusters, return_counts=True)[1]
+            sizes = sizes[sizes > 1]  # a cluster whose other members went as exact copies removes nothing here
             report["near_duplicates"] = {
                 "clusters": int(len(sizes)), "removed": int((~first).sum()),
                 "largest_cluster": int(sizes.max(initial=0)),
