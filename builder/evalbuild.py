@@ -21,6 +21,7 @@ from builder.hashing import hash64
 from builder.ledger import Ledger
 from builder.normalize import entity_name
 from builder.pipeline import cleaned_batches
+from builder.read import detect
 from builder.validate import Invalid, kb_record_id, validate_kb
 
 DISEASE_QUESTIONS = (
@@ -51,7 +52,7 @@ def sample_items(config: BuildConfig, count: int) -> list[Item]:
     for source in config.by_preference():
         if source.kind == "qa":
             continue
-        for _, batch in cleaned_batches(source, config, ledger):
+        for batch in cleaned_batches(source, detect(source), config, ledger):
             for result in validate_kb(source.kind, batch.to_pylist()):
                 if isinstance(result, Invalid):
                     continue

@@ -163,10 +163,9 @@ def _coverage(expanders: dict[str, Expander], config: BuildConfig, ledger: Ledge
 
 
 def cleaned_batches(
-    source: SourceConfig, config: BuildConfig, ledger: Ledger, progress: Progress = no_progress
-) -> Iterator[tuple[Detected, pa.RecordBatch]]:
+    source: SourceConfig, detected: Detected, config: BuildConfig, ledger: Ledger, progress: Progress = no_progress
+) -> Iterator[pa.RecordBatch]:
     """read → map → clean for one source: batches whose columns are schema fields (and the position)."""
-    detected = detect(source)
     user_mapping = config.mapping_for(source)
     check_user_mapping(source.kind, user_mapping, str(source.path))
     counts = ledger.counts(source.name)
@@ -187,14 +186,14 @@ def cleaned_batches(
         counts.fields.update(mapping.values())
         for column in unmapped:
             counts.unmapped_columns[column] += raw.records.num_rows - raw.records.column(column).null_count
-        yield detected, clean_batch(_rename(raw.records, mapping), skip=frozenset({POSITION}))
+        yield clean_batch(_rename(raw.records, mapping), skip=frozenset({POSITION}))
 
 
 def _run_source(source: SourceConfig, run: Run, emit: Callable[[pa.Table], None]) -> dict:
     """Streams one source through its stages; returns what the manifest says about the input."""
     detected = detect(source)
     run.position_kinds[source.name] = detected.position_kind
-    for detected, batch in cleaned_batches(source, run.config, run.ledger, run.progress):
+    for batch in cleaned_batches(source, detected, run.config, run.ledger, run.progress):
         rows = _qa_rows(batch, source, detected, run) if source.kind == "qa" else _kb_rows(batch, source, detected, run)
         emit(_quality(rows, source, detected, run))
     return {
