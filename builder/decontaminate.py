@@ -25,6 +25,7 @@ class Hit:
 
     reason: str
     detail: str
+    entity: str | None = None
 
 
 class Decontaminator:
@@ -39,8 +40,8 @@ class Decontaminator:
                     self.keys.update({key: item.entity for key in entity_keys(item.entity)})
                 texts += [t for t in (item.question, item.reference) if t]
         self.ngram = ngram
-        names = sorted(self.keys, key=len, reverse=True)
-        self._names = "|".join(re.escape(name) for name in names) if names else None
+        self._longest_first = sorted(self.keys, key=len, reverse=True)
+        self._names = "|".join(map(re.escape, self._longest_first)) or None
         self._grams = {int(h): t for t, h in _grams(texts, ngram)}
         self._gram_hashes = np.array(sorted(self._grams), np.uint64)
 
@@ -52,7 +53,7 @@ class Decontaminator:
         """A knowledge-base record that is itself an evaluation entity."""
         for key in sorted(entity_keys(name, aliases)):
             if key in self.keys:
-                return Hit("eval_entity", f"{name} is evaluation entity {self.keys[key]}")
+                return Hit("eval_entity", f"{name} is evaluation entity {self.keys[key]}", self.keys[key])
         return None
 
     def row_hits(self, text: pa.Array) -> list[Hit | None]:
@@ -62,15 +63,17 @@ class Decontaminator:
             named = pc.fill_null(pc.match_substring_regex(text, self._names), False)
             for index in pc.indices_nonzero(named).to_pylist():
                 folded = text[index].as_py()
-                key = next(k for k in sorted(self.keys, key=len, reverse=True) if k in folded)
-                hits[index] = Hit("eval_entity_mention", f"names evaluation entity {self.keys[key]} ({key})")
+                key = next(k for k in self._longest_first if k in folded)
+                hits[index] = Hit("eval_entity_mention", f"names evaluation entity {self.keys[key]} ({key})",
+                                  self.keys[key])
         if len(self._gram_hashes):
             hashes, offsets = shingle_hashes(text, self.ngram)
             owner = np.repeat(np.arange(len(text)), np.diff(offsets))
             shared = np.isin(hashes, self._gram_hashes)
+            shared_hashes = hashes[shared]
             for index, first in zip(*np.unique(owner[shared], return_index=True), strict=True):
                 if hits[index] is None:
-                    gram = self._grams[int(hashes[shared][first])]
+                    gram = self._grams[int(shared_hashes[first])]
                     hits[index] = Hit("eval_text_overlap", f"shares '{gram}' with an evaluation text")
         return hits
 

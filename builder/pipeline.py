@@ -11,6 +11,7 @@ import platform
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -85,10 +86,14 @@ class Run:
     position_kinds: dict[str, str] = field(default_factory=dict)
     spooled: int = 0
 
-    @property
+    @cached_property
     def ranks(self) -> dict[str, int]:
         """Each source's place in the preference order (0 = most preferred)."""
         return {source.name: rank for rank, source in enumerate(self.config.by_preference())}
+
+    @cached_property
+    def sources(self) -> dict[str, SourceConfig]:
+        return {source.name: source for source in self.config.sources}
 
 
 def build(config: BuildConfig, progress: Progress = no_progress, command: list[str] | None = None) -> BuildResult:
@@ -358,7 +363,7 @@ def _settle_record(record: list[tuple[int, dict]], dropped: dict, ids: dict[int,
     lost = [(index, row) for index, row in record if index in dropped]
     if not lost:
         return
-    source = next(s for s in run.config.sources if s.name == record[0][1]["source"])
+    source = run.sources[record[0][1]["source"]]
     counts = run.ledger.counts(source.name)
     counts.rows -= len(lost)
     entries = []

@@ -67,7 +67,7 @@ class Quality:
     def check_record(self, kind: str, name: str, aliases: list[str], record_id: str, where: str) -> Removal | None:
         """A knowledge-base record before expansion: verbatim duplicate, same-name policy, evaluation entity."""
         if self.decontaminator and (hit := self.decontaminator.record_hit(name, aliases)):
-            self.report.held_out[hit.detail.rsplit(" ", 1)[-1]] += 1
+            self.report.held_out[hit.entity] += 1
             if self.config.decontamination.mode == "remove":
                 return Removal("decontaminate", hit.reason, hit.detail)
             self.report.marked[hit.reason] += 1
