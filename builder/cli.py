@@ -87,8 +87,8 @@ def _quality_flags(data: dict, settings: dict) -> None:
         section = data.setdefault("decontamination", {})
         section["eval_sets"] = [*section.get("eval_sets", []), *map(str, eval_sets)]
         section["mode"] = "mark" if mark else section.get("mode", "remove")
-    threshold, no_near, no_pii = settings.pop("near_threshold", None), settings.pop("no_near_dup", False), \
-        settings.pop("no_pii", False)
+    threshold = settings.pop("near_threshold", None)
+    no_near, no_pii = settings.pop("no_near_dup", False), settings.pop("no_pii", False)
     if threshold is not None or no_near:
         dedup = data.setdefault("dedup", {})
         dedup.update({"near": not no_near} | ({"threshold": threshold} if threshold is not None else {}))

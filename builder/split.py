@@ -35,8 +35,8 @@ def with_keys(rows: pa.Table, seed: int, group_by: str) -> pa.Table:
 
 def order_key(seed: int, record_id: str, template_id: str | None, variant: int | None, copy: int = 0) -> int:
     """A row's place in the shuffle; a copy made by up-sampling gets its own place."""
-    return hash64(seed, record_id, template_id, variant) if not copy else hash64(seed, record_id, template_id,
-                                                                                  variant, copy)
+    parts = (seed, record_id, template_id, variant, copy) if copy else (seed, record_id, template_id, variant)
+    return hash64(*parts)
 
 
 def split_bounds(group_keys: pa.Array, fractions: dict[str, float]) -> list[tuple[str, int]]:
