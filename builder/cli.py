@@ -17,7 +17,8 @@ from builder.evalsets import load_eval_set
 from builder.extract import measure_extraction
 from builder.fields import ALIASES, REQUIRED
 from builder.ledger import Ledger
-from builder.pipeline import BuildResult, Progress, build, dry_run, no_progress
+from builder.pipeline import BuildResult, build, dry_run
+from builder.units import Progress, no_progress
 from builder.formats import write_dataset_info, write_from_parquet
 from builder.preview import format_preview, preview
 from builder.publish import publish_to_url, push_to_hub
@@ -191,6 +192,12 @@ def main() -> None:
 @click.option("--name", default=None, help="Dataset name for the card and dataset_info.json.")
 @click.option("--license", "license_", default=None, help="The dataset's licence for the card (default: the sources').")
 @click.option("--no-report", is_flag=True, help="Skip report/ (HTML with plots and stats.json).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes for read → quality (default 1); the output is byte-identical for any number.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default=None,
+              help="Run read → quality here (default) or on Dask (pip install '.[dask]').")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster).")
 @user_errors
 def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report, **settings) -> None:
     """Build the dataset; with no arguments, the embedded sample in raw/ into out/sample."""

@@ -1,5 +1,6 @@
 """The one exception a user's mistake raises: the CLI prints it as a single line and exits non-zero."""
 
+from functools import partial
 from pathlib import Path
 
 
@@ -17,6 +18,10 @@ class UserError(Exception):
     ) -> None:
         self.file, self.line, self.field, self.remedy = file, line, field, remedy
         super().__init__(message)
+
+    def __reduce__(self) -> tuple:
+        """Pickles with its place and remedy, so an error raised in a worker process reads the same."""
+        return partial(UserError, file=self.file, line=self.line, field=self.field, remedy=self.remedy), self.args
 
     def __str__(self) -> str:
         where = "" if self.file is None else f"{self.file}:{self.line}: " if self.line else f"{self.file}: "

@@ -40,6 +40,12 @@ class Coverage:
     skipped_missing: dict[str, int] = field(default_factory=dict)
     variants: list[int] = field(default_factory=list)
 
+    def add(self, other: "Coverage") -> None:
+        self.applied += other.applied
+        for name, count in other.skipped_missing.items():
+            self.skipped_missing[name] = self.skipped_missing.get(name, 0) + count
+        self.variants = [a + b for a, b in zip(self.variants, other.variants, strict=True)]
+
     def to_json(self) -> dict:
         return {
             "eligible": self.eligible,
@@ -113,6 +119,16 @@ class Expander:
         """The required fields a record lacks, for the reject of a record no template applies to."""
         present = {name for name, value in context.items() if value}
         return list(dict.fromkeys(name for e in self.entries for name in e.requires if name not in present))
+
+    def tallies(self) -> tuple[int, dict[str, Coverage]]:
+        """(records expanded, coverage per template) as counted so far, for `absorb` in another process."""
+        return self.records, self.coverage
+
+    def absorb(self, records: int, tallies: dict[str, Coverage]) -> None:
+        """Adds the tallies of an expander that worked on other records (`tallies`)."""
+        self.records += records
+        for template_id, tally in tallies.items():
+            self.coverage[template_id].add(tally)
 
     def coverage_json(self) -> dict[str, dict]:
         """Coverage per template in catalogue order; single-field skips are records that did not apply."""

@@ -1,6 +1,7 @@
 """The ledger: every record read is counted, and every record dropped is written down with its reason."""
 
 import json
+import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,6 +57,9 @@ class SourceCounts:
         }
 
 
+FILES = ("rejects.jsonl", "removed_rows.jsonl", "marked.jsonl")
+
+
 class Ledger:
     """Counts per source; streams rejected records to `rejects.jsonl`, rows removed from records that
     stay to `removed_rows.jsonl`, and rows only marked (decontamination in mark mode) to `marked.jsonl`."""
@@ -81,12 +85,26 @@ class Ledger:
     def mark(self, mark: Reject) -> None:
         self._write("marked.jsonl", mark)
 
+    def absorb(self, source: str, counts: SourceCounts, folder: Path) -> None:
+        """Adds another ledger's counts for a source, and appends the entries it wrote into `folder`."""
+        mine = self.counts(source)
+        mine.read, mine.kept, mine.rows = mine.read + counts.read, mine.kept + counts.kept, mine.rows + counts.rows
+        for tally in ("rejected", "rows_removed", "unmapped_columns"):
+            getattr(mine, tally).update(getattr(counts, tally))
+        mine.fields |= counts.fields
+        for name in FILES:
+            if (folder / name).is_file() and self.folder is not None:
+                with (folder / name).open(encoding="utf-8") as entries:
+                    shutil.copyfileobj(entries, self._file(name))
+
     def _write(self, name: str, entry: Reject) -> None:
-        if self.folder is None:
-            return
+        if self.folder is not None:
+            self._file(name).write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
+
+    def _file(self, name: str) -> IO[str]:
         if name not in self._files:
             self._files[name] = (self.folder / name).open("w", encoding="utf-8")
-        self._files[name].write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
+        return self._files[name]
 
     def unbalanced(self) -> list[str]:
         """Sources whose counts do not reconcile; empty when nothing was lost."""

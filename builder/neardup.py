@@ -285,17 +285,35 @@ class NearDuplicates:
         sigs = [_signatures(p, c.ngram, c.bins, c.seed, self._probe) for p in parts]
         return sigs[0] if len(sigs) == 1 else np.concatenate(sigs)
 
-    # ------------------------------------------------------------------ resolving
-
-    def resolve(self) -> NearDupResult:
-        c = self.config
+    def _signed(self) -> np.ndarray:
+        """The signatures of every document so far, in order, once pending work is done."""
         s = self._s
         self._submit()
         while s.tasks:
             s.done.append(s.tasks.popleft().result())
+        sig = np.concatenate(s.done) if s.done else np.zeros((0, self.config.bins), np.uint16)
+        s.done = [sig]
+        return sig
+
+    def take_signatures(self) -> np.ndarray:
+        """The signatures of the documents added so far, which then leave the index: to move them to
+        the process that resolves duplicates (`extend`)."""
+        sig = self._signed()
+        self._s, self._n = _State(), 0
+        return sig
+
+    def extend(self, signatures: np.ndarray) -> None:
+        """Appends documents signed elsewhere (`take_signatures`) after those added so far."""
+        self._signed()
+        self._s.done.append(signatures)
+        self._n += len(signatures)
+
+    # ------------------------------------------------------------------ resolving
+
+    def resolve(self) -> NearDupResult:
+        c = self.config
         n = self._n
-        sig = np.concatenate(s.done) if s.done else np.zeros((0, c.bins), np.uint16)
-        s.done = [sig]  # resolve() may be called again (after more add() calls)
+        sig = self._signed()  # resolve() may be called again (after more add() calls)
         assert sig.shape == (n, c.bins)
 
         # candidate pairs: per band, and per whole signature (so identical docs always meet)

@@ -1,68 +1,47 @@
-"""The pipeline: read → clean → validate → expand → quality per source, then mix → split → export.
+"""The pipeline: read → clean → validate → expand → quality in units, then mix → split → export.
 
-Sources stream batch by batch, in preference order, into an Arrow spool file in the build's
-temporary folder; only the stages that need every row (near duplicates, mixing, the shuffle)
-read it back, batch by batch. Logic lives in the stage modules; this module only wires them
-together and does the I/O.
+Units (see `builder.units`) run here, in worker processes or on Dask, and leave their rows in Arrow
+spool files in the build's temporary folder; they are merged in source preference order, then shard
+order, so the result never depends on how the work was divided. Only the stages that need every row
+(duplicates, mixing, the shuffle) read the spool back, batch by batch. Logic lives in the stage
+modules; this module only wires them together and does the I/O.
 """
 
 import json
 import platform
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from builder import __version__
-from builder.catalogue import Catalogue, load_catalogue
-from builder.clean import clean_batch
-from builder.config import BuildConfig, SourceConfig
-from builder.expand import Expander
-from builder.export import (
-    SplitWriter,
-    prepare_output,
-    publish_atomically,
-    sha256_file,
-    write_hf,
-)
 from builder.card import write_card
-from builder.fields import check_user_mapping, require_fields, resolve_columns
+from builder.config import BuildConfig, SourceConfig
+from builder.execute import execute, shards_per_source
+from builder.expand import Expander
+from builder.export import SplitWriter, prepare_output, publish_atomically, sha256_file, write_hf
 from builder.formats import open_writers, write_dataset_info
 from builder.ledger import Ledger, Reject
 from builder.mix import copies_per_row
-from builder.normalize import entity_name
 from builder.quality import Quality, Removal
+from builder.read import Detected, detect
 from builder.report import write_report
-from builder.read import POSITION, Detected, detect, read_source
-from builder.rows import (
-    ENTITY_COLUMN,
-    POSITION_COLUMN,
-    SPOOL_SCHEMA,
-    WORK_SCHEMA,
-    template_rows,
-)
+from builder.rows import POSITION_COLUMN
 from builder.shuffle import partition, shuffled, spool_batches
-from builder.split import with_keys
-from builder.validate import (
-    Invalid,
-    kb_record_id,
-    qa_record_ids,
-    validate_kb,
-    validate_qa,
+from builder.units import (
+    Progress,
+    Run,
+    UnitResult,
+    catalogue_for,
+    expanders_for,
+    no_progress,
+    plan_units,
+    run_source,
 )
-from schemas import KB_KINDS
-
-Progress = Callable[[str], Callable[[int], None]]
-
-
-def no_progress(_: str) -> Callable[[int], None]:
-    return lambda _n: None
 
 
 @dataclass
@@ -74,46 +53,22 @@ class BuildResult:
     manifest: dict = field(default_factory=dict)
 
 
-@dataclass
-class Run:
-    """The state one build carries across sources: stages with memory (expanders, quality) and the ledger."""
-
-    config: BuildConfig
-    expanders: dict[str, Expander]
-    quality: Quality
-    ledger: Ledger
-    progress: Progress
-    position_kinds: dict[str, str] = field(default_factory=dict)
-    spooled: int = 0
-
-    @cached_property
-    def ranks(self) -> dict[str, int]:
-        """Each source's place in the preference order (0 = most preferred)."""
-        return {source.name: rank for rank, source in enumerate(self.config.by_preference())}
-
-    @cached_property
-    def sources(self) -> dict[str, SourceConfig]:
-        return {source.name: source for source in self.config.sources}
-
-
 def build(config: BuildConfig, progress: Progress = no_progress, command: list[str] | None = None) -> BuildResult:
     """Runs every stage and swaps the finished dataset into `config.out`."""
-    catalogue = _catalogue_for(config)
+    catalogue = catalogue_for(config)
     tmp = prepare_output(config.out)
     try:
         ledger = Ledger(tmp)
-        run = Run(config, _expanders(config, catalogue), Quality(config), ledger, progress)
-        spool_path = tmp / "rows.arrow"
-        with pa.OSFile(str(spool_path), "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as spool:
-            def emit(rows: pa.Table) -> None:
-                spool.write_table(with_keys(rows, config.seed, config.split.group_by))
-                run.spooled += rows.num_rows
-
-            inputs = [_run_source(s, run, emit) for s in config.by_preference()]
-        copies, settled = _settle(spool_path, run)
+        run = Run(config, expanders_for(config, catalogue), Quality(config), ledger, progress)
+        detected = {s.name: detect(s) for s in config.by_preference()}
+        run.position_kinds.update({name: d.position_kind for name, d in detected.items()})
+        units = plan_units(config, detected, shards_per_source(config))
+        spool = _merge(execute(config, units, detected, tmp / "units", catalogue, progress), run)
+        inputs = [_input(s, detected[s.name]) for s in config.by_preference()]
+        copies, settled = _settle(spool, run)
         ledger.close()
-        splits = _export(spool_path, config, tmp, progress, copies)
-        spool_path.unlink()
+        splits = _export(spool, config, tmp, progress, copies)
+        shutil.rmtree(tmp / "units")
         coverage = _coverage(run.expanders, config, ledger)
         quality = {**run.quality.manifest(), **settled}
         manifest = _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp, command)
@@ -140,20 +95,41 @@ def dry_run(
     """
     config = config.model_copy(update={"dedup": config.dedup.model_copy(update={"near": False})})
     ledger = Ledger(folder)
-    run = Run(config, _expanders(config, _catalogue_for(config)), Quality(config), ledger, progress)
+    run = Run(config, expanders_for(config, catalogue_for(config)), Quality(config), ledger, progress)
     for source in config.by_preference():
-        _run_source(source, run, emit)
+        run_source(source, detect(source), run, emit)
     ledger.close()
     return BuildResult(ledger, _coverage(run.expanders, config, ledger))
 
 
-def _catalogue_for(config: BuildConfig) -> Catalogue:
-    kinds = [k for k in KB_KINDS if any(s.kind == k for s in config.sources)]
-    return load_catalogue(config.templates, kinds)
+def _merge(results: list[UnitResult], run: Run) -> list[Path]:
+    """Folds the units' results into the run in source preference order, then shard order, as if one process
+    had read every source in turn; returns the spool files in that order."""
+    parts = sorted((part for result in results for part in result.parts),
+                   key=lambda part: (run.ranks[part.source], part.index))
+    for part in parts:
+        run.ledger.absorb(part.source, part.counts, part.folder)
+        run.quality.load_index(part.folder / "index.npz", run.spooled)
+        run.spooled += part.rows
+    for result in results:
+        run.quality.report.add(result.report)
+        for kind, (records, tallies) in result.coverage.items():
+            run.expanders[kind].absorb(records, tallies)
+    return [part.folder / "rows.arrow" for part in parts]
 
 
-def _expanders(config: BuildConfig, catalogue: Catalogue) -> dict[str, Expander]:
-    return {kind: Expander(entries, config.seed, config.variants) for kind, entries in catalogue.entries.items()}
+def _input(source: SourceConfig, detected: Detected) -> dict:
+    """What the manifest says about one input file."""
+    return {
+        "source": source.name,
+        "kind": source.kind,
+        "path": str(source.path),
+        "sha256": sha256_file(source.path),
+        "bytes": source.path.stat().st_size,
+        "container": detected.container,
+        "encoding": detected.encoding,
+        "license": source.license,
+    }
 
 
 def _coverage(expanders: dict[str, Expander], config: BuildConfig, ledger: Ledger) -> dict[str, dict]:
@@ -167,149 +143,7 @@ def _coverage(expanders: dict[str, Expander], config: BuildConfig, ledger: Ledge
     return coverage
 
 
-def cleaned_batches(
-    source: SourceConfig, detected: Detected, config: BuildConfig, ledger: Ledger, progress: Progress = no_progress
-) -> Iterator[pa.RecordBatch]:
-    """read → map → clean for one source: batches whose columns are schema fields (and the position)."""
-    user_mapping = config.mapping_for(source)
-    check_user_mapping(source.kind, user_mapping, str(source.path))
-    counts = ledger.counts(source.name)
-    advance = progress(source.name)
-    checked = False
-    for raw in read_source(source, detected, config.batch_size):
-        counts.read += raw.records.num_rows + len(raw.rejects)
-        for reject in raw.rejects:
-            ledger.reject(reject)
-        advance(raw.records.num_rows + len(raw.rejects))
-        if not raw.records.num_rows:
-            continue
-        columns = [c for c in raw.records.schema.names if c != POSITION]
-        mapping, unmapped = resolve_columns(source.kind, columns, user_mapping)
-        if not checked:
-            require_fields(source.kind, columns, mapping, str(source.path))
-            checked = True
-        counts.fields.update(mapping.values())
-        for column in unmapped:
-            counts.unmapped_columns[column] += raw.records.num_rows - raw.records.column(column).null_count
-        yield clean_batch(_rename(raw.records, mapping), skip=frozenset({POSITION}))
-
-
-def _run_source(source: SourceConfig, run: Run, emit: Callable[[pa.Table], None]) -> dict:
-    """Streams one source through its stages; returns what the manifest says about the input."""
-    detected = detect(source)
-    run.position_kinds[source.name] = detected.position_kind
-    for batch in cleaned_batches(source, detected, run.config, run.ledger, run.progress):
-        rows = _qa_rows(batch, source, detected, run) if source.kind == "qa" else _kb_rows(batch, source, detected, run)
-        emit(_quality(rows, source, detected, run))
-    return {
-        "source": source.name,
-        "kind": source.kind,
-        "path": str(source.path),
-        "sha256": sha256_file(source.path),
-        "bytes": source.path.stat().st_size,
-        "container": detected.container,
-        "encoding": detected.encoding,
-        "license": source.license,
-    }
-
-
-def _rename(batch: pa.RecordBatch, mapping: dict[str, str]) -> pa.RecordBatch:
-    """Keeps mapped columns under their schema names, and the position column."""
-    names = [*mapping, POSITION]
-    return pa.RecordBatch.from_arrays([batch.column(n) for n in names], names=[*mapping.values(), POSITION])
-
-
-def _reject(
-    source: SourceConfig, detected: Detected, stage: str, invalid: Invalid, record_id: str | None = None
-) -> Reject:
-    return Reject(stage, invalid.reason, source.name, str(source.path), invalid.position,
-                  detected.position_kind, invalid.field, record_id, invalid.detail)
-
-
-def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
-    """Validates each record with its model, checks it as a whole, and expands it through the catalogue."""
-    expander = run.expanders[source.kind]
-    columns: dict[str, list] = {name: [] for name in WORK_SCHEMA.names}
-    for result in validate_kb(source.kind, batch.to_pylist()):
-        if isinstance(result, Invalid):
-            run.ledger.reject(_reject(source, detected, "validate", result))
-            continue
-        position, record = result
-        rid = kb_record_id(source.kind, record)
-        where = f"{source.name}:{position}"
-        if removal := run.quality.check_record(source.kind, record.name, record.aliases, rid, where):
-            run.ledger.reject(Reject(removal.stage, removal.reason, source.name, str(source.path), position,
-                                     detected.position_kind, "name", rid, removal.detail, removal.duplicate_of))
-            continue
-        context = record.model_dump()
-        rows = expander.expand(context, rid)
-        if not rows:
-            missing = expander.missing_fields(context)
-            detail = f"no template applies; missing: {', '.join(missing) or 'nothing a template needs'}"
-            invalid = Invalid(position, missing[0] if missing else None, "no_template_applies", detail)
-            run.ledger.reject(_reject(source, detected, "expand", invalid, rid))
-            continue
-        entity = f"{source.kind}:{entity_name(record.name)}"
-        for name, values in template_rows(source.name, source.kind, rid, position, entity, rows).items():
-            columns[name].extend(values)
-    return pa.table(columns, schema=WORK_SCHEMA)
-
-
-def _qa_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
-    """QA pairs become rows column-wise: the question is the instruction, the answer the output."""
-    checked = validate_qa(batch)
-    for invalid in checked.invalid:
-        run.ledger.reject(_reject(source, detected, "validate", invalid))
-    valid = checked.valid
-    n = valid.num_rows
-    record_ids = pa.array(qa_record_ids(valid), pa.string())
-    return pa.table(
-        {
-            "instruction": valid["question"],
-            "input": pc.fill_null(valid["input"], ""),
-            "output": valid["answer"],
-            "source": pa.array([source.name] * n, pa.string()),
-            "kind": pa.array(["qa"] * n, pa.string()),
-            "record_id": record_ids,
-            "template_id": pa.nulls(n, pa.string()),
-            "variant": pa.nulls(n, pa.int32()),
-            POSITION_COLUMN: valid[POSITION],
-            ENTITY_COLUMN: record_ids,
-        },
-        schema=WORK_SCHEMA,
-    )
-
-
-def _quality(rows: pa.Table, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
-    """Row-level quality; a record all of whose rows go is a rejected record, else its lost rows are listed."""
-    kept, removals, marks = run.quality.rows(rows, source.kind, run.ranks[source.name], run.spooled)
-    counts = run.ledger.counts(source.name)
-    surviving = set(kept[POSITION_COLUMN].to_pylist())
-    counts.kept += len(surviving)
-    counts.rows += kept.num_rows
-    if not removals and not marks:
-        return kept
-    meta = rows.select(["record_id", "template_id", "variant", POSITION_COLUMN]).to_pylist()
-    rejected: set[int] = set()
-    for index, removal in sorted(removals.items()):
-        row = meta[index]
-        entry = Reject(removal.stage, removal.reason, source.name, str(source.path), row[POSITION_COLUMN],
-                       detected.position_kind, None, row["record_id"], removal.detail, removal.duplicate_of,
-                       row["template_id"], row["variant"])
-        if row[POSITION_COLUMN] in surviving:
-            run.ledger.remove_row(entry)
-        elif row[POSITION_COLUMN] not in rejected:
-            rejected.add(row[POSITION_COLUMN])
-            run.ledger.reject(entry)
-    for index, mark in sorted(marks.items()):
-        row = meta[index]
-        run.ledger.mark(Reject(mark.stage, mark.reason, source.name, str(source.path), row[POSITION_COLUMN],
-                               detected.position_kind, None, row["record_id"], mark.detail, None,
-                               row["template_id"], row["variant"]))
-    return kept
-
-
-def _settle(spool: Path, run: Run) -> tuple[np.ndarray, dict]:
+def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, dict]:
     """The stages that need every row: duplicates, then mixing. Returns copies per spooled row."""
     config = run.config
     dropped, report = run.quality.resolve()
@@ -329,7 +163,7 @@ def _settle(spool: Path, run: Run) -> tuple[np.ndarray, dict]:
     return copies, report
 
 
-def _account_dropped(spool: Path, dropped: dict[int, tuple[Removal, int | None]], run: Run) -> None:
+def _account_dropped(spool: list[Path], dropped: dict[int, tuple[Removal, int | None]], run: Run) -> None:
     """Ledger entries for rows dropped after spooling: a record that loses every row is rejected,
     else its lost rows are listed. A record's rows sit together in the spool, one after another;
     a first pass finds the ids of the surviving copies, which may come later in the spool."""
@@ -380,7 +214,7 @@ def _settle_record(record: list[tuple[int, dict]], dropped: dict, ids: dict[int,
             run.ledger.remove_row(entry)
 
 
-def _export(spool: Path, config: BuildConfig, tmp: Path, progress: Progress, copies: np.ndarray) -> dict[str, int]:
+def _export(spool: list[Path], config: BuildConfig, tmp: Path, progress: Progress, copies: np.ndarray) -> dict[str, int]:
     """Split and shuffle from the spool, then write every output format split by split."""
     arrow_files = {}
     counts = {}

@@ -9,6 +9,7 @@ are only indexed here, batch by batch, and resolved once every row is known (`re
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +45,10 @@ class QualityReport:
     removed: Counter = field(default_factory=Counter)
     marked: Counter = field(default_factory=Counter)
     held_out: Counter = field(default_factory=Counter)
+
+    def add(self, other: "QualityReport") -> None:
+        for tally in ("pii", "removed", "marked", "held_out"):
+            getattr(self, tally).update(getattr(other, tally))
 
 
 class Quality:
@@ -113,6 +118,24 @@ class Quality:
             self.near.add(folded)
             self.near_rows.append(np.arange(first_spool_row, first_spool_row + kept.num_rows, dtype=np.int64))
         return kept, removals, marks
+
+    def save_index(self, path: Path) -> None:
+        """Writes the dedup index of the rows seen so far to `path` and forgets it, for the process that
+        resolves duplicates (`load_index`)."""
+        near = self.near.take_signatures() if self.near is not None else np.zeros((0, 0), np.uint16)
+        np.savez(path, keys=_joined(self.keys, np.uint64), ranks=_joined(self.ranks, np.int32),
+                 numbers=_joined(self.numbers, np.uint64), near_rows=_joined(self.near_rows, np.int64), near=near)
+        self.keys, self.ranks, self.numbers, self.near_rows = [], [], [], []
+
+    def load_index(self, path: Path, first_row: int) -> None:
+        """Appends an index written by `save_index` whose rows were spooled from row `first_row` on."""
+        with np.load(path) as index:
+            self.keys.append(index["keys"])
+            self.ranks.append(index["ranks"])
+            self.numbers.append(index["numbers"])
+            if self.near is not None and len(index["near_rows"]):
+                self.near_rows.append(index["near_rows"] + first_row)
+                self.near.extend(index["near"])
 
     def resolve(self) -> tuple[dict[int, tuple[Removal, int]], dict]:
         """Duplicates among all spooled rows: {row: (removal, surviving row)}, and a report.

@@ -118,14 +118,53 @@ def detect(source: SourceConfig) -> Detected:
     return Detected(container, detect_encoding(path, source.encoding), position_kind)
 
 
-def read_source(source: SourceConfig, detected: Detected, batch_size: int) -> Iterator[ReadBatch]:
-    """Streams a source as batches of raw records; malformed records come back as rejects."""
+@dataclass(frozen=True)
+class Shard:
+    """Whole lines of a file from byte `start` to byte `end` (None: the end), the first being line `first_line`."""
+
+    start: int = 0
+    end: int | None = None
+    first_line: int = 1
+
+
+WHOLE = Shard()
+
+
+def shards(source: SourceConfig, detected: Detected, parts: int) -> list[Shard]:
+    """About `parts` shards of a UTF-8 JSONL file, cut at line ends, each with the number of its first line;
+    any other file is one shard (its records may span lines, or its encoding is decoded line by line)."""
+    if parts <= 1 or not _fast_jsonl(detected):
+        return [WHOLE]
+    size = source.path.stat().st_size
+    cuts = [0]
+    with source.path.open("rb") as handle:
+        for part in range(1, parts):
+            handle.seek(max(size * part // parts, cuts[-1]))
+            handle.readline()
+            if cuts[-1] < handle.tell() < size:
+                cuts.append(handle.tell())
+        lines, first_lines = 1, [1]
+        handle.seek(0)
+        for start, end in itertools.pairwise(cuts):
+            lines += handle.read(end - start).count(b"\n")
+            first_lines.append(lines)
+    return [Shard(start, end, line) for start, end, line in zip(cuts, [*cuts[1:], None], first_lines, strict=True)]
+
+
+def _fast_jsonl(detected: Detected) -> bool:
+    return detected.container == "jsonl" and codecs.lookup(detected.encoding).name in ("utf-8", "utf-8-sig")
+
+
+def read_source(source: SourceConfig, detected: Detected, batch_size: int, shard: Shard = WHOLE) -> Iterator[ReadBatch]:
+    """Streams a source (or one shard of it) as batches of raw records; malformed records come back as rejects."""
+    if shard != WHOLE and not _fast_jsonl(detected):
+        raise ValueError(f"{source.path}: only UTF-8 JSONL files are read in shards")
     if detected.container == "json":
         with _open_text(source.path, detected.encoding) as text:
             yield from _batches(_json_items(text, source), source, detected, batch_size)
         return
-    if detected.container == "jsonl" and codecs.lookup(detected.encoding).name in ("utf-8", "utf-8-sig"):
-        yield from _jsonl_batches(source, detected, batch_size)
+    if _fast_jsonl(detected):
+        yield from _jsonl_batches(source, detected, batch_size, shard)
         return
     readers = {"csv": _csv_items, "jsonl": _jsonl_items, "kv": _kv_text_items}
     lines = decoded_lines(source.path, detected.encoding)
@@ -164,10 +203,10 @@ def _decode(raw_lines: Iterable[bytes], encoding: str, start: int, path: Path) -
 FAST_CHUNK = 4 << 20
 
 
-def _jsonl_batches(source: SourceConfig, detected: Detected, batch_size: int) -> Iterator[ReadBatch]:
+def _jsonl_batches(source: SourceConfig, detected: Detected, batch_size: int, shard: Shard) -> Iterator[ReadBatch]:
     """UTF-8 JSONL in chunks of whole lines: Arrow's C++ reader when a chunk is flat string objects,
     the line-by-line reader (with its rejects and exact positions) for any chunk that is not."""
-    for start, chunk in _line_chunks(source.path):
+    for start, chunk in _line_chunks(source.path, shard):
         bom = len(codecs.BOM_UTF8) if start == 1 and chunk.startswith(codecs.BOM_UTF8) else 0
         table = _flat_strings(chunk[bom:])
         if table is None:
@@ -184,11 +223,14 @@ def _jsonl_batches(source: SourceConfig, detected: Detected, batch_size: int) ->
             yield ReadBatch(batch)
 
 
-def _line_chunks(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(number of the first line, bytes of whole lines), about FAST_CHUNK at a time."""
-    line, rest = 1, b""
+def _line_chunks(path: Path, shard: Shard) -> Iterator[tuple[int, bytes]]:
+    """(number of the first line, bytes of whole lines) of a shard, about FAST_CHUNK at a time."""
+    line, rest = shard.first_line, b""
+    left = float("inf") if shard.end is None else shard.end - shard.start
     with path.open("rb") as handle:
-        while block := handle.read(FAST_CHUNK):
+        handle.seek(shard.start)
+        while left > 0 and (block := handle.read(int(min(FAST_CHUNK, left)))):
+            left -= len(block)
             block = rest + block
             cut = block.rfind(b"\n") + 1
             chunk, rest = block[:cut], block[cut:]

@@ -26,25 +26,27 @@ from builder.split import (
 BUCKET_BYTES = 96 << 20
 
 
-def spool_batches(path: Path, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-    """The spooled batches in write order, read one at a time."""
-    with pa.OSFile(str(path), "rb") as source:
-        reader = pa.ipc.open_file(source)
-        for index in range(reader.num_record_batches):
-            batch = reader.get_batch(index)
-            yield batch.select(columns) if columns else batch
+def spool_batches(paths: list[Path], columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The spooled batches of the spool files in order, read one at a time."""
+    for path in paths:
+        with pa.OSFile(str(path), "rb") as source:
+            reader = pa.ipc.open_file(source)
+            for index in range(reader.num_record_batches):
+                batch = reader.get_batch(index)
+                yield batch.select(columns) if columns else batch
 
 
-def bucket_count(path: Path) -> int:
+def bucket_count(paths: list[Path]) -> int:
     """A power of two that keeps each bucket near BUCKET_BYTES."""
     buckets = 1
-    while path.stat().st_size / buckets > BUCKET_BYTES and buckets < 1024:
+    size = sum(path.stat().st_size for path in paths)
+    while size / buckets > BUCKET_BYTES and buckets < 1024:
         buckets *= 2
     return buckets
 
 
 def partition(
-    spool: Path, fractions: dict[str, float], workdir: Path, copies: np.ndarray, seed: int
+    spool: list[Path], fractions: dict[str, float], workdir: Path, copies: np.ndarray, seed: int
 ) -> dict[str, tuple[int, list[Path]]]:
     """Routes spooled rows to bucket files per split, each row `copies` times (0 drops it);
     returns each split's row count and its buckets in order."""

@@ -1,0 +1,275 @@
+"""Units of work for read → clean → validate → expand → quality: the part of a build that runs in parallel.
+
+A unit processes parts (shards of sources) in order with one state, and leaves everything it made in
+files: each part's spooled rows, its ledger entries and its dedup index. Only small summaries go back
+to the process that merges them, which is what lets units run in forked workers or on Dask.
+Knowledge-base sources share one unit, since their records are checked against each other.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from builder.catalogue import Catalogue, load_catalogue
+from builder.clean import clean_batch
+from builder.config import BuildConfig, SourceConfig
+from builder.expand import Coverage, Expander
+from builder.fields import check_user_mapping, require_fields, resolve_columns
+from builder.ledger import Ledger, Reject, SourceCounts
+from builder.normalize import entity_name
+from builder.quality import Quality, QualityReport
+from builder.read import POSITION, WHOLE, Detected, Shard, read_source, shards
+from builder.rows import ENTITY_COLUMN, POSITION_COLUMN, SPOOL_SCHEMA, WORK_SCHEMA, template_rows
+from builder.split import with_keys
+from builder.validate import Invalid, kb_record_id, qa_record_ids, validate_kb, validate_qa
+from schemas import KB_KINDS
+
+Progress = Callable[[str], Callable[[int], None]]
+
+
+def no_progress(_: str) -> Callable[[int], None]:
+    return lambda _n: None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One shard of one source."""
+
+    source: str
+    index: int
+    shard: Shard = WHOLE
+
+
+@dataclass
+class PartResult:
+    """What a part left in its folder (`rows.arrow`, ledger files, `index.npz`) and its counts."""
+
+    source: str
+    index: int
+    folder: Path
+    rows: int
+    counts: SourceCounts
+
+
+@dataclass
+class UnitResult:
+    """A unit's parts, and the tallies the merge adds up: template coverage and the quality report."""
+
+    parts: list[PartResult]
+    coverage: dict[str, tuple[int, dict[str, Coverage]]]
+    report: QualityReport
+
+
+@dataclass
+class Run:
+    """The state carried across sources: stages with memory (expanders, quality) and the ledger."""
+
+    config: BuildConfig
+    expanders: dict[str, Expander]
+    quality: Quality
+    ledger: Ledger
+    progress: Progress
+    position_kinds: dict[str, str] = field(default_factory=dict)
+    spooled: int = 0
+
+    @cached_property
+    def ranks(self) -> dict[str, int]:
+        """Each source's place in the preference order (0 = most preferred)."""
+        return {source.name: rank for rank, source in enumerate(self.config.by_preference())}
+
+    @cached_property
+    def sources(self) -> dict[str, SourceConfig]:
+        return {source.name: source for source in self.config.sources}
+
+
+def plan_units(config: BuildConfig, detected: dict[str, Detected], shards_per_source: int) -> list[list[Part]]:
+    """One unit with every knowledge-base source, and one per shard of each QA source."""
+    ordered = config.by_preference()
+    kb = [Part(s.name, 0) for s in ordered if s.kind != "qa"]
+    qa = [[Part(s.name, i, shard)] for s in ordered if s.kind == "qa"
+          for i, shard in enumerate(shards(s, detected[s.name], shards_per_source))]
+    return ([kb] if kb else []) + qa
+
+
+def run_unit(
+    config: BuildConfig,
+    parts: list[Part],
+    detected: dict[str, Detected],
+    folder: Path,
+    catalogue: Catalogue | None = None,
+    progress: Progress = no_progress,
+) -> UnitResult:
+    """read → quality for each part in turn, writing its results into its own folder under `folder`."""
+    sources = {s.name: s for s in config.sources}
+    if catalogue is None and any(sources[p.source].kind != "qa" for p in parts):
+        catalogue = catalogue_for(config)
+    expanders = expanders_for(config, catalogue) if catalogue else {}
+    quality = Quality(config)
+    results = []
+    for part in parts:
+        source = sources[part.source]
+        where = folder / f"{part.source}.{part.index:05d}"
+        where.mkdir(parents=True)
+        run = Run(config, expanders, quality, Ledger(where), progress)
+        with pa.OSFile(str(where / "rows.arrow"), "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as spool:
+            def emit(rows: pa.Table) -> None:
+                spool.write_table(with_keys(rows, config.seed, config.split.group_by))
+                run.spooled += rows.num_rows
+
+            run_source(source, detected[source.name], run, emit, part.shard)
+        run.ledger.close()
+        quality.save_index(where / "index.npz")
+        results.append(PartResult(source.name, part.index, where, run.spooled, run.ledger.counts(source.name)))
+    return UnitResult(results, {kind: e.tallies() for kind, e in expanders.items()}, quality.report)
+
+
+def catalogue_for(config: BuildConfig) -> Catalogue:
+    kinds = [k for k in KB_KINDS if any(s.kind == k for s in config.sources)]
+    return load_catalogue(config.templates, kinds)
+
+
+def expanders_for(config: BuildConfig, catalogue: Catalogue) -> dict[str, Expander]:
+    return {kind: Expander(entries, config.seed, config.variants) for kind, entries in catalogue.entries.items()}
+
+
+def cleaned_batches(
+    source: SourceConfig,
+    detected: Detected,
+    config: BuildConfig,
+    ledger: Ledger,
+    progress: Progress = no_progress,
+    shard: Shard = WHOLE,
+) -> Iterator[pa.RecordBatch]:
+    """read → map → clean for one source (or shard): batches whose columns are schema fields (and the position)."""
+    user_mapping = config.mapping_for(source)
+    check_user_mapping(source.kind, user_mapping, str(source.path))
+    counts = ledger.counts(source.name)
+    advance = progress(source.name)
+    checked = False
+    for raw in read_source(source, detected, config.batch_size, shard):
+        counts.read += raw.records.num_rows + len(raw.rejects)
+        for reject in raw.rejects:
+            ledger.reject(reject)
+        advance(raw.records.num_rows + len(raw.rejects))
+        if not raw.records.num_rows:
+            continue
+        columns = [c for c in raw.records.schema.names if c != POSITION]
+        mapping, unmapped = resolve_columns(source.kind, columns, user_mapping)
+        if not checked:
+            require_fields(source.kind, columns, mapping, str(source.path))
+            checked = True
+        counts.fields.update(mapping.values())
+        for column in unmapped:
+            counts.unmapped_columns[column] += raw.records.num_rows - raw.records.column(column).null_count
+        yield clean_batch(_rename(raw.records, mapping), skip=frozenset({POSITION}))
+
+
+def run_source(
+    source: SourceConfig, detected: Detected, run: Run, emit: Callable[[pa.Table], None], shard: Shard = WHOLE
+) -> None:
+    """Streams one source (or shard) through its stages into `emit`."""
+    for batch in cleaned_batches(source, detected, run.config, run.ledger, run.progress, shard):
+        rows = _qa_rows(batch, source, detected, run) if source.kind == "qa" else _kb_rows(batch, source, detected, run)
+        emit(_quality(rows, source, detected, run))
+
+
+def _rename(batch: pa.RecordBatch, mapping: dict[str, str]) -> pa.RecordBatch:
+    """Keeps mapped columns under their schema names, and the position column."""
+    names = [*mapping, POSITION]
+    return pa.RecordBatch.from_arrays([batch.column(n) for n in names], names=[*mapping.values(), POSITION])
+
+
+def _reject(
+    source: SourceConfig, detected: Detected, stage: str, invalid: Invalid, record_id: str | None = None
+) -> Reject:
+    return Reject(stage, invalid.reason, source.name, str(source.path), invalid.position,
+                  detected.position_kind, invalid.field, record_id, invalid.detail)
+
+
+def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
+    """Validates each record with its model, checks it as a whole, and expands it through the catalogue."""
+    expander = run.expanders[source.kind]
+    columns: dict[str, list] = {name: [] for name in WORK_SCHEMA.names}
+    for result in validate_kb(source.kind, batch.to_pylist()):
+        if isinstance(result, Invalid):
+            run.ledger.reject(_reject(source, detected, "validate", result))
+            continue
+        position, record = result
+        rid = kb_record_id(source.kind, record)
+        where = f"{source.name}:{position}"
+        if removal := run.quality.check_record(source.kind, record.name, record.aliases, rid, where):
+            run.ledger.reject(Reject(removal.stage, removal.reason, source.name, str(source.path), position,
+                                     detected.position_kind, "name", rid, removal.detail, removal.duplicate_of))
+            continue
+        context = record.model_dump()
+        rows = expander.expand(context, rid)
+        if not rows:
+            missing = expander.missing_fields(context)
+            detail = f"no template applies; missing: {', '.join(missing) or 'nothing a template needs'}"
+            invalid = Invalid(position, missing[0] if missing else None, "no_template_applies", detail)
+            run.ledger.reject(_reject(source, detected, "expand", invalid, rid))
+            continue
+        entity = f"{source.kind}:{entity_name(record.name)}"
+        for name, values in template_rows(source.name, source.kind, rid, position, entity, rows).items():
+            columns[name].extend(values)
+    return pa.table(columns, schema=WORK_SCHEMA)
+
+
+def _qa_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
+    """QA pairs become rows column-wise: the question is the instruction, the answer the output."""
+    checked = validate_qa(batch)
+    for invalid in checked.invalid:
+        run.ledger.reject(_reject(source, detected, "validate", invalid))
+    valid = checked.valid
+    n = valid.num_rows
+    record_ids = pa.array(qa_record_ids(valid), pa.string())
+    return pa.table(
+        {
+            "instruction": valid["question"],
+            "input": pc.fill_null(valid["input"], ""),
+            "output": valid["answer"],
+            "source": pa.array([source.name] * n, pa.string()),
+            "kind": pa.array(["qa"] * n, pa.string()),
+            "record_id": record_ids,
+            "template_id": pa.nulls(n, pa.string()),
+            "variant": pa.nulls(n, pa.int32()),
+            POSITION_COLUMN: valid[POSITION],
+            ENTITY_COLUMN: record_ids,
+        },
+        schema=WORK_SCHEMA,
+    )
+
+
+def _quality(rows: pa.Table, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
+    """Row-level quality; a record all of whose rows go is a rejected record, else its lost rows are listed."""
+    kept, removals, marks = run.quality.rows(rows, source.kind, run.ranks[source.name], run.spooled)
+    counts = run.ledger.counts(source.name)
+    surviving = set(kept[POSITION_COLUMN].to_pylist())
+    counts.kept += len(surviving)
+    counts.rows += kept.num_rows
+    if not removals and not marks:
+        return kept
+    meta = rows.select(["record_id", "template_id", "variant", POSITION_COLUMN]).to_pylist()
+    rejected: set[int] = set()
+    for index, removal in sorted(removals.items()):
+        row = meta[index]
+        entry = Reject(removal.stage, removal.reason, source.name, str(source.path), row[POSITION_COLUMN],
+                       detected.position_kind, None, row["record_id"], removal.detail, removal.duplicate_of,
+                       row["template_id"], row["variant"])
+        if row[POSITION_COLUMN] in surviving:
+            run.ledger.remove_row(entry)
+        elif row[POSITION_COLUMN] not in rejected:
+            rejected.add(row[POSITION_COLUMN])
+            run.ledger.reject(entry)
+    for index, mark in sorted(marks.items()):
+        row = meta[index]
+        run.ledger.mark(Reject(mark.stage, mark.reason, source.name, str(source.path), row[POSITION_COLUMN],
+                               detected.position_kind, None, row["record_id"], mark.detail, None,
+                               row["template_id"], row["variant"]))
+    return kept
+
+
