@@ -115,9 +115,24 @@ class Ledger:
     def to_json(self) -> dict:
         return {name: counts.to_json() for name, counts in sorted(self.sources.items())}
 
+    def sort_by_position(self) -> None:
+        """Orders the entries written so far by record position (stably), so that they do not depend on
+        how the records were batched or sharded; closes the files."""
+        self.close()
+        for name in FILES:
+            if self.folder is not None and (path := self.folder / name).is_file():
+                lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+                lines.sort(key=_position)
+                path.write_text("".join(lines), encoding="utf-8")
+
     def close(self) -> None:
         """Closes the files; `rejects.jsonl` exists (maybe empty) whenever the ledger writes anywhere."""
         if self.folder is not None and "rejects.jsonl" not in self._files:
             (self.folder / "rejects.jsonl").touch()
         for handle in self._files.values():
             handle.close()
+
+
+def _position(line: str) -> int:
+    entry = json.loads(line)
+    return entry.get("line") or entry.get("index") or 0

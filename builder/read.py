@@ -245,6 +245,7 @@ def _flat_strings(chunk: bytes) -> pa.Table | None:
     """The chunk as a table when every line is a flat object of strings (or nulls), else None."""
     try:
         table = pa_json.read_json(io.BytesIO(chunk), read_options=pa_json.ReadOptions(use_threads=False))
+        table.validate(full=True)  # Arrow's JSON reader lets invalid UTF-8 through; the line reader names its line
     except pa.ArrowInvalid:
         return None
     if not all(pa.types.is_string(t) or pa.types.is_null(t) for t in table.schema.types):

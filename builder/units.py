@@ -121,7 +121,7 @@ def run_unit(
                 run.spooled += rows.num_rows
 
             run_source(source, detected[source.name], run, emit, part.shard)
-        run.ledger.close()
+        run.ledger.sort_by_position()
         quality.save_index(where / "index.npz")
         results.append(PartResult(source.name, part.index, where, run.spooled, run.ledger.counts(source.name)))
     return UnitResult(results, {kind: e.tallies() for kind, e in expanders.items()}, quality.report)
