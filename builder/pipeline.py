@@ -10,13 +10,14 @@ modules; this module only wires them together and does the I/O.
 import json
 import platform
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from builder import __version__
 from builder.card import write_card
@@ -165,53 +166,46 @@ def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, dict]:
 
 def _account_dropped(spool: list[Path], dropped: dict[int, tuple[Removal, int | None]], run: Run) -> None:
     """Ledger entries for rows dropped after spooling: a record that loses every row is rejected,
-    else its lost rows are listed. A record's rows sit together in the spool, one after another;
-    a first pass finds the ids of the surviving copies, which may come later in the spool."""
-    wanted = np.array(sorted({kept for _, kept in dropped.values() if kept is not None}), np.int64)
-    ids, start = {}, 0
-    for batch in spool_batches(spool, ["record_id"]):
-        here = wanted[np.searchsorted(wanted, start):np.searchsorted(wanted, start + batch.num_rows)]
-        ids.update(zip(here.tolist(), batch.column(0).take(pa.array(here - start)).to_pylist(), strict=True))
-        start += batch.num_rows
+    else its lost rows are listed. A record's rows sit together in the spool, one after another."""
+    names = pa.array([source.name for source in run.config.sources])
+    codes, positions = [], []
+    for batch in spool_batches(spool, ["source", POSITION_COLUMN]):
+        codes.append(pc.index_in(batch.column(0), value_set=names).to_numpy())
+        positions.append(batch.column(1).to_numpy())
+    code, position = np.concatenate(codes), np.concatenate(positions)
+    starts = np.ones(len(code), bool)
+    starts[1:] = (code[1:] != code[:-1]) | (position[1:] != position[:-1])
+    record = np.cumsum(starts) - 1
+    lost = np.array(sorted(dropped), np.int64)
+    whole = np.bincount(record[lost], minlength=record[-1] + 1) == np.bincount(record)
+    survivors = np.array(sorted({kept for _, kept in dropped.values() if kept is not None}), np.int64)
+    ids = dict(zip(survivors.tolist(), (row["record_id"] for row in _rows_at(spool, survivors, ["record_id"])),
+                   strict=True))
     columns = ["source", "record_id", "template_id", "variant", POSITION_COLUMN]
-    record: list[tuple[int, dict]] = []
+    previous = -1
+    for index, row in zip(lost.tolist(), _rows_at(spool, lost, columns), strict=True):
+        source = run.sources[row["source"]]
+        counts = run.ledger.counts(source.name)
+        removal, kept = dropped[index]
+        entry = Reject(removal.stage, removal.reason, source.name, str(source.path), row[POSITION_COLUMN],
+                       run.position_kinds[source.name], None, row["record_id"], removal.detail,
+                       ids.get(kept) if kept is not None else None, row["template_id"], row["variant"])
+        counts.rows -= 1
+        if not whole[record[index]]:
+            run.ledger.remove_row(entry)
+        elif record[index] != previous:
+            counts.kept -= 1
+            run.ledger.reject(entry)
+        previous = record[index]
+
+
+def _rows_at(spool: list[Path], indices: np.ndarray, columns: list[str]) -> Iterator[dict]:
+    """The spooled rows at the given (sorted) indices, as dicts of `columns`."""
     start = 0
     for batch in spool_batches(spool, columns):
-        rows = batch.to_pylist()
-        for offset, row in enumerate(rows):
-            index = start + offset
-            if record and (row["source"], row[POSITION_COLUMN]) != _record_key(record[0][1]):
-                _settle_record(record, dropped, ids, run)
-                record = []
-            record.append((index, row))
-        start += len(rows)
-    if record:
-        _settle_record(record, dropped, ids, run)
-
-
-def _record_key(row: dict) -> tuple[str, int]:
-    return row["source"], row[POSITION_COLUMN]
-
-
-def _settle_record(record: list[tuple[int, dict]], dropped: dict, ids: dict[int, str], run: Run) -> None:
-    lost = [(index, row) for index, row in record if index in dropped]
-    if not lost:
-        return
-    source = run.sources[record[0][1]["source"]]
-    counts = run.ledger.counts(source.name)
-    counts.rows -= len(lost)
-    entries = []
-    for index, row in lost:
-        removal, kept = dropped[index]
-        entries.append(Reject(removal.stage, removal.reason, source.name, str(source.path), row[POSITION_COLUMN],
-                              run.position_kinds[source.name], None, row["record_id"], removal.detail,
-                              ids.get(kept) if kept is not None else None, row["template_id"], row["variant"]))
-    if len(lost) == len(record):
-        counts.kept -= 1
-        run.ledger.reject(entries[0])
-    else:
-        for entry in entries:
-            run.ledger.remove_row(entry)
+        here = indices[np.searchsorted(indices, start):np.searchsorted(indices, start + batch.num_rows)]
+        yield from batch.take(pa.array(here - start)).to_pylist()
+        start += batch.num_rows
 
 
 def _export(spool: list[Path], config: BuildConfig, tmp: Path, progress: Progress, copies: np.ndarray) -> dict[str, int]:
