@@ -2,19 +2,20 @@
 
     python bench/scale.py [--scale F] [--workdir DIR] [--keep] [--seed N]
                           [--only floor|naive|builder|builder-4x] [--skip-naive] [--skip-4x]
-                          [--builder-cmd CMD] [--timeout S] [--strict]
+                          [--builder-cmd CMD] [--workers N] [--timeout S] [--strict]
 
 1. Generates the synthetic workload (``bench/workload.py``) into a temp dir (or
    ``--workdir``; reused when a matching ``workload.json`` manifest is already there),
    and a 4x one (scale x 4) into ``input-4x/`` for the memory-scaling run.
-2. Runs each stage in its own subprocess and measures its wall time and peak RSS
-   (``os.wait4`` on the child: ``ru_maxrss``, KiB on Linux, max over the child and
-   any descendants it waited for).
+2. Runs each stage in its own subprocess and measures its wall time and peak RSS: the
+   larger of ``os.wait4``'s ``ru_maxrss`` (the largest single process of the stage) and
+   the sum of the RSS of every process in the stage's process group, sampled every 20 ms
+   from ``/proc`` (a build with ``--workers 2`` is three processes).
    * floor:      ``python bench/floor.py IN OUT`` (least work giving the same rows)
    * naive:      ``python bench/naive.py IN OUT --seed 1`` (the builder's default stages,
      row by row, as a first-draft script would write them; no near-dup)
    * builder:    ``build-instructions build --kb drug=IN/drugs.json --qa IN/qa.jsonl
-     --out OUT --seed 1 --quiet``
+     --out OUT --seed 1 --quiet --workers N`` (N = ``--workers``, default: the CPU count)
    * builder-4x: the same on the 4x workload
 3. Prints a table, the builder/floor, naive/builder and 4x/1x ratios, and as the LAST
    line one JSON object.
@@ -84,16 +85,48 @@ def run_measured(cmd: list[str], log_dir: Path, timeout: float | None) -> tuple[
         timer = threading.Timer(timeout, _kill) if timeout else None
         if timer:
             timer.start()
+        done = threading.Event()
+        tree_peak = [0]
+
+        def _sample() -> None:
+            while not done.wait(0.02):
+                tree_peak[0] = max(tree_peak[0], group_rss_kib(proc.pid))
+
+        sampler = threading.Thread(target=_sample, daemon=True)
+        sampler.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
+            done.set()
+            sampler.join()
             if timer:
                 timer.cancel()
         wall = time.perf_counter() - t0
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code  # we reaped it ourselves; keep Popen consistent
     note = f"timed out after {timeout:g}s" if timed_out.is_set() else ""
-    return code, wall, usage.ru_maxrss / 1024.0, note
+    return code, wall, max(usage.ru_maxrss, tree_peak[0]) / 1024.0, note
+
+
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
+
+
+def group_rss_kib(pgid: int) -> int:
+    """The summed resident memory of every process in a process group, from /proc (0 where there is none)."""
+    total = 0
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            if int(fields[2]) != pgid:
+                continue
+            with open(f"/proc/{entry}/statm", "rb") as statm:
+                total += int(statm.read().split()[1]) * PAGE_KIB
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def parquet_rows(paths: list[Path]) -> int:
@@ -161,7 +194,7 @@ def ratio_of(a: float | None, b: float | None) -> float | None:
     return a / b if (a is not None and b) else None
 
 
-def builder_command(base: str | None, in_dir: Path, out_dir: Path) -> tuple[list[str] | None, str]:
+def builder_command(base: str | None, in_dir: Path, out_dir: Path, workers: int) -> tuple[list[str] | None, str]:
     if base:
         prefix = shlex.split(base)
     else:
@@ -171,7 +204,7 @@ def builder_command(base: str | None, in_dir: Path, out_dir: Path) -> tuple[list
                           "`pip install -e .`, or pass --builder-cmd 'python -m builder')")
         prefix = [exe]
     return prefix + ["build", "--kb", f"drug={in_dir / 'drugs.json'}", "--qa", str(in_dir / "qa.jsonl"),
-                     "--out", str(out_dir), "--seed", "1", "--quiet"], ""
+                     "--out", str(out_dir), "--seed", "1", "--quiet", "--workers", str(workers)], ""
 
 
 def ensure_workload(in_dir: Path, scale: float, seed: int) -> dict:
@@ -210,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-naive", action="store_true", help="do not run the naive script (it is the slowest)")
     ap.add_argument("--skip-4x", action="store_true", help="do not generate/run the 4x workload")
     ap.add_argument("--builder-cmd", help="command prefix replacing `build-instructions`, e.g. 'python -m builder'")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="--workers for the builder (default: the CPU count)")
     ap.add_argument("--timeout", type=float, default=None, help="per-stage timeout in seconds")
     ap.add_argument("--strict", action="store_true", help="exit 1 if any stage failed")
     args = ap.parse_args(argv)
@@ -248,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_stage("naive", cmd, out, work / "logs" / "naive", builder_outputs, args.timeout))
         if "builder" in wanted:
             out = work / "out-builder"
-            cmd, missing = builder_command(args.builder_cmd, in_dir, out)
+            cmd, missing = builder_command(args.builder_cmd, in_dir, out, args.workers)
             print("running builder ...", file=sys.stderr)
             results.append(run_stage("builder", cmd, out, work / "logs" / "builder", builder_outputs,
                                      args.timeout, missing))
@@ -261,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({(info4['drugs_bytes'] + info4['qa_bytes']) / 2**20:.1f} MiB, generated {gen_note})",
                   file=sys.stderr)
             out = work / "out-builder-4x"
-            cmd, missing = builder_command(args.builder_cmd, in_4x, out)
+            cmd, missing = builder_command(args.builder_cmd, in_4x, out, args.workers)
             print("running builder-4x ...", file=sys.stderr)
             results.append(run_stage("builder-4x", cmd, out, work / "logs" / "builder-4x", builder_outputs,
                                      args.timeout, missing))
@@ -312,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
 
         summary = {
             "scale": args.scale,
+            "workers": args.workers,
             "floor_s": ok_val(floor, "wall_s"),
             "naive_s": ok_val(naive, "wall_s"),
             "builder_s": ok_val(builder, "wall_s"),

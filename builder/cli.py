@@ -1,4 +1,8 @@
-"""`build-instructions`: one command per job; a user's mistake is one line on stderr and exit code 2."""
+"""`build-instructions`: one command per job; a user's mistake is one line on stderr and exit code 2.
+
+The evaluation, preview and publishing commands import their modules when they run, so that a build
+does not pay for loading them.
+"""
 
 import json
 import sys
@@ -12,18 +16,12 @@ from tqdm import tqdm
 from builder.catalogue import lint
 from builder.config import SAMPLE_CONFIG, BuildConfig, build_config, load_config_file
 from builder.errors import UserError
-from builder.evalbuild import sample_items, write_eval
-from builder.evalsets import load_eval_set
-from builder.extract import measure_extraction
 from builder.fields import ALIASES, REQUIRED
 from builder.ledger import Ledger
 from builder.pipeline import BuildResult, build, dry_run
 from builder.units import Progress, no_progress
 from builder.formats import write_dataset_info, write_from_parquet
-from builder.preview import format_preview, preview
-from builder.publish import publish_to_url, push_to_hub
 from builder.report import write_report
-from builder.score import format_table, load_synonyms, read_answers, score, write_audit_csv
 from schemas import RECORD_MODELS
 
 USER_ERROR = 2
@@ -298,6 +296,7 @@ def preview_command(kind, count, paths, maps, full, **settings) -> None:
     """Render a few records through the catalogue and print the questions and answers."""
     kb = tuple(p if "=" in p else f"{kind}={p}" for p in paths)
     config = assemble(None, kb, (), maps, **settings) if kb else assemble(SAMPLE_CONFIG, (), (), maps, **settings)
+    from builder.preview import format_preview, preview
     click.echo(format_preview(preview(config, kind, count), None if full else 160))
 
 
@@ -317,6 +316,7 @@ def eval_group() -> None:
 def eval_build_command(kb, maps, count, seed, out) -> None:
     """Sample entities (seeded) and write their questions, reference texts and gold lists."""
     config = assemble(None, kb, (), maps, seed=seed)
+    from builder.evalbuild import sample_items, write_eval
     items = sample_items(config, count)
     for path in write_eval(items, out):
         click.echo(f"wrote {path}")
@@ -339,6 +339,8 @@ def eval_score_command(eval_path, answers, models, synonyms, audit, as_json) -> 
     """Score answers: criterion 1 hits ≥ 1 gold indication, 2 hits ≥ 1/2 of them, 3 hits ≥ 2/3."""
     if models and len(models) != len(answers):
         raise UserError(f"{len(models)} --model names for {len(answers)} --answers files", remedy="give one per file")
+    from builder.evalsets import load_eval_set
+    from builder.score import format_table, load_synonyms, read_answers, score, write_audit_csv
     eval_set = load_eval_set(eval_path)
     table = load_synonyms(synonyms)
     results = [
@@ -361,6 +363,8 @@ def eval_score_command(eval_path, answers, models, synonyms, audit, as_json) -> 
 @user_errors
 def eval_extraction_command(eval_path) -> None:
     """Measure indication extraction against expert labels: precision, recall, F1 (exact and normalised)."""
+    from builder.evalsets import load_eval_set
+    from builder.extract import measure_extraction
     figures = measure_extraction(load_eval_set(eval_path).items)
     click.echo(f"{figures['items']} items, {figures['gold']} gold labels, {figures['extracted']} extracted phrases")
     click.echo(f"{'match':<12}{'precision':>10}{'recall':>10}{'F1':>10}")
@@ -391,6 +395,7 @@ def push_command(out_dir, repo_id, url, private, revision, endpoint) -> None:
     """Publish a build: every split's Parquet shards and the dataset card; stale shards are removed."""
     if bool(repo_id) == bool(url):
         raise UserError("give exactly one of --repo-id and --url", remedy="e.g. --repo-id my-org/qizhen or --url s3://b/p")
+    from builder.publish import publish_to_url, push_to_hub
     if repo_id:
         click.echo(push_to_hub(out_dir, repo_id, private=private, revision=revision, endpoint=endpoint))
         return

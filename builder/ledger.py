@@ -3,7 +3,7 @@
 import json
 import shutil
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO
 
@@ -26,10 +26,14 @@ class Reject:
     variant: int | None = None
 
     def to_json(self) -> dict:
-        data = {k: v for k, v in asdict(self).items() if v is not None or k in ("field", "record_id", "detail")}
+        data = {k: v for k in _REJECT_FIELDS if (v := getattr(self, k)) is not None or k in _ALWAYS}
         data[self.position_kind] = data.pop("position", None)
         del data["position_kind"]
         return data
+
+
+_REJECT_FIELDS = [f.name for f in fields(Reject)]
+_ALWAYS = ("field", "record_id", "detail")
 
 
 @dataclass

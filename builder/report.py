@@ -1,21 +1,20 @@
-"""A build's statistics report: `report/stats.json` and `report/index.html` with PNG plots.
+"""A build's statistics report: `report/stats.json` and `report/index.html` with inline SVG charts.
 
 `write_report(out_dir)` reads the build's Parquet shards (`data/{split}-*.parquet`, only the columns
-it needs, batch by batch; lengths come from Arrow compute, never from Python strings) and its
-`manifest.json`, and writes into `out_dir/report/`:
+it needs, one row group per thread, batch by batch; lengths come from Arrow compute, never from
+Python strings) and its `manifest.json`, and writes into `out_dir/report/`:
 
-* `stats.json` — every number the plots show: rows per source and split, rows per template,
+* `stats.json` — every number the charts show: rows per source and split, rows per template,
   instruction / input / output length summaries and histograms per source (length in characters,
   i.e. Unicode code points), per-template yield (eligible, rendered, skipped, rows in the output),
   rejects and removed rows by reason and source, and the quality figures of the manifest;
-* `lengths_instruction.png`, `lengths_output.png` — length histograms, one panel per source;
-* `rows_by_source.png` — rows per source, stacked by split;
-* `template_yield.png` — per template: rendered vs skipped records (rows in the output marked);
-* `rejects.png` — rejected records and removed rows by reason, stacked by source;
-* `index.html` — the tables and the plots, self-contained apart from the PNGs beside it.
+* `index.html` — one self-contained page: the tables, and charts drawn as inline SVG straight from
+  those numbers (rows per source stacked by split, instruction and output length histograms per
+  source, template yield, rejects by reason stacked by source). The browser draws the text with its
+  own fonts, so Chinese names render wherever the page is viewed.
 
-Plots use matplotlib's Agg backend, ASCII axis labels, and a CJK font for Chinese source names only
-when one is installed (e.g. Debian's fonts-noto-cjk); without one such names show as boxes.
+Memory stays bounded whatever the build's size: each thread holds one batch of one row group, and
+lengths are kept as rows-per-length counts, from which the summaries are computed exactly.
 
 The documented check by eye (Debian's `chromium`; not part of the test suite):
 
@@ -30,19 +29,30 @@ from __future__ import annotations
 
 import html
 import json
-from collections import defaultdict
+import os
+import unicodedata
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import reduce
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 LENGTH_FIELDS = ("instruction", "input", "output")
+COLUMNS = ["source", "template_id", *LENGTH_FIELDS]
 BINS = 30
-BATCH_ROWS = 200_000
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
-             "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "Droid Sans Fallback", "AR PL UMing CN")
+BATCH_ROWS = 100_000
+NO_TEMPLATE = "(none: qa)"
 SPLIT_COLOURS = {"train": "#4C72B0", "validation": "#DD8452", "test": "#55A868"}
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974",
+           "#64B5CD")
+FONT = 12  # px: the charts' text size, and the unit of the text-width estimate
+
+e = html.escape
 
 
 def write_report(out_dir: Path) -> Path:
@@ -51,84 +61,138 @@ def write_report(out_dir: Path) -> Path:
     folder = out_dir / "report"
     folder.mkdir(parents=True, exist_ok=True)
     manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
-    stats, lengths = collect_stats(out_dir, manifest)
+    stats = collect_stats(out_dir, manifest)
     (folder / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    plots = _plots(stats, lengths, folder)
     index = folder / "index.html"
-    index.write_text(_html(stats, plots), encoding="utf-8")
+    index.write_text(_html(stats), encoding="utf-8")
     return index
 
 
-def collect_stats(out_dir: Path, manifest: dict) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
-    """The numbers of the report, and the raw lengths per field and source (for the histograms)."""
-    rows_by: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # source -> split -> rows
-    rows_by_template: dict[str, int] = defaultdict(int)
-    parts: dict[str, dict[str, list[np.ndarray]]] = {f: defaultdict(list) for f in LENGTH_FIELDS}
+# ---------------------------------------------------------------- numbers
+
+@dataclass
+class _Tally:
+    """Counts from some row groups. Tallies add up, so row groups are read in parallel and merged."""
+
+    rows: Counter = field(default_factory=Counter)  # (source, split) -> rows
+    templates: Counter = field(default_factory=Counter)  # template id -> rows
+    lengths: dict = field(default_factory=dict)  # (field, source) -> rows per length (index = characters)
+
+    def add_lengths(self, key: tuple[str, str], counts: np.ndarray) -> None:
+        """Adds rows-per-length counts in place (the longer array keeps the sum)."""
+        total = self.lengths.get(key, np.zeros(0, np.int64))
+        if len(total) < len(counts):
+            total, counts = counts, total
+        total[:len(counts)] += counts
+        self.lengths[key] = total
+
+    def add(self, other: _Tally) -> _Tally:
+        self.rows.update(other.rows)
+        self.templates.update(other.templates)
+        for key, counts in other.lengths.items():
+            self.add_lengths(key, counts)
+        return self
+
+
+def _ints(array: pa.Array) -> np.ndarray:
+    """A null-free Arrow integer array's values, read in place: `Array.to_numpy` would import pandas (~0.3 s)."""
+    width = array.type.bit_width // 8
+    return np.frombuffer(array.buffers()[1], f"<i{width}", len(array), array.offset * width)
+
+
+def _scan(shard: Path, split: str, row_group: int) -> _Tally:
+    """One row group's tally; Arrow decompresses and measures with the GIL released, so threads help."""
+    tally = _Tally()
+    batches = pq.ParquetFile(shard).iter_batches(BATCH_ROWS, row_groups=[row_group], columns=COLUMNS,
+                                                 use_threads=False)
+    for batch in batches:
+        lengths = {f: _ints(pc.utf8_length(batch.column(f))) for f in LENGTH_FIELDS}
+        sources = pc.dictionary_encode(batch.column("source"))
+        codes = _ints(sources.indices)
+        for code, name in enumerate(sources.dictionary.to_pylist()):
+            mask = codes == code
+            tally.rows[name, split] += int(mask.sum())
+            for f in LENGTH_FIELDS:
+                tally.add_lengths((f, name), np.bincount(lengths[f][mask]))
+        for item in pc.value_counts(batch.column("template_id")).to_pylist():
+            tally.templates[NO_TEMPLATE if item["values"] is None else item["values"]] += item["counts"]
+    return tally
+
+
+def collect_stats(out_dir: Path, manifest: dict) -> dict:
+    """The numbers of the report (what `stats.json` holds), from the Parquet shards and the manifest."""
     splits = list(manifest.get("splits", {}))
+    units = []
     for shard in sorted((out_dir / "data").glob("*-of-*.parquet")):
         split = shard.name.rsplit("-", 3)[0]
         if split not in splits:
             splits.append(split)
-        columns = ["source", "template_id", *LENGTH_FIELDS]
-        for batch in pq.ParquetFile(shard).iter_batches(BATCH_ROWS, columns=columns):
-            lengths = {f: pc.utf8_length(batch.column(f)).to_numpy(zero_copy_only=False) for f in LENGTH_FIELDS}
-            source = pc.dictionary_encode(batch.column("source"))
-            codes = source.indices.to_numpy(zero_copy_only=False)
-            for code, name in enumerate(source.dictionary.to_pylist()):
-                mask = codes == code
-                rows_by[name][split] += int(mask.sum())
-                for f in LENGTH_FIELDS:
-                    parts[f][name].append(lengths[f][mask].astype(np.int32))
-            counts = pc.value_counts(batch.column("template_id"))
-            for item in counts.to_pylist():
-                rows_by_template[item["values"] if item["values"] is not None else "(none: qa)"] += item["counts"]
-    lengths = {f: {s: np.concatenate(p) for s, p in sorted(by.items())} for f, by in parts.items()}
+        units += [(shard, split, i) for i in range(pq.ParquetFile(shard).num_row_groups)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        tally = reduce(_Tally.add, pool.map(lambda unit: _scan(*unit), units), _Tally())
 
-    sources = sorted(set(rows_by) | set(manifest.get("sources", {})))
-    stats: dict = {
+    sources = sorted({s for s, _ in tally.rows} | set(manifest.get("sources", {})))
+    by_source_split = {s: {sp: tally.rows[s, sp] for sp in splits} for s in sources}
+    lengths: dict = {}
+    for f in LENGTH_FIELDS:
+        by_source = {s: tally.lengths[f, s] for s in sources if (f, s) in tally.lengths}
+        edges = _edges(by_source)
+        lengths[f] = {s: {**_summary(c), "histogram": _histogram(c, edges)} for s, c in by_source.items()}
+        lengths[f]["_bins"] = edges.tolist()
+    return {
         "build": manifest.get("config", {}).get("out", str(out_dir)),  # the final folder, not the temporary one
         "rows": {
-            "total": sum(sum(by.values()) for by in rows_by.values()),
-            "by_split": {sp: sum(rows_by[s].get(sp, 0) for s in sources) for sp in splits},
-            "by_source": {s: sum(rows_by[s].values()) for s in sources},
-            "by_source_split": {s: {sp: rows_by[s].get(sp, 0) for sp in splits} for s in sources},
-            "by_template": dict(sorted(rows_by_template.items())),
+            "total": sum(tally.rows.values()),
+            "by_split": {sp: sum(by[sp] for by in by_source_split.values()) for sp in splits},
+            "by_source": {s: sum(by.values()) for s, by in by_source_split.items()},
+            "by_source_split": by_source_split,
+            "by_template": dict(sorted(tally.templates.items())),
         },
-        "lengths": {f: {s: _summary(a) for s, a in by.items()} for f, by in lengths.items()},
-        "templates": _template_yield(manifest, rows_by_template),
+        "lengths": lengths,
+        "templates": _template_yield(manifest, tally.templates),
         "rejects": _rejects(manifest),
         "sources": {s: {k: manifest.get("sources", {}).get(s, {}).get(k)
                         for k in ("read", "kept", "rejected", "rows")} for s in sources},
         "quality": manifest.get("quality", {}),
         "manifest_splits": manifest.get("splits", {}),
     }
-    for f, by in lengths.items():
-        edges = _edges(by)
-        stats["lengths"][f]["_bins"] = edges.tolist()
-        for s, a in by.items():
-            stats["lengths"][f][s]["histogram"] = _histogram(a, edges)
-    return stats, lengths
 
 
-def _summary(a: np.ndarray) -> dict:
-    if not len(a):
+def _percentiles(counts: np.ndarray, qs: list[float]) -> np.ndarray:
+    """numpy's default (linear) percentiles of the lengths that `counts` tallies, without expanding them."""
+    cumulative = np.cumsum(counts)
+    position = (cumulative[-1] - 1) * np.asarray(qs, float) / 100
+    below = np.floor(position)
+    low = np.searchsorted(cumulative, below, side="right")  # the k-th smallest length is the first with cumulative > k
+    high = np.searchsorted(cumulative, np.minimum(below + 1, cumulative[-1] - 1), side="right")
+    return low + (position - below) * (high - low)
+
+
+def _summary(counts: np.ndarray) -> dict:
+    n = int(counts.sum())
+    if not n:
         return {"count": 0}
-    p = np.percentile(a, [50, 90, 99])
-    return {"count": len(a), "min": int(a.min()), "max": int(a.max()), "mean": round(float(a.mean()), 1),
+    present = np.flatnonzero(counts)
+    p = _percentiles(counts, [50, 90, 99])
+    return {"count": n, "min": int(present[0]), "max": int(present[-1]),
+            "mean": round(float(np.arange(len(counts)) @ counts) / n, 1),
             "median": round(float(p[0]), 1), "p90": round(float(p[1]), 1), "p99": round(float(p[2]), 1),
-            "empty": int((a == 0).sum())}
+            "empty": int(counts[0])}
 
 
 def _edges(by_source: dict[str, np.ndarray]) -> np.ndarray:
     """BINS equal bins from 0 to the largest per-source 99th percentile (at least 1), shared by all
     sources of a field; longer values are counted apart as overflow."""
-    tops = [float(np.percentile(a, 99)) for a in by_source.values() if len(a)]
+    tops = [float(_percentiles(c, [99])[0]) for c in by_source.values() if c.sum()]
     return np.linspace(0.0, max(1.0, float(np.ceil(max(tops, default=1.0)))), BINS + 1)
 
 
-def _histogram(a: np.ndarray, edges: np.ndarray) -> dict:
-    """Counts per bin (the last bin includes its right edge) and the overflow: they add up to len(a)."""
-    return {"counts": np.histogram(a[a <= edges[-1]], edges)[0].tolist(), "overflow": int((a > edges[-1]).sum())}
+def _histogram(counts: np.ndarray, edges: np.ndarray) -> dict:
+    """Rows per bin (the last bin includes its right edge) and the overflow: they add up to the rows."""
+    lengths = np.arange(len(counts))
+    inside = lengths <= edges[-1]
+    binned = np.histogram(lengths[inside], edges, weights=counts[inside])[0]
+    return {"counts": binned.astype(np.int64).tolist(), "overflow": int(counts[~inside].sum())}
 
 
 def _template_yield(manifest: dict, rows_by_template: dict[str, int]) -> dict:
@@ -156,142 +220,113 @@ def _rejects(manifest: dict) -> dict:
     return {k: dict(sorted(v.items(), key=lambda item: -sum(item[1].values()))) for k, v in result.items()}
 
 
-# ---------------------------------------------------------------- plots
+# ---------------------------------------------------------------- charts (inline SVG)
 
-def _plots(stats: dict, lengths: dict[str, dict[str, np.ndarray]], folder: Path) -> dict[str, str]:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    cjk = [name for name in CJK_FONTS if name in installed]
-    rc = {"font.sans-serif": [*cjk[:1], "DejaVu Sans"], "font.family": "sans-serif", "axes.unicode_minus": False,
-          "figure.dpi": 100, "savefig.dpi": 100, "axes.spines.top": False, "axes.spines.right": False}
-    written = {}
-    with plt.rc_context(rc):
-        for field in ("instruction", "output"):
-            written[f"lengths_{field}"] = _save(plt, _length_figure(plt, field, stats, lengths[field]),
-                                                folder / f"lengths_{field}.png")
-        written["rows_by_source"] = _save(plt, _rows_figure(plt, stats), folder / "rows_by_source.png")
-        if stats["templates"]:
-            written["template_yield"] = _save(plt, _template_figure(plt, stats), folder / "template_yield.png")
-        written["rejects"] = _save(plt, _rejects_figure(plt, stats), folder / "rejects.png")
-    return written
+def _text_width(text: str) -> float:
+    """A rough rendered width, to leave room for labels: wide (CJK) characters ~1 em, others ~0.6 em."""
+    return sum(FONT if unicodedata.east_asian_width(c) in "WF" else 0.6 * FONT for c in text)
 
 
-def _save(plt, figure, path: Path) -> str:
-    figure.savefig(path, format="png")
-    plt.close(figure)
-    return path.name
+def _svg(attributes: str, title: str, width: float, height: float, body: list[str]) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" {attributes} role="img" aria-label="{e(title)}" '
+            f'width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}">'
+            f'<title>{e(title)}</title>{"".join(body)}</svg>')
 
 
-def _length_figure(plt, field: str, stats: dict, by_source: dict[str, np.ndarray]):
-    sources = [s for s, a in by_source.items() if len(a)]
-    columns = 2 if len(sources) > 1 else 1
-    rows = max(1, -(-len(sources) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(11, 2.4 * rows + 0.6), squeeze=False)
-    edges = np.array(stats["lengths"][field]["_bins"])
-    for ax, source in zip(axes.flat, sources):
-        summary = stats["lengths"][field][source]
-        histogram = summary["histogram"]
-        ax.bar(edges[:-1], histogram["counts"], width=np.diff(edges), align="edge", color="#4C72B0",
-               edgecolor="white", linewidth=0.4)
-        note = f"n={summary['count']}  median={summary['median']:g}  p99={summary['p99']:g}  max={summary['max']}"
-        if histogram["overflow"]:
-            note += f"  (>{edges[-1]:g}: {histogram['overflow']})"
-        ax.set_title(f"{source}\n{note}", fontsize=9, loc="left")
-        ax.set_xlim(0, edges[-1])
-        ax.set_xlabel(f"{field} length (characters)", fontsize=8)
-        ax.set_ylabel("rows", fontsize=8)
-        ax.tick_params(labelsize=8)
-    for ax in list(axes.flat)[len(sources):]:
-        ax.set_visible(False)
-    if not sources:
-        axes.flat[0].set_visible(True)
-        axes.flat[0].text(0.5, 0.5, "no rows", ha="center", va="center")
-    figure.suptitle(f"{field} length per source (characters; axis ends at the largest per-source 99th percentile)",
-                    fontsize=11)
-    figure.tight_layout()
-    return figure
+def _stacked_bars(key: str, title: str, labels: list[str], series: dict[str, list[int]], colours: list[str],
+                  notes: list[str] | None = None) -> str:
+    """Horizontal bars, one per label, stacked from `series` in order, on one scale; each bar's note (its
+    total unless given) is written at its end. Zero segments are not drawn."""
+    width, row, bar, top = 1100, FONT + 8, FONT + 2, 2 * FONT + 14
+    totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
+    notes = notes or [f"{t:,}" for t in totals]
+    left = max(map(_text_width, labels), default=0) + 12
+    scale = (width - left - max(map(_text_width, notes), default=0) - 10) / max(max(totals, default=0), 1)
+    body, x = [], 0.0
+    for (name, _), colour in zip(series.items(), colours):  # the legend
+        body.append(f'<rect class="key" x="{x:.1f}" y="{FONT + 4}" width="{FONT}" height="{FONT}" fill="{colour}"/>'
+                    f'<text x="{x + FONT + 4:.1f}" y="{2 * FONT + 2}">{e(name)}</text>')
+        x += FONT + 16 + _text_width(name)
+    for i, label in enumerate(labels):
+        y, x = top + i * row, left
+        body.append(f'<text x="{left - 6:.1f}" y="{y + bar - 2}" text-anchor="end">{e(label)}</text>')
+        for (name, values), colour in zip(series.items(), colours):
+            if values[i]:
+                body.append(f'<rect class="bar" x="{x:.1f}" y="{y}" width="{values[i] * scale:.1f}" height="{bar}" '
+                            f'fill="{colour}" data-value="{values[i]}"><title>{e(label)} · {e(name)}: '
+                            f'{values[i]:,}</title></rect>')
+                x += values[i] * scale
+        body.append(f'<text x="{x + 4:.1f}" y="{y + bar - 2}">{e(notes[i])}</text>')
+    body.insert(0, f'<text x="0" y="{FONT}" font-weight="bold">{e(title)}</text>')
+    return _svg(f'id="{key}"', title, width, top + len(labels) * row + 4, body)
 
 
-def _rows_figure(plt, stats: dict):
-    by = stats["rows"]["by_source_split"]
-    sources = list(by)
-    splits = list(stats["rows"]["by_split"])
-    figure, ax = plt.subplots(figsize=(11, 0.45 * len(sources) + 1.4))
-    left = np.zeros(len(sources))
-    for i, split in enumerate(splits):
-        values = np.array([by[s].get(split, 0) for s in sources], float)
-        ax.barh(sources, values, left=left, label=f"{split} ({int(values.sum())})",
-                color=SPLIT_COLOURS.get(split, f"C{i + 3}"))
-        left += values
-    for y, total in enumerate(left):
-        ax.text(total, y, f" {int(total)}", va="center", fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("rows")
-    ax.set_title("Rows per source and split", loc="left")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
-    ax.margins(x=0.08)
-    figure.tight_layout()
-    return figure
+def _histogram_chart(field_name: str, source: str, summary: dict, edges: list[float]) -> str:
+    """One source's length histogram: a bar per bin scaled to the tallest, the axis range, and the summary."""
+    width, height, left, top, bottom = 540, 170, 48, 2 * FONT + 14, FONT + 8
+    counts, overflow = summary["histogram"]["counts"], summary["histogram"]["overflow"]
+    plot_w, plot_h = width - left - 8, height - top - bottom
+    step, y_scale = plot_w / len(counts), plot_h / max(max(counts), 1)
+    note = f"n={summary['count']:,}  median={summary['median']:g}  p99={summary['p99']:g}  max={summary['max']:,}"
+    if overflow:
+        note += f"  (>{edges[-1]:g}: {overflow:,})"
+    body = [f'<text x="0" y="{FONT}" font-weight="bold">{e(source)}</text>',
+            f'<text x="0" y="{2 * FONT + 4}" font-size="{FONT - 1}">{e(note)}</text>',
+            f'<text x="{left - 4}" y="{top + FONT - 2}" text-anchor="end">{max(counts):,}</text>',
+            f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>',
+            f'<text x="{left}" y="{height - 2}" text-anchor="middle">0</text>',
+            f'<text x="{left + plot_w:.0f}" y="{height - 2}" text-anchor="end">{edges[-1]:g} characters</text>']
+    for i, n in enumerate(counts):
+        h = n * y_scale
+        body.append(f'<rect class="bar" x="{left + i * step:.1f}" y="{top + plot_h - h:.1f}" width="{step - 1:.1f}" '
+                    f'height="{h:.1f}" fill="#4C72B0" data-value="{n}"><title>{edges[i]:g}–{edges[i + 1]:g}: {n:,}'
+                    f'</title></rect>')
+    return _svg(f'data-field="{field_name}" data-source="{e(source)}"', f"{field_name} length: {source}",
+                width, height, body)
 
 
-def _template_figure(plt, stats: dict):
+def _charts(stats: dict) -> dict[str, str]:
+    """The SVG of each chart of the page, by name."""
+    rows, splits = stats["rows"], list(stats["rows"]["by_split"])
+    charts = {"rows_by_source": _stacked_bars(
+        "rows_by_source", "Rows per source and split", list(rows["by_source_split"]),
+        {sp: [by[sp] for by in rows["by_source_split"].values()] for sp in splits},
+        [SPLIT_COLOURS.get(sp, PALETTE[(i + 3) % len(PALETTE)]) for i, sp in enumerate(splits)])}
+    for f in ("instruction", "output"):
+        by_source = {s: v for s, v in stats["lengths"][f].items() if not s.startswith("_") and v["count"]}
+        charts[f"lengths_{f}"] = "".join(_histogram_chart(f, s, v, stats["lengths"][f]["_bins"])
+                                         for s, v in by_source.items())
     templates = stats["templates"]
-    names = list(templates)
-    rendered = np.array([templates[t]["rendered"] for t in names], float)
-    skipped = np.array([templates[t]["skipped"] for t in names], float)
-    kept = np.array([templates[t]["rows_in_output"] for t in names], float)
-    figure, ax = plt.subplots(figsize=(11, 0.24 * len(names) + 1.4))
-    ax.barh(names, rendered, color="#55A868", label="rendered (records)")
-    ax.barh(names, skipped, left=rendered, color="#C44E52", alpha=0.55, label="skipped (records)")
-    ax.scatter(kept, names, marker="|", s=120, color="black", label="rows in output", zorder=3)
-    ax.invert_yaxis()
-    ax.tick_params(axis="y", labelsize=8)
-    ax.set_xlabel("records")
-    ax.set_title("Per-template yield: eligible records rendered vs skipped", loc="left")
-    ax.legend(loc="lower right", fontsize=8)
-    figure.tight_layout()
-    return figure
-
-
-def _rejects_figure(plt, stats: dict):
-    items = [(f"{reason} (records)", by) for reason, by in stats["rejects"]["records"].items()]
-    items += [(f"{reason} (rows)", by) for reason, by in stats["rejects"]["rows"].items()]
-    figure, ax = plt.subplots(figsize=(11, 0.35 * max(1, len(items)) + 1.4))
-    if not items:
-        ax.text(0.5, 0.5, "no rejects", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return figure
-    reasons = [name for name, _ in items]
-    sources = sorted({s for _, by in items for s in by})
-    left = np.zeros(len(items))
-    for i, source in enumerate(sources):
-        values = np.array([by.get(source, 0) for _, by in items], float)
-        ax.barh(reasons, values, left=left, label=source, color=f"C{i % 10}")
-        left += values
-    for y, total in enumerate(left):
-        ax.text(total, y, f" {int(total)}", va="center", fontsize=8)
-    ax.invert_yaxis()
-    ax.tick_params(axis="y", labelsize=8)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("count")
-    ax.set_title("Rejected records and removed rows by reason", loc="left")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.margins(x=0.08)
-    figure.tight_layout()
-    return figure
+    if templates:
+        charts["template_yield"] = _stacked_bars(
+            "template_yield", "Per-template yield: eligible records rendered vs skipped", list(templates),
+            {"rendered (records)": [t["rendered"] for t in templates.values()],
+             "skipped (records)": [t["skipped"] for t in templates.values()]}, ["#55A868", "#E3A5A7"],
+            [f"{t['rendered']:,}/{t['eligible']:,} → {t['rows_in_output']:,} rows" for t in templates.values()])
+    items = {f"{reason} ({kind})": by for kind in ("records", "rows") for reason, by in stats["rejects"][kind].items()}
+    if items:
+        sources = sorted({s for by in items.values() for s in by})
+        charts["rejects"] = _stacked_bars(
+            "rejects", "Rejected records and removed rows by reason", list(items),
+            {s: [by.get(s, 0) for by in items.values()] for s in sources},
+            [PALETTE[i % len(PALETTE)] for i in range(len(sources))])
+    return charts
 
 
 # ---------------------------------------------------------------- HTML
 
-def _html(stats: dict, plots: dict[str, str]) -> str:
-    e = html.escape
+def _table(header: list[str], body: list[list]) -> str:
+    head = "".join(f"<th>{e(h)}</th>" for h in header)
+    cells = "".join("<tr>" + "".join(
+        f'<td class="n">{c}</td>' if isinstance(c, (int, float)) else f"<td>{e(str(c))}</td>" for c in row)
+        + "</tr>" for row in body)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
+
+
+def _html(stats: dict) -> str:
     rows = stats["rows"]
     splits = list(rows["by_split"])
+    charts = _charts(stats)
     source_rows = [[s, *(stats["sources"][s].get(k) for k in ("read", "kept", "rejected")),
                     *(rows["by_source_split"][s].get(sp, 0) for sp in splits), rows["by_source"][s]]
                    for s in rows["by_source_split"]]
@@ -303,52 +338,40 @@ def _html(stats: dict, plots: dict[str, str]) -> str:
                      for t, v in stats["templates"].items()]
     reject_rows = [[kind, reason, ", ".join(f"{s} {n}" for s, n in by.items()), sum(by.values())]
                    for kind in ("records", "rows") for reason, by in stats["rejects"][kind].items()]
-    quality = stats["quality"]
-    figures = {
-        "rows_by_source": "Rows per source and split", "lengths_instruction": "Instruction length per source",
-        "lengths_output": "Output length per source", "template_yield": "Per-template yield",
-        "rejects": "Rejects by reason",
-    }
-
-    def table(header: list[str], body: list[list]) -> str:
-        head = "".join(f"<th>{e(h)}</th>" for h in header)
-        cells = "".join("<tr>" + "".join(
-            f'<td class="n">{c}</td>' if isinstance(c, (int, float)) else f"<td>{e(str(c))}</td>" for c in row)
-            + "</tr>" for row in body)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
-
-    def figure(key: str) -> str:
-        return f'<figure><img src="{e(plots[key])}" alt="{e(figures[key])}"></figure>' if key in plots else ""
-
     quality_items = "".join(
-        f"<li><b>{e(k)}</b>: <code>{e(json.dumps(v, ensure_ascii=False))}</code></li>" for k, v in quality.items())
+        f"<li><b>{e(k)}</b>: <code>{e(json.dumps(v, ensure_ascii=False))}</code></li>"
+        for k, v in stats["quality"].items())
     return f"""<!doctype html>
 <html lang="zh"><head><meta charset="utf-8"><title>Build report</title>
 <style>
-body {{ font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", sans-serif; margin: 24px;
-       color: #222; max-width: 1180px; }}
+body {{ font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif;
+       margin: 24px; color: #222; max-width: 1180px; }}
 table {{ border-collapse: collapse; margin: 8px 0 20px; font-size: 13px; }}
 th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }}
 th {{ background: #f0f0f0; }} td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
-figure {{ margin: 8px 0 24px; }} img {{ max-width: 100%; border: 1px solid #eee; }}
+svg.chart {{ display: block; max-width: 100%; height: auto; margin: 8px 0 20px; font-size: {FONT}px; }}
+svg.chart text {{ fill: #222; }} .charts {{ display: flex; flex-wrap: wrap; column-gap: 24px; }}
 code {{ font-size: 12px; }}
 </style></head><body>
 <h1>Build report · 构建报告</h1>
 <p>{e(stats["build"])} — {rows["total"]} rows ({e(", ".join(f"{k} {v}" for k, v in rows["by_split"].items()))}).
 Numbers: <a href="stats.json">stats.json</a>.</p>
 <h2>Rows per source and split</h2>
-{table(["source", "read", "kept", "rejected", *splits, "rows"], source_rows)}
-{figure("rows_by_source")}
+{_table(["source", "read", "kept", "rejected", *splits, "rows"], source_rows)}
+{charts["rows_by_source"]}
 <h2>Lengths (characters)</h2>
-{table(["field", "source", "rows", "min", "median", "mean", "p90", "p99", "max", "empty"], length_rows)}
-{figure("lengths_instruction")}
-{figure("lengths_output")}
+{_table(["field", "source", "rows", "min", "median", "mean", "p90", "p99", "max", "empty"], length_rows)}
+<h3>Instruction length per source</h3>
+<p>Each axis ends at the largest per-source 99th percentile; longer rows are counted as overflow.</p>
+<div class="charts">{charts["lengths_instruction"]}</div>
+<h3>Output length per source</h3>
+<div class="charts">{charts["lengths_output"]}</div>
 <h2>Per-template yield</h2>
-{table(["template", "kind", "eligible", "rendered", "skipped", "phrasings used", "rows in output"], template_rows)}
-{figure("template_yield")}
+{_table(["template", "kind", "eligible", "rendered", "skipped", "phrasings used", "rows in output"], template_rows)}
+{charts.get("template_yield", "")}
 <h2>Rejects by reason</h2>
-{table(["what", "reason", "by source", "total"], reject_rows)}
-{figure("rejects")}
+{_table(["what", "reason", "by source", "total"], reject_rows) if reject_rows else "<p>No rejects.</p>"}
+{charts.get("rejects", "")}
 <h2>Quality</h2>
 <ul>{quality_items}</ul>
 </body></html>
