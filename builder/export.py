@@ -1,4 +1,5 @@
-"""Export: the split rows as Parquet shards (hub layout), a `datasets` DatasetDict, and Alpaca JSON lists.
+"""Export: the split rows as Parquet shards (hub layout) and a `datasets` DatasetDict; buckets are sorted
+and rendered for the trainer formats (`builder.formats`) by `prepare_bucket`, in any process.
 
 Everything is written into the build's temporary folder; `publish_atomically` swaps it into place
 at the very end, so an interrupted or failed build leaves the previous output untouched.
@@ -8,7 +9,7 @@ import hashlib
 import os
 import shutil
 import json
-from json.encoder import encode_basestring
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
@@ -16,7 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder.errors import UserError
-from builder.rows import ALPACA_COLUMNS, ROW_SCHEMA
+from builder.formats import formats_named
+from builder.rows import ROW_SCHEMA
+from builder.split import sorted_by_order
 
 FEATURES = datasets.Features(
     {
@@ -35,7 +38,7 @@ HF_SCHEMA = FEATURES.arrow_schema  # with the `huggingface` metadata `datasets` 
 
 
 class SplitWriter:
-    """Writes one split, table by table, as Parquet shards, an Alpaca JSON list and a `datasets` Arrow file."""
+    """Writes one split, table by table, as Parquet shards and a `datasets` Arrow file."""
 
     def __init__(self, folder: Path, split: str, rows: int, shard_rows: int) -> None:
         self.folder, self.split, self.shard_rows = folder, split, shard_rows
@@ -43,17 +46,12 @@ class SplitWriter:
         self._parquet: pq.ParquetWriter | None = None
         self._shard, self._in_shard = -1, 0
         (folder / "data").mkdir(parents=True, exist_ok=True)
-        (folder / "alpaca").mkdir(parents=True, exist_ok=True)
-        self._alpaca = (folder / "alpaca" / f"{split}.json").open("w", encoding="utf-8")
-        self._alpaca.write("[")
-        self._first = True
         self.arrow_path = folder / f".{split}.arrow"
         self._arrow = pa.ipc.new_stream(str(self.arrow_path), HF_SCHEMA)
 
     def write(self, table: pa.Table) -> None:
         table = table.cast(ROW_SCHEMA)
         self._arrow.write_table(table.cast(HF_SCHEMA))
-        self._write_alpaca(table)
         while table.num_rows:
             if self._parquet is None or self._in_shard == self.shard_rows:
                 self._next_shard()
@@ -69,26 +67,46 @@ class SplitWriter:
         path = self.folder / "data" / f"{self.split}-{self._shard:05d}-of-{self.shards:05d}.parquet"
         self._parquet = pq.ParquetWriter(path, ROW_SCHEMA, compression="zstd")
 
-    def _write_alpaca(self, table: pa.Table) -> None:
-        """A JSON list of {instruction, input, output}, UTF-8 and not ASCII-escaped, one row per line."""
-        columns = [table[name].to_pylist() for name in ALPACA_COLUMNS]
-        lines = [
-            f'{{"instruction": {_quote(i)}, "input": {_quote(g)}, "output": {_quote(o)}}}' for i, g, o in zip(*columns)
-        ]
-        if lines:
-            self._alpaca.write(("\n" if self._first else ",\n") + ",\n".join(lines))
-            self._first = False
-
     def close(self) -> None:
         if self._parquet is not None:
             self._parquet.close()
-        self._alpaca.write("\n]\n")
-        self._alpaca.close()
         self._arrow.close()
 
 
-_quote = encode_basestring  # the C encoder for one string, not ASCII-escaped
 ROW_GROUP = 100_000
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A bucket in output order (an Arrow file of output rows) and rendered in each trainer format."""
+
+    table: Path
+    rows: int
+    pieces: dict[str, Path]
+
+
+def prepare_bucket(bucket: Path, formats: list[str], system: str | None) -> Prepared:
+    """Sorts one bucket into output order and renders it in every trainer format: the part of the export
+    that runs in any process. Writing Parquet and the Arrow stream, file by file, stays with the caller."""
+    with pa.OSFile(str(bucket), "rb") as source:
+        table = sorted_by_order(pa.ipc.open_stream(source).read_all())
+    bucket.unlink()
+    path = bucket.with_suffix(".sorted.arrow")
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    pieces = {}
+    for spec in formats_named(formats):
+        pieces[spec.name] = bucket.with_suffix(f".{spec.name}")
+        pieces[spec.name].write_bytes(spec.render(table, system))
+    return Prepared(path, table.num_rows, pieces)
+
+
+def read_prepared(prepared: Prepared) -> pa.Table:
+    """The sorted rows of a prepared bucket; its file is removed."""
+    with pa.OSFile(str(prepared.table), "rb") as source:
+        table = pa.ipc.open_file(source).read_all()
+    prepared.table.unlink()
+    return table
 
 
 def write_hf(arrow_files: dict[str, Path], folder: Path) -> None:

@@ -7,8 +7,8 @@ as Arrow tables arrive, so a build never holds a split in memory for these write
 
 | format         | file                        | one row                                                           |
 | -------------- | --------------------------- | ----------------------------------------------------------------- |
-| `alpaca`       | `alpaca/{split}.json`       | written by `builder.export.SplitWriter`: a JSON list of           |
-|                |                             | {"instruction", "input", "output"} (listed here for dataset_info) |
+| `alpaca`       | `alpaca/{split}.json`       | a JSON list of {"instruction", "input", "output"}, always written |
+|                |                             |                                                                   |
 | `alpaca_jsonl` | `alpaca/{split}.jsonl`      | {"instruction", "input", "output"} per line                       |
 | `sharegpt`     | `sharegpt/{split}.json`     | a JSON list of {"conversations": [{"from": "human", "value": Q},  |
 |                |                             | {"from": "gpt", "value": A}]}                                     |
@@ -40,11 +40,12 @@ relative to `out_dir`, so put `dataset_info.json` in `out_dir` and pass `dataset
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import IO, Self
+from typing import Self
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -69,96 +70,27 @@ def prompt_column(table: pa.Table) -> pa.Array:
     return pc.if_else(pc.equal(given, ""), instruction, joined)
 
 
-class _Writer:
-    """One split of one format: `write(table)` as many times as needed, then `close()`."""
-
-    folder_name: str
-    suffix: str
-
-    def __init__(self, out_dir: Path, split: str, system: str | None = None) -> None:
-        self.split, self.system, self.rows = split, system, 0
-        self.path = Path(out_dir) / self.folder_name / f"{split}{self.suffix}"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = self.path.open("w", encoding="utf-8", newline="\n")
-        self._start()
-
-    def _start(self) -> None:
-        pass
-
-    def write(self, table: pa.Table) -> None:
-        if table.num_rows:
-            self._write_lines(self._lines(table))
-            self.rows += table.num_rows
-
-    def _write_lines(self, lines: list[str]) -> None:
-        self._file.write("".join(line + "\n" for line in lines))
-
-    def _lines(self, table: pa.Table) -> list[str]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def _alpaca_lines(table: pa.Table, _system: str | None) -> list[str]:
+    columns = [_strings(table, name) for name in ("instruction", "input", "output")]
+    return [f'{{"instruction": {_quote(i)}, "input": {_quote(g)}, "output": {_quote(o)}}}' for i, g, o in zip(*columns)]
 
 
-class AlpacaJsonlWriter(_Writer):
-    """`alpaca/{split}.jsonl`: {"instruction", "input", "output"} per line."""
-
-    folder_name, suffix = "alpaca", ".jsonl"
-
-    def _lines(self, table: pa.Table) -> list[str]:
-        columns = [_strings(table, name) for name in ("instruction", "input", "output")]
-        return [
-            f'{{"instruction": {_quote(i)}, "input": {_quote(g)}, "output": {_quote(o)}}}'
-            for i, g, o in zip(*columns)
-        ]
+def _sharegpt_lines(table: pa.Table, _system: str | None) -> list[str]:
+    prompts, answers = prompt_column(table).to_pylist(), _strings(table, "output")
+    return [
+        f'{{"conversations": [{{"from": "human", "value": {_quote(q)}}}, {{"from": "gpt", "value": {_quote(a)}}}]}}'
+        for q, a in zip(prompts, answers)
+    ]
 
 
-class ShareGPTWriter(_Writer):
-    """`sharegpt/{split}.json`: a JSON list, one conversation per line."""
-
-    folder_name, suffix = "sharegpt", ".json"
-
-    def _start(self) -> None:
-        self._file.write("[")
-        self._first = True
-
-    def _write_lines(self, lines: list[str]) -> None:
-        self._file.write(("\n" if self._first else ",\n") + ",\n".join(lines))
-        self._first = False
-
-    def _lines(self, table: pa.Table) -> list[str]:
-        prompts, answers = prompt_column(table).to_pylist(), _strings(table, "output")
-        return [
-            f'{{"conversations": [{{"from": "human", "value": {_quote(q)}}}, '
-            f'{{"from": "gpt", "value": {_quote(a)}}}]}}'
-            for q, a in zip(prompts, answers)
-        ]
-
-    def close(self) -> None:
-        if not self._file.closed:
-            self._file.write("\n]\n")
-        super().close()
-
-
-class MessagesWriter(_Writer):
-    """`messages/{split}.jsonl`: OpenAI chat messages per line, with the system prompt if one is given."""
-
-    folder_name, suffix = "messages", ".jsonl"
-
-    def _lines(self, table: pa.Table) -> list[str]:
-        prompts, answers = prompt_column(table).to_pylist(), _strings(table, "output")
-        system = f'{{"role": "system", "content": {_quote(self.system)}}}, ' if self.system else ""
-        return [
-            f'{{"messages": [{system}{{"role": "user", "content": {_quote(q)}}}, '
-            f'{{"role": "assistant", "content": {_quote(a)}}}]}}'
-            for q, a in zip(prompts, answers)
-        ]
+def _messages_lines(table: pa.Table, system: str | None) -> list[str]:
+    prompts, answers = prompt_column(table).to_pylist(), _strings(table, "output")
+    head = f'{{"role": "system", "content": {_quote(system)}}}, ' if system else ""
+    return [
+        f'{{"messages": [{head}{{"role": "user", "content": {_quote(q)}}}, '
+        f'{{"role": "assistant", "content": {_quote(a)}}}]}}'
+        for q, a in zip(prompts, answers)
+    ]
 
 
 def _strings(table: pa.Table, name: str) -> list[str]:
@@ -167,49 +99,104 @@ def _strings(table: pa.Table, name: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Format:
-    """A trainer format: where its files go, its writer (None: written by `builder.export`), and
-    its LLaMA-Factory `dataset_info.json` entry apart from `file_name`."""
+    """A trainer format: where its files go, how a row becomes a line, and its LLaMA-Factory
+    `dataset_info.json` entry apart from `file_name`. A `.json` file is a JSON list with a row per
+    line; a `.jsonl` file is a row per line."""
 
     name: str
     folder: str
     suffix: str
-    writer: type[_Writer] | None
+    lines: Callable[[pa.Table, str | None], list[str]]
     llama_factory: dict = field(default_factory=dict)
+
+    @property
+    def listed(self) -> bool:
+        return self.suffix == ".json"
 
     def path(self, out_dir: Path, split: str) -> Path:
         return Path(out_dir) / self.folder / f"{split}{self.suffix}"
+
+    def render(self, table: pa.Table, system: str | None = None) -> bytes:
+        """A table's rows as a piece of the file (no list brackets): pure, so any process can render it."""
+        lines = self.lines(table, system)
+        return (",\n".join(lines) if self.listed else "".join(line + "\n" for line in lines)).encode("utf-8")
+
+
+class FormatWriter:
+    """One split of one format, written piece by piece (`write` a table, or `append` a rendered piece)."""
+
+    def __init__(self, spec: Format, out_dir: Path, split: str, system: str | None = None) -> None:
+        self.spec, self.system, self.rows = spec, system, 0
+        self.path = spec.path(out_dir, split)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("wb")
+        if spec.listed:
+            self._file.write(b"[")
+
+    def write(self, table: pa.Table) -> None:
+        if self._starts(table.num_rows):
+            self._file.write(self.spec.render(table, self.system))
+
+    def append(self, piece: Path, rows: int) -> None:
+        """Appends `rows` rows rendered elsewhere into the file `piece` (`Format.render`); removes it."""
+        if self._starts(rows):
+            with piece.open("rb") as rendered:
+                shutil.copyfileobj(rendered, self._file, 1 << 20)
+        piece.unlink()
+
+    def _starts(self, rows: int) -> bool:
+        """Writes what goes before a piece of `rows` rows; False when there is nothing to write."""
+        if rows and self.spec.listed:
+            self._file.write(b",\n" if self.rows else b"\n")
+        self.rows += rows
+        return rows > 0
+
+    def close(self) -> None:
+        if not self._file.closed:
+            if self.spec.listed:
+                self._file.write(b"\n]\n")
+            self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 _ALPACA_INFO = {
     "formatting": "alpaca",
     "columns": {"prompt": "instruction", "query": "input", "response": "output"},
 }
-ALPACA_JSON = Format("alpaca", "alpaca", ".json", None, _ALPACA_INFO)
+ALPACA_JSON = Format("alpaca", "alpaca", ".json", _alpaca_lines, _ALPACA_INFO)
 FORMATS: dict[str, Format] = {
-    "alpaca_jsonl": Format("alpaca_jsonl", "alpaca", ".jsonl", AlpacaJsonlWriter, _ALPACA_INFO),
-    "sharegpt": Format("sharegpt", "sharegpt", ".json", ShareGPTWriter, {
+    "alpaca_jsonl": Format("alpaca_jsonl", "alpaca", ".jsonl", _alpaca_lines, _ALPACA_INFO),
+    "sharegpt": Format("sharegpt", "sharegpt", ".json", _sharegpt_lines, {
         "formatting": "sharegpt",
         "columns": {"messages": "conversations"},
         "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
     }),
-    "messages": Format("messages", "messages", ".jsonl", MessagesWriter, {
+    "messages": Format("messages", "messages", ".jsonl", _messages_lines, {
         "formatting": "sharegpt",  # LLaMA-Factory's "OpenAI format" is sharegpt with these tags
         "columns": {"messages": "messages"},
         "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
                  "assistant_tag": "assistant", "system_tag": "system"},
     }),
 }
-KNOWN = {"alpaca": ALPACA_JSON, **FORMATS}  # every format dataset_info can name
+KNOWN = {"alpaca": ALPACA_JSON, **FORMATS}  # every format a build writes or dataset_info can name
 
 
-def open_writers(out_dir: Path, split: str, formats: Iterable[str], system: str | None = None) -> list[_Writer]:
-    """One writer per format named (a key of FORMATS) for one split."""
-    writers = []
-    for name in formats:
-        if name not in FORMATS:
-            raise ValueError(f"unknown format {name!r}; choose from {', '.join(FORMATS)}")
-        writers.append(FORMATS[name].writer(out_dir, split, system))
-    return writers
+def formats_named(names: Iterable[str]) -> list[Format]:
+    """The formats for names (keys of KNOWN); an unknown name is an error naming the choices."""
+    unknown = [name for name in names if name not in KNOWN]
+    if unknown:
+        raise ValueError(f"unknown format {unknown[0]!r}; choose from {', '.join(KNOWN)}")
+    return [KNOWN[name] for name in names]
+
+
+def open_writers(out_dir: Path, split: str, formats: Iterable[str], system: str | None = None) -> list[FormatWriter]:
+    """One writer per format named for one split."""
+    return [FormatWriter(spec, out_dir, split, system) for spec in formats_named(formats)]
 
 
 def write_from_parquet(out_dir: Path, formats: Iterable[str], system: str | None = None,
@@ -245,10 +232,8 @@ def dataset_info(out_dir: Path, formats: Iterable[str], name: str) -> dict:
     """LLaMA-Factory `dataset_info.json` entries, `{name}_{format}_{split}`, for each format named
     (a key of KNOWN) and each split whose file exists in `out_dir` and holds a row."""
     out_dir, entries = Path(out_dir), {}
-    for format_name in formats:
-        if format_name not in KNOWN:
-            raise ValueError(f"unknown format {format_name!r}; choose from {', '.join(KNOWN)}")
-        spec = KNOWN[format_name]
+    for spec in formats_named(formats):
+        format_name = spec.name
         for path in sorted((out_dir / spec.folder).glob(f"*{spec.suffix}")):
             if path.suffix != spec.suffix or not _has_rows(path):
                 continue  # alpaca/*.json must not match alpaca/*.jsonl, nor the reverse

@@ -10,7 +10,7 @@ modules; this module only wires them together and does the I/O.
 import json
 import platform
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -22,9 +22,17 @@ import pyarrow.compute as pc
 from builder import __version__
 from builder.card import write_card
 from builder.config import BuildConfig, SourceConfig
-from builder.execute import execute, shards_per_source
+from builder.execute import Executor, executor_for, shards_per_source
 from builder.expand import Expander
-from builder.export import SplitWriter, prepare_output, publish_atomically, sha256_file, write_hf
+from builder.export import (
+    SplitWriter,
+    prepare_bucket,
+    prepare_output,
+    publish_atomically,
+    read_prepared,
+    sha256_file,
+    write_hf,
+)
 from builder.formats import open_writers, write_dataset_info
 from builder.ledger import Ledger, Reject
 from builder.mix import copies_per_row
@@ -32,7 +40,7 @@ from builder.quality import Quality, Removal
 from builder.read import Detected, detect
 from builder.report import write_report
 from builder.rows import POSITION_COLUMN
-from builder.shuffle import partition, shuffled, spool_batches
+from builder.shuffle import partition, spool_batches
 from builder.units import (
     Progress,
     Run,
@@ -42,6 +50,7 @@ from builder.units import (
     no_progress,
     plan_units,
     run_source,
+    run_unit,
 )
 
 
@@ -64,11 +73,13 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
         detected = {s.name: detect(s) for s in config.by_preference()}
         run.position_kinds.update({name: d.position_kind for name, d in detected.items()})
         units = plan_units(config, detected, shards_per_source(config))
-        spool = _merge(execute(config, units, detected, tmp / "units", catalogue, progress), run)
-        inputs = [_input(s, detected[s.name]) for s in config.by_preference()]
-        copies, settled = _settle(spool, run)
-        ledger.close()
-        splits = _export(spool, config, tmp, progress, copies)
+        with executor_for(config) as executor:
+            results = executor.map(run_unit, [(config, unit, detected, tmp / "units") for unit in units])
+            spool = _merge(results, run)
+            inputs = [_input(s, detected[s.name]) for s in config.by_preference()]
+            copies, settled = _settle(spool, run)
+            ledger.close()
+            splits = _export(spool, run, tmp, copies, executor)
         shutil.rmtree(tmp / "units")
         coverage = _coverage(run.expanders, config, ledger)
         quality = {**run.quality.manifest(), **settled}
@@ -103,16 +114,21 @@ def dry_run(
     return BuildResult(ledger, _coverage(run.expanders, config, ledger))
 
 
-def _merge(results: list[UnitResult], run: Run) -> list[Path]:
+def _merge(results: Iterable[UnitResult], run: Run) -> list[Path]:
     """Folds the units' results into the run in source preference order, then shard order, as if one process
     had read every source in turn; returns the spool files in that order."""
-    parts = sorted((part for result in results for part in result.parts),
+    advance, collected = run.progress("read → quality"), []
+    for result in results:
+        collected.append(result)
+        advance(sum(part.counts.read for part in result.parts))
+    parts = sorted((part for result in collected for part in result.parts),
                    key=lambda part: (run.ranks[part.source], part.index))
     for part in parts:
         run.ledger.absorb(part.source, part.counts, part.folder)
         run.quality.load_index(part.folder / "index.npz", run.spooled)
         run.spooled += part.rows
-    for result in results:
+        run.text_bytes += part.text_bytes
+    for result in collected:
         run.quality.report.add(result.report)
         for kind, (records, tallies) in result.coverage.items():
             run.expanders[kind].absorb(records, tallies)
@@ -208,24 +224,27 @@ def _rows_at(spool: list[Path], indices: np.ndarray, columns: list[str]) -> Iter
         start += batch.num_rows
 
 
-def _export(spool: list[Path], config: BuildConfig, tmp: Path, progress: Progress, copies: np.ndarray) -> dict[str, int]:
-    """Split and shuffle from the spool, then write every output format split by split."""
-    arrow_files = {}
-    counts = {}
-    for name, (rows, buckets) in partition(spool, config.split.fractions(), tmp, copies, config.seed).items():
+def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor: Executor) -> dict[str, int]:
+    """Split and shuffle from the spool, then write every output format split by split; the executor
+    sorts and renders the buckets while this process writes Parquet and Arrow in order."""
+    config, arrow_files, counts = run.config, {}, {}
+    formats = ["alpaca", *config.formats]
+    for name, (rows, buckets) in partition(spool, config.split.fractions(), tmp, copies, config.seed,
+                                           run.text_bytes).items():
         writer = SplitWriter(tmp, name, rows, config.shard_rows)
-        formats = open_writers(tmp, name, config.formats, config.system_prompt)
-        advance = progress(f"write {name}")
-        for table in shuffled(buckets):
-            for target in (writer, *formats):
-                target.write(table)
-            advance(table.num_rows)
-        for target in (writer, *formats):
+        writers = open_writers(tmp, name, formats, config.system_prompt)
+        advance = run.progress(f"write {name}")
+        for prepared in executor.map(prepare_bucket, [(b, formats, config.system_prompt) for b in buckets]):
+            writer.write(read_prepared(prepared))
+            for target in writers:
+                target.append(prepared.pieces[target.spec.name], prepared.rows)
+            advance(prepared.rows)
+        for target in (writer, *writers):
             target.close()
         arrow_files[name], counts[name] = writer.arrow_path, rows
     if arrow_files:
         write_hf(arrow_files, tmp / "hf")
-        write_dataset_info(tmp, ["alpaca", *config.formats], config.name)
+        write_dataset_info(tmp, formats, config.name)
     return counts
 
 

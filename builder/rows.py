@@ -17,7 +17,6 @@ ROW_SCHEMA = pa.schema(
 POSITION_COLUMN, ENTITY_COLUMN = "__position", "__entity"
 WORK_SCHEMA = ROW_SCHEMA.append(pa.field(POSITION_COLUMN, pa.int64())).append(pa.field(ENTITY_COLUMN, pa.string()))
 SPOOL_SCHEMA = WORK_SCHEMA.append(pa.field("__group_key", pa.uint64())).append(pa.field("__order_key", pa.uint64()))
-ALPACA_COLUMNS = ("instruction", "input", "output")
 
 
 def template_rows(

@@ -2,7 +2,8 @@
 
 Memory stays bounded by one bucket (about BUCKET_BYTES), however many rows the build has: rows are
 read back batch by batch with ordinary reads (no memory map, so pages are not kept resident), routed
-to per-(split, bucket) files by key range, and each bucket is sorted on its own.
+to per-(split, bucket) files by key range, and each bucket is sorted on its own
+(`builder.export.prepare_bucket`).
 """
 
 from collections import Counter
@@ -18,7 +19,6 @@ from builder.split import (
     ORDER_KEY,
     bucket_of,
     order_key,
-    sorted_by_order,
     split_bounds,
     split_of,
 )
@@ -37,17 +37,17 @@ def spool_batches(paths: list[Path], columns: list[str] | None = None) -> Iterat
                 yield batch.select(columns) if columns else batch
 
 
-def bucket_count(paths: list[Path]) -> int:
-    """A power of two that keeps each bucket near BUCKET_BYTES."""
+def bucket_count(text_bytes: int) -> int:
+    """A power of two that keeps each bucket near BUCKET_BYTES of text. It is counted from the rows, not
+    the spool files, whose size depends on how they were batched: so are the Parquet row groups."""
     buckets = 1
-    size = sum(path.stat().st_size for path in paths)
-    while size / buckets > BUCKET_BYTES and buckets < 1024:
+    while text_bytes / buckets > BUCKET_BYTES and buckets < 1024:
         buckets *= 2
     return buckets
 
 
 def partition(
-    spool: list[Path], fractions: dict[str, float], workdir: Path, copies: np.ndarray, seed: int
+    spool: list[Path], fractions: dict[str, float], workdir: Path, copies: np.ndarray, seed: int, text_bytes: int
 ) -> dict[str, tuple[int, list[Path]]]:
     """Routes spooled rows to bucket files per split, each row `copies` times (0 drops it);
     returns each split's row count and its buckets in order."""
@@ -58,7 +58,7 @@ def partition(
         return {}
     bounds = split_bounds(pa.array(kept, pa.uint64()), fractions)
     names = [name for name, _ in bounds]
-    buckets = bucket_count(spool)
+    buckets = bucket_count(text_bytes)
     writers: dict[tuple[int, int], pa.ipc.RecordBatchStreamWriter] = {}
     counts: Counter = Counter()
     start = 0
@@ -100,15 +100,6 @@ def _copied(batch: pa.RecordBatch, copies: np.ndarray, seed: int) -> pa.RecordBa
         parts.append(extra.set_column(extra.schema.get_field_index(ORDER_KEY), ORDER_KEY, pa.array(keys, pa.uint64())))
     merged = pa.Table.from_batches(parts, schema=batch.schema).combine_chunks().to_batches()
     return merged[0] if merged else batch.slice(0, 0)
-
-
-def shuffled(paths: list[Path]) -> Iterator[pa.Table]:
-    """A split's rows in shuffle order, one sorted bucket at a time; each bucket file is removed after use."""
-    for path in paths:
-        with pa.OSFile(str(path), "rb") as source:
-            table = pa.ipc.open_stream(source).read_all()
-        path.unlink()
-        yield sorted_by_order(table)
 
 
 def _bucket_path(workdir: Path, split: int, bucket: int) -> Path:

@@ -8,7 +8,7 @@ Knowledge-base sources share one unit, since their records are checked against e
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,7 +21,7 @@ from builder.expand import Coverage, Expander
 from builder.fields import check_user_mapping, require_fields, resolve_columns
 from builder.ledger import Ledger, Reject, SourceCounts
 from builder.normalize import entity_name
-from builder.quality import Quality, QualityReport
+from builder.quality import TEXT_COLUMNS, Quality, QualityReport
 from builder.read import POSITION, WHOLE, Detected, Shard, read_source, shards
 from builder.rows import ENTITY_COLUMN, POSITION_COLUMN, SPOOL_SCHEMA, WORK_SCHEMA, template_rows
 from builder.split import with_keys
@@ -52,6 +52,7 @@ class PartResult:
     index: int
     folder: Path
     rows: int
+    text_bytes: int
     counts: SourceCounts
 
 
@@ -75,6 +76,7 @@ class Run:
     progress: Progress
     position_kinds: dict[str, str] = field(default_factory=dict)
     spooled: int = 0
+    text_bytes: int = 0
 
     @cached_property
     def ranks(self) -> dict[str, int]:
@@ -95,41 +97,44 @@ def plan_units(config: BuildConfig, detected: dict[str, Detected], shards_per_so
     return ([kb] if kb else []) + qa
 
 
-def run_unit(
-    config: BuildConfig,
-    parts: list[Part],
-    detected: dict[str, Detected],
-    folder: Path,
-    catalogue: Catalogue | None = None,
-    progress: Progress = no_progress,
-) -> UnitResult:
+def run_unit(config: BuildConfig, parts: list[Part], detected: dict[str, Detected], folder: Path) -> UnitResult:
     """read → quality for each part in turn, writing its results into its own folder under `folder`."""
     sources = {s.name: s for s in config.sources}
-    if catalogue is None and any(sources[p.source].kind != "qa" for p in parts):
-        catalogue = catalogue_for(config)
-    expanders = expanders_for(config, catalogue) if catalogue else {}
+    kb = any(sources[p.source].kind != "qa" for p in parts)
+    expanders = expanders_for(config, catalogue_for(config)) if kb else {}
     quality = Quality(config)
     results = []
     for part in parts:
         source = sources[part.source]
         where = folder / f"{part.source}.{part.index:05d}"
         where.mkdir(parents=True)
-        run = Run(config, expanders, quality, Ledger(where), progress)
+        run = Run(config, expanders, quality, Ledger(where), no_progress)
+        text_bytes = 0
         with pa.OSFile(str(where / "rows.arrow"), "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as spool:
             def emit(rows: pa.Table) -> None:
+                nonlocal text_bytes
                 spool.write_table(with_keys(rows, config.seed, config.split.group_by))
                 run.spooled += rows.num_rows
+                text_bytes += sum(pc.sum(pc.binary_length(rows[c])).as_py() or 0 for c in TEXT_COLUMNS)
 
             run_source(source, detected[source.name], run, emit, part.shard)
         run.ledger.sort_by_position()
         quality.save_index(where / "index.npz")
-        results.append(PartResult(source.name, part.index, where, run.spooled, run.ledger.counts(source.name)))
+        results.append(PartResult(source.name, part.index, where, run.spooled, text_bytes,
+                                  run.ledger.counts(source.name)))
     return UnitResult(results, {kind: e.tallies() for kind, e in expanders.items()}, quality.report)
 
 
 def catalogue_for(config: BuildConfig) -> Catalogue:
-    kinds = [k for k in KB_KINDS if any(s.kind == k for s in config.sources)]
-    return load_catalogue(config.templates, kinds)
+    """The catalogue for the kinds the build reads, loaded once per process while its files stay the same."""
+    kinds = tuple(k for k in KB_KINDS if any(s.kind == k for s in config.sources))
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(config.templates.glob("*.toml")))
+    return _catalogue(config.templates, kinds, stamp)
+
+
+@lru_cache(maxsize=4)
+def _catalogue(folder: Path, kinds: tuple[str, ...], _stamp: tuple) -> Catalogue:
+    return load_catalogue(folder, kinds)
 
 
 def expanders_for(config: BuildConfig, catalogue: Catalogue) -> dict[str, Expander]:

@@ -9,9 +9,7 @@ import pytest
 
 from builder.formats import (
     FORMATS,
-    AlpacaJsonlWriter,
-    MessagesWriter,
-    ShareGPTWriter,
+    FormatWriter,
     dataset_info,
     open_writers,
     prompt_column,
@@ -43,8 +41,8 @@ def load(path: Path) -> datasets.Dataset:
                                  cache_dir=str(path.parent / ".cache"))
 
 
-def write(writer_class: type, out: Path, rows: list[dict], **kwargs: object) -> Path:
-    writer = writer_class(out, "train", **kwargs)
+def write(name: str, out: Path, rows: list[dict], system: str | None = None) -> Path:
+    writer = FormatWriter(FORMATS[name], out, "train", system)
     writer.write(table(rows[:1]))  # table by table, as the build streams them
     writer.write(table([]))
     writer.write(table(rows[1:]))
@@ -57,7 +55,7 @@ def test_prompt_joins_instruction_and_input_with_newline() -> None:
 
 
 def test_alpaca_jsonl_round_trips(tmp_path: Path) -> None:
-    path = write(AlpacaJsonlWriter, tmp_path, ROWS)
+    path = write("alpaca_jsonl", tmp_path, ROWS)
     assert path == tmp_path / "alpaca" / "train.jsonl"
     text = path.read_text(encoding="utf-8")
     assert "阿莫西林" in text and "\\u" not in text.replace("\\u2028", "")  # not ASCII-escaped
@@ -68,7 +66,7 @@ def test_alpaca_jsonl_round_trips(tmp_path: Path) -> None:
 
 
 def test_sharegpt_round_trips(tmp_path: Path) -> None:
-    path = write(ShareGPTWriter, tmp_path, ROWS)
+    path = write("sharegpt", tmp_path, ROWS)
     assert path == tmp_path / "sharegpt" / "train.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data == [{"conversations": [{"from": "human", "value": prompt(r)}, {"from": "gpt", "value": r["output"]}]}
@@ -80,7 +78,7 @@ def test_sharegpt_round_trips(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("system", [None, "你是一名医学助手。"])
 def test_messages_round_trip(tmp_path: Path, system: str | None) -> None:
-    path = write(MessagesWriter, tmp_path, ROWS, system=system)
+    path = write("messages", tmp_path, ROWS, system=system)
     assert path == tmp_path / "messages" / "train.jsonl"
     loaded = load(path)
     assert loaded.column_names == ["messages"]
