@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
+from builder.hashing import id_numbers
+
 INDEX_BYTES_PER_ROW = 8 + 4 + 8
 
 
@@ -19,9 +21,8 @@ def exact_keys(folded: pa.Array) -> np.ndarray:
 
 
 def record_numbers(rows: pa.Table) -> np.ndarray:
-    """A record id as a number (its hex hash part), the last tie-break between copies."""
-    return np.fromiter((int(rid.rsplit("-", 1)[1], 16) for rid in rows["record_id"].to_pylist()), np.uint64,
-                       rows.num_rows)
+    """A record id as a number (its hash part), the last tie-break between copies."""
+    return id_numbers(rows["record_id"])
 
 
 def resolve_exact(keys: np.ndarray, ranks: np.ndarray, records: np.ndarray) -> np.ndarray:

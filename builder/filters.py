@@ -15,7 +15,7 @@ from builder.config import FilterConfig
 
 PUNCTUATION_ONLY = r"^[\p{P}\p{S}\s]+$"
 STRAY_START = r"^[，。、；：,.;:！？!?）)」』】》]"
-HAN = r"\p{Han}"
+NOT_HAN = r"[^\p{Han}]+"
 
 
 def filter_reasons(rows: pa.Table, folded: pa.Array, config: FilterConfig, free_text: bool) -> np.ndarray:
@@ -30,7 +30,7 @@ def filter_reasons(rows: pa.Table, folded: pa.Array, config: FilterConfig, free_
         ("stray_punctuation_start", lambda: pc.match_substring_regex(output, STRAY_START)),
         ("question_equals_answer", lambda: _question_equals_answer(folded)),
         ("too_long_row", lambda: pc.greater(total, config.max_row_chars)),
-        ("not_chinese", lambda: pc.less(pc.divide(pc.cast(pc.count_substring_regex(output, HAN), pa.float64()),
+        ("not_chinese", lambda: pc.less(pc.divide(pc.cast(pc.utf8_length(pc.replace_substring_regex(output, NOT_HAN, "")), pa.float64()),
                                                   pc.max_element_wise(length, 1)), config.min_cjk_ratio)),
     ]
     wanted = {"stray_punctuation_start": config.stray_punctuation,

@@ -18,7 +18,7 @@ from builder.split import (
     GROUP_KEY,
     ORDER_KEY,
     bucket_of,
-    order_key,
+    order_keys,
     split_bounds,
     split_of,
 )
@@ -94,10 +94,8 @@ def _copied(batch: pa.RecordBatch, copies: np.ndarray, seed: int) -> pa.RecordBa
     parts = [batch.filter(pa.array(copies > 0))]
     for copy in range(1, int(copies.max(initial=0))):
         extra = batch.filter(pa.array(copies > copy))
-        keys = [order_key(seed, rid, tid, var, copy) for rid, tid, var in zip(
-            extra.column("record_id").to_pylist(), extra.column("template_id").to_pylist(),
-            extra.column("variant").to_pylist(), strict=True)]
-        parts.append(extra.set_column(extra.schema.get_field_index(ORDER_KEY), ORDER_KEY, pa.array(keys, pa.uint64())))
+        keys = pa.array(order_keys(extra, seed, copy), pa.uint64())
+        parts.append(extra.set_column(extra.schema.get_field_index(ORDER_KEY), ORDER_KEY, keys))
     merged = pa.Table.from_batches(parts, schema=batch.schema).combine_chunks().to_batches()
     return merged[0] if merged else batch.slice(0, 0)
 

@@ -7,36 +7,40 @@ group granularity), and rows are ordered by order key within a split, which is t
 Neither depends on input order.
 """
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builder.hashing import hash64
+from builder.hashing import combine, id_numbers, text_numbers
 from builder.rows import ENTITY_COLUMN, ROW_SCHEMA
 
 GROUP_KEY = "__group_key"
 ORDER_KEY = "__order_key"
 END = 2**64
+GROUP_SALT, ORDER_SALT = 1, 2  # so that a record's group key and its rows' order keys differ
 
 
 def with_keys(rows: pa.Table, seed: int, group_by: str) -> pa.Table:
-    """Adds the group key (per entity or per record) and the order key to a batch of rows."""
-    record_ids = rows["record_id"].to_pylist()
-    owners = rows[ENTITY_COLUMN].to_pylist() if group_by == "entity" else record_ids
-    groups = {owner: hash64(seed, owner) for owner in owners}
-    order = [
-        order_key(seed, rid, tid, variant)
-        for rid, tid, variant in zip(record_ids, rows["template_id"].to_pylist(), rows["variant"].to_pylist(),
-                                     strict=True)
-    ]
-    return rows.append_column(GROUP_KEY, pa.array([groups[o] for o in owners], pa.uint64())).append_column(
-        ORDER_KEY, pa.array(order, pa.uint64())
+    """Adds the group key (per entity or per record) and the order key to a batch of rows, column-wise.
+    A row without an entity (a QA pair) is its record's own group."""
+    numbers = id_numbers(rows["record_id"])
+    owners = numbers
+    if group_by == "entity":
+        alone = np.asarray(pc.is_null(rows[ENTITY_COLUMN]))
+        owners = np.where(alone, numbers, text_numbers(rows[ENTITY_COLUMN]))
+    groups = combine([seed, GROUP_SALT, owners], rows.num_rows)
+    return rows.append_column(GROUP_KEY, pa.array(groups, pa.uint64())).append_column(
+        ORDER_KEY, pa.array(order_keys(rows, seed), pa.uint64())
     )
 
 
-def order_key(seed: int, record_id: str, template_id: str | None, variant: int | None, copy: int = 0) -> int:
-    """A row's place in the shuffle; a copy made by up-sampling gets its own place."""
-    parts = (seed, record_id, template_id, variant, copy) if copy else (seed, record_id, template_id, variant)
-    return hash64(*parts)
+def order_keys(rows: pa.Table | pa.RecordBatch, seed: int, copy: int = 0) -> np.ndarray:
+    """Each row's place in the shuffle, from its record, template and phrasing; a copy made by
+    up-sampling gets its own place."""
+    variants = np.asarray(pc.fill_null(rows.column("variant"), -1)).astype(np.int64).view(np.uint64)
+    parts = [seed, ORDER_SALT, id_numbers(rows.column("record_id")), text_numbers(rows.column("template_id")),
+             variants, copy]
+    return combine(parts, rows.num_rows)
 
 
 def split_bounds(group_keys: pa.Array, fractions: dict[str, float]) -> list[tuple[str, int]]:

@@ -243,7 +243,7 @@ def _qa_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ru
             "template_id": pa.nulls(n, pa.string()),
             "variant": pa.nulls(n, pa.int32()),
             POSITION_COLUMN: valid[POSITION],
-            ENTITY_COLUMN: record_ids,
+            ENTITY_COLUMN: pa.nulls(n, pa.string()),
         },
         schema=WORK_SCHEMA,
     )
