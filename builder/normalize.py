@@ -61,12 +61,12 @@ def fold_array(values: pa.Array) -> pa.Array:
 
 def entity_name(name: str) -> str:
     """A drug or disease name without brackets, dosage form and salt: the entity it names."""
-    key = fold(re.sub(r"[\[【(（][^\]】)）]*[\]】)）]", "", name)) or fold(name)
+    key = fold(_BRACKETED.sub("", name)) or fold(name)
     for _ in range(3):
         before = key
-        key = _strip_suffix(key, DOSAGE_FORMS)
-        key = _strip_prefix(key, FORM_PREFIXES)
-        key = _strip_prefix(key, SALT_PREFIXES)
+        key = _FORM_SUFFIX.sub("", key, count=1)
+        key = _FORM_PREFIX.sub("", key, count=1)
+        key = _SALT_PREFIX.sub("", key, count=1)
         salt = next((s for s in SALT_SUFFIXES if key.endswith(s)), "")
         if salt and not key[: -len(salt)].endswith("化") and len(key) - len(salt) >= MIN_ENTITY + 1:
             key = key[: -len(salt)]
@@ -75,18 +75,15 @@ def entity_name(name: str) -> str:
     return key if len(key) >= MIN_ENTITY else fold(name)
 
 
-def _strip_suffix(key: str, suffixes: list[str] | tuple[str, ...]) -> str:
-    for suffix in suffixes:
-        if key.endswith(suffix) and len(key) - len(suffix) >= MIN_ENTITY:
-            return key[: -len(suffix)]
-    return key
+def _alternatives(words: list[str] | tuple[str, ...]) -> str:
+    return "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
 
 
-def _strip_prefix(key: str, prefixes: list[str] | tuple[str, ...]) -> str:
-    for prefix in prefixes:
-        if key.startswith(prefix) and len(key) - len(prefix) >= MIN_ENTITY:
-            return key[len(prefix):]
-    return key
+# The longest form or prefix that leaves at least MIN_ENTITY characters.
+_BRACKETED = re.compile(r"[\[【(（][^\]】)）]*[\]】)）]")
+_FORM_SUFFIX = re.compile(rf"(?<=.{{{MIN_ENTITY}}})(?:{_alternatives(DOSAGE_FORMS)})$")
+_FORM_PREFIX = re.compile(rf"^(?:{_alternatives(FORM_PREFIXES)})(?=.{{{MIN_ENTITY}}})")
+_SALT_PREFIX = re.compile(rf"^(?:{_alternatives(SALT_PREFIXES)})(?=.{{{MIN_ENTITY}}})")
 
 
 def entity_keys(name: str, aliases: list[str] = ()) -> set[str]:

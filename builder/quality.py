@@ -21,7 +21,7 @@ from builder.dedup import INDEX_BYTES_PER_ROW, exact_keys, record_numbers, resol
 from builder.evalsets import load_eval_set
 from builder.filters import filter_reasons
 from builder.neardup import NearDupConfig, NearDuplicates
-from builder.normalize import entity_name, fold_array
+from builder.normalize import fold_array
 from builder.pii import scrub_array
 
 TEXT_COLUMNS = ("instruction", "input", "output")
@@ -69,8 +69,9 @@ class Quality:
         self.names: dict[str, str] = {}
         self.report = QualityReport()
 
-    def check_record(self, kind: str, name: str, aliases: list[str], record_id: str, where: str) -> Removal | None:
-        """A knowledge-base record before expansion: verbatim duplicate, same-name policy, evaluation entity."""
+    def check_record(self, entity: str, name: str, aliases: list[str], record_id: str, where: str) -> Removal | None:
+        """A knowledge-base record (`entity`: its kind and `entity_name`) before expansion: verbatim duplicate,
+        same-name policy, evaluation entity."""
         if self.decontaminator and (hit := self.decontaminator.record_hit(name, aliases)):
             self.report.held_out[hit.entity] += 1
             if self.config.decontamination.mode == "remove":
@@ -78,7 +79,6 @@ class Quality:
             self.report.marked[hit.reason] += 1
         if self.config.dedup.exact and record_id in self.records:
             return Removal("dedup", "duplicate_record", f"same content as {self.records[record_id]}", record_id)
-        entity = f"{kind}:{entity_name(name)}"
         if self.config.dedup.same_name == "first" and entity in self.names:
             return Removal("dedup", "same_name", f"name already taken by {self.names[entity]}", self.names[entity])
         self.records.setdefault(record_id, where)

@@ -377,15 +377,17 @@ def parse_kv_block(block: str) -> dict[str, str | None]:
 
 
 MAX_KEY = 16
+_NOT_IN_KEY = re.compile("[，。；、,;()（）]")
 
 
 def _split_key(line: str) -> tuple[str, str] | None:
     """`键:值` on the first half- or full-width colon, when what precedes it looks like a field name."""
-    cut = min((i for i in (line.find(":"), line.find("：")) if i > 0), default=-1)
-    if cut < 0 or cut > MAX_KEY:
+    colon, wide = line.find(":"), line.find("：")
+    cut = min(colon if colon > 0 else MAX_KEY + 1, wide if wide > 0 else MAX_KEY + 1)
+    if cut > MAX_KEY:
         return None
     key = line[:cut].strip()
-    if not key or any(ch in key for ch in "，。；、,;()（）"):
+    if not key or _NOT_IN_KEY.search(key):
         return None
     return key, line[cut + 1 :].strip()
 

@@ -206,7 +206,8 @@ def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ru
         position, record = result
         rid = kb_record_id(source.kind, record)
         where = f"{source.name}:{position}"
-        if removal := run.quality.check_record(source.kind, record.name, record.aliases, rid, where):
+        entity = f"{source.kind}:{entity_name(record.name)}"
+        if removal := run.quality.check_record(entity, record.name, record.aliases, rid, where):
             run.ledger.reject(Reject(removal.stage, removal.reason, source.name, str(source.path), position,
                                      detected.position_kind, "name", rid, removal.detail, removal.duplicate_of))
             continue
@@ -218,7 +219,6 @@ def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ru
             invalid = Invalid(position, missing[0] if missing else None, "no_template_applies", detail)
             run.ledger.reject(_reject(source, detected, "expand", invalid, rid))
             continue
-        entity = f"{source.kind}:{entity_name(record.name)}"
         for name, values in template_rows(source.name, source.kind, rid, position, entity, rows).items():
             columns[name].extend(values)
     return pa.table(columns, schema=WORK_SCHEMA)
