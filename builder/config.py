@@ -121,7 +121,7 @@ class BuildConfig(Strict):
     mapping: dict[Kind, dict[str, str]] = Field(default_factory=dict, description="per kind: source field -> field")
     variants: int = Field(1, ge=1, description="phrasings emitted per record and template")
     batch_size: int = Field(5000, gt=0)
-    shard_rows: int = Field(500_000, gt=0, description="rows per Parquet shard")
+    shard_rows: int = Field(500_000, gt=0, description="about the most rows in a Parquet shard")
     prefer: list[str] = Field(default_factory=list, description="source names, most preferred first")
     formats: list[Literal["alpaca_jsonl", "sharegpt", "messages"]] = Field(
         default_factory=list, description="trainer formats beside Parquet, the HF dataset and the Alpaca JSON list"

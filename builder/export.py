@@ -1,5 +1,5 @@
-"""Export: the split rows as Parquet shards (hub layout) and a `datasets` DatasetDict; buckets are sorted
-and rendered for the trainer formats (`builder.formats`) by `prepare_bucket`, in any process.
+"""Export: each shuffled bucket of a split becomes a Parquet shard (hub layout) and a shard of a `datasets`
+DatasetDict, and is rendered for the trainer formats (`builder.formats`), by `prepare_bucket` in any process.
 
 Everything is written into the build's temporary folder; `publish_atomically` swaps it into place
 at the very end, so an interrupted or failed build leaves the previous output untouched.
@@ -37,97 +37,65 @@ FEATURES = datasets.Features(
 HF_SCHEMA = FEATURES.arrow_schema  # with the `huggingface` metadata `datasets` writes into its own files
 
 
-class SplitWriter:
-    """Writes one split, table by table, as Parquet shards and a `datasets` Arrow file."""
-
-    def __init__(self, folder: Path, split: str, rows: int, shard_rows: int) -> None:
-        self.folder, self.split, self.shard_rows = folder, split, shard_rows
-        self.shards = max(1, -(-rows // shard_rows))
-        self._parquet: pq.ParquetWriter | None = None
-        self._shard, self._in_shard = -1, 0
-        (folder / "data").mkdir(parents=True, exist_ok=True)
-        self.arrow_path = folder / f".{split}.arrow"
-        self._arrow = pa.ipc.new_stream(str(self.arrow_path), HF_SCHEMA)
-
-    def write(self, table: pa.Table) -> None:
-        table = table.cast(ROW_SCHEMA)
-        self._arrow.write_table(table.cast(HF_SCHEMA))
-        while table.num_rows:
-            if self._parquet is None or self._in_shard == self.shard_rows:
-                self._next_shard()
-            take = min(table.num_rows, self.shard_rows - self._in_shard)
-            self._parquet.write_table(table.slice(0, take), row_group_size=ROW_GROUP)
-            self._in_shard += take
-            table = table.slice(take)
-
-    def _next_shard(self) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
-        self._shard, self._in_shard = self._shard + 1, 0
-        path = self.folder / "data" / f"{self.split}-{self._shard:05d}-of-{self.shards:05d}.parquet"
-        self._parquet = pq.ParquetWriter(path, ROW_SCHEMA, compression="zstd")
-
-    def close(self) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
-        self._arrow.close()
-
-
 ROW_GROUP = 100_000
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """A bucket in output order (an Arrow file of output rows) and rendered in each trainer format."""
+class Shard:
+    """Where one bucket of a split goes: its index among the split's shards, and how many there are."""
 
-    table: Path
+    split: str
+    index: int
+    count: int
+
+    def name(self, stem: str, suffix: str) -> str:
+        return f"{stem}-{self.index:05d}-of-{self.count:05d}{suffix}"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A bucket written as its Parquet and Arrow shards, and rendered in each trainer format."""
+
     rows: int
     pieces: dict[str, Path]
 
 
-def prepare_bucket(bucket: Path, formats: list[str], system: str | None) -> Prepared:
-    """Sorts one bucket into output order and renders it in every trainer format: the part of the export
-    that runs in any process. Writing Parquet and the Arrow stream, file by file, stays with the caller."""
+def prepare_bucket(bucket: Path, shard: Shard, folder: Path, formats: list[str], system: str | None) -> Prepared:
+    """Sorts one bucket into output order and writes it as a Parquet shard (hub layout) and a shard of the
+    `datasets` Arrow files, then renders it in every trainer format: the export of one bucket, runnable in
+    any process. The trainer formats are one file per split, so their pieces are appended by the caller."""
     with pa.OSFile(str(bucket), "rb") as source:
-        table = sorted_by_order(pa.ipc.open_stream(source).read_all())
+        table = sorted_by_order(pa.ipc.open_stream(source).read_all()).cast(ROW_SCHEMA)
     bucket.unlink()
-    path = bucket.with_suffix(".sorted.arrow")
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    pq.write_table(table, folder / "data" / shard.name(shard.split, ".parquet"), row_group_size=ROW_GROUP,
+                   compression="zstd")
+    with pa.ipc.new_stream(str(folder / "hf" / shard.split / shard.name("data", ".arrow")), HF_SCHEMA) as arrow:
+        arrow.write_table(table.cast(HF_SCHEMA))
     pieces = {}
     for spec in formats_named(formats):
         pieces[spec.name] = bucket.with_suffix(f".{spec.name}")
         pieces[spec.name].write_bytes(spec.render(table, system))
-    return Prepared(path, table.num_rows, pieces)
+    return Prepared(table.num_rows, pieces)
 
 
-def read_prepared(prepared: Prepared) -> pa.Table:
-    """The sorted rows of a prepared bucket; its file is removed."""
-    with pa.OSFile(str(prepared.table), "rb") as source:
-        table = pa.ipc.open_file(source).read_all()
-    prepared.table.unlink()
-    return table
-
-
-def write_hf(arrow_files: dict[str, Path], folder: Path) -> None:
-    """The `DatasetDict.save_to_disk` layout, with each split's Arrow stream (written table by table in
-    `datasets`' own schema) moved in as its one shard. `save_to_disk` itself would read every page of the
-    memory-mapped file back and hold them resident: memory would grow with the dataset.
+def write_hf(splits: list[str], folder: Path) -> None:
+    """The `DatasetDict.save_to_disk` layout around the Arrow shards `prepare_bucket` wrote in `datasets`'
+    own schema. `save_to_disk` itself would read every page of the memory-mapped dataset back and hold
+    them resident: memory would grow with the dataset.
 
     Empty splits are never given here: `load_from_disk` cannot read a split saved with no shards.
     """
     info = datasets.DatasetInfo(features=FEATURES)
-    for name, path in arrow_files.items():
-        shard = folder / name / "data-00000-of-00001.arrow"
-        shard.parent.mkdir(parents=True)
-        path.rename(shard)
-        dataset = datasets.Dataset.from_file(str(shard), info=info, split=name)
-        dataset.info.write_to_directory(str(shard.parent))
-        state = {"_data_files": [{"filename": shard.name}], "_fingerprint": dataset._fingerprint,
+    for name in splits:
+        shards = sorted((folder / name).glob("data-*.arrow"))
+        dataset = datasets.concatenate_datasets(
+            [datasets.Dataset.from_file(str(shard), info=info, split=name) for shard in shards])
+        dataset.info.write_to_directory(str(folder / name))
+        state = {"_data_files": [{"filename": shard.name} for shard in shards], "_fingerprint": dataset._fingerprint,
                  "_format_columns": None, "_format_kwargs": {}, "_format_type": None,
                  "_output_all_columns": False, "_split": name}
-        (shard.parent / "state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
-    (folder / "dataset_dict.json").write_text(json.dumps({"splits": list(arrow_files)}), encoding="utf-8")
+        (folder / name / "state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
+    (folder / "dataset_dict.json").write_text(json.dumps({"splits": splits}), encoding="utf-8")
 
 
 def sha256_file(path: Path) -> str:

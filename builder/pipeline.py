@@ -24,15 +24,7 @@ from builder.card import write_card
 from builder.config import BuildConfig, SourceConfig
 from builder.execute import Executor, executor_for, shards_per_source
 from builder.expand import Expander
-from builder.export import (
-    SplitWriter,
-    prepare_bucket,
-    prepare_output,
-    publish_atomically,
-    read_prepared,
-    sha256_file,
-    write_hf,
-)
+from builder.export import Shard, prepare_bucket, prepare_output, publish_atomically, sha256_file, write_hf
 from builder.formats import open_writers, write_dataset_info
 from builder.ledger import Ledger, Reject
 from builder.mix import copies_per_row
@@ -225,25 +217,27 @@ def _rows_at(spool: list[Path], indices: np.ndarray, columns: list[str]) -> Iter
 
 
 def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor: Executor) -> dict[str, int]:
-    """Split and shuffle from the spool, then write every output format split by split; the executor
-    sorts and renders the buckets while this process writes Parquet and Arrow in order."""
-    config, arrow_files, counts = run.config, {}, {}
+    """Split and shuffle from the spool; the executor writes each bucket's shards and renders its pieces of
+    the trainer formats, which this process appends in order."""
+    config, counts = run.config, {}
     formats = ["alpaca", *config.formats]
-    for name, (rows, buckets) in partition(spool, config.split.fractions(), tmp, copies, config.seed,
-                                           run.text_bytes).items():
-        writer = SplitWriter(tmp, name, rows, config.shard_rows)
+    buckets = partition(spool, config.split.fractions(), tmp, copies, config.seed, run.text_bytes, config.shard_rows)
+    for name, (rows, paths) in buckets.items():
+        (tmp / "hf" / name).mkdir(parents=True)
+        (tmp / "data").mkdir(exist_ok=True)
         writers = open_writers(tmp, name, formats, config.system_prompt)
         advance = run.progress(f"write {name}")
-        for prepared in executor.map(prepare_bucket, [(b, formats, config.system_prompt) for b in buckets]):
-            writer.write(read_prepared(prepared))
-            for target in writers:
-                target.append(prepared.pieces[target.spec.name], prepared.rows)
+        calls = [(path, Shard(name, index, len(paths)), tmp, formats, config.system_prompt)
+                 for index, path in enumerate(paths)]
+        for prepared in executor.map(prepare_bucket, calls):
+            for writer in writers:
+                writer.append(prepared.pieces[writer.spec.name], prepared.rows)
             advance(prepared.rows)
-        for target in (writer, *writers):
-            target.close()
-        arrow_files[name], counts[name] = writer.arrow_path, rows
-    if arrow_files:
-        write_hf(arrow_files, tmp / "hf")
+        for writer in writers:
+            writer.close()
+        counts[name] = rows
+    if counts:
+        write_hf(list(counts), tmp / "hf")
         write_dataset_info(tmp, formats, config.name)
     return counts
 

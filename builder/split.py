@@ -65,14 +65,6 @@ def split_of(group_keys: pa.Array, bounds: list[tuple[str, int]]) -> pa.Array:
     return index
 
 
-def bucket_of(order_keys: pa.Array, buckets: int) -> pa.Array:
-    """Buckets are ranges of the order key, so sorted buckets in order give the whole shuffle."""
-    if buckets == 1:
-        return pa.array([0] * len(order_keys), pa.int32())
-    shift = 64 - (buckets.bit_length() - 1)
-    return pc.cast(pc.shift_right(order_keys, pa.scalar(shift, pa.uint64())), pa.int32())
-
-
 def sorted_by_order(table: pa.Table) -> pa.Table:
     """One bucket's rows in shuffle order, without the key columns."""
     ordered = table.take(pc.sort_indices(table[ORDER_KEY]))
