@@ -219,27 +219,28 @@ def _rows_at(spool: list[Path], indices: np.ndarray, columns: list[str]) -> Iter
 def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor: Executor) -> dict[str, int]:
     """Split and shuffle from the spool; the executor writes each bucket's shards and renders its pieces of
     the trainer formats, which this process appends in order."""
-    config, counts = run.config, {}
+    config = run.config
     formats = ["alpaca", *config.formats]
     buckets = partition(spool, config.split.fractions(), tmp, copies, config.seed, run.text_bytes, config.shard_rows)
-    for name, (rows, paths) in buckets.items():
+    (tmp / "data").mkdir()
+    writers, calls = {}, []
+    for name, (_rows, paths) in buckets.items():
         (tmp / "hf" / name).mkdir(parents=True)
-        (tmp / "data").mkdir(exist_ok=True)
-        writers = open_writers(tmp, name, formats, config.system_prompt)
-        advance = run.progress(f"write {name}")
-        calls = [(path, Shard(name, index, len(paths)), tmp, formats, config.system_prompt)
-                 for index, path in enumerate(paths)]
-        for prepared in executor.map(prepare_bucket, calls):
-            for writer in writers:
-                writer.append(prepared.pieces[writer.spec.name], prepared.rows)
-            advance(prepared.rows)
-        for writer in writers:
+        writers[name] = open_writers(tmp, name, formats, config.system_prompt)
+        calls += [(path, Shard(name, index, len(paths)), tmp, formats, config.system_prompt)
+                  for index, path in enumerate(paths)]
+    advance = run.progress("write")
+    for (_path, shard, *_), prepared in zip(calls, executor.map(prepare_bucket, calls), strict=True):
+        for writer in writers[shard.split]:
+            writer.append(prepared.pieces[writer.spec.name], prepared.rows)
+        advance(prepared.rows)
+    for split_writers in writers.values():
+        for writer in split_writers:
             writer.close()
-        counts[name] = rows
-    if counts:
-        write_hf(list(counts), tmp / "hf")
+    if buckets:
+        write_hf(list(buckets), tmp / "hf")
         write_dataset_info(tmp, formats, config.name)
-    return counts
+    return {name: rows for name, (rows, _paths) in buckets.items()}
 
 
 def _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp: Path, command) -> dict:
