@@ -9,8 +9,9 @@
    and a 4x one (scale x 4) into ``input-4x/`` for the memory-scaling run.
 2. Runs each stage in its own subprocess and measures its wall time and peak RSS: the
    larger of ``os.wait4``'s ``ru_maxrss`` (the largest single process of the stage) and
-   the sum of the RSS of every process in the stage's process group, sampled every 20 ms
-   from ``/proc`` (a build with ``--workers 2`` is three processes).
+   the sum of the proportional set size (PSS: shared pages split between the processes that
+   share them) of every process in the stage's process group, sampled every 20 ms from
+   ``/proc/PID/smaps_rollup`` (a build with ``--workers 2`` is three processes).
    * floor:      ``python bench/floor.py IN OUT`` (least work giving the same rows)
    * naive:      ``python bench/naive.py IN OUT --seed 1`` (the builder's default stages,
      row by row, as a first-draft script would write them; no near-dup)
@@ -108,11 +109,9 @@ def run_measured(cmd: list[str], log_dir: Path, timeout: float | None) -> tuple[
     return code, wall, max(usage.ru_maxrss, tree_peak[0]) / 1024.0, note
 
 
-PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
-
-
 def group_rss_kib(pgid: int) -> int:
-    """The summed resident memory of every process in a process group, from /proc (0 where there is none)."""
+    """The memory of every process in a process group, from /proc (0 where there is none): the sum of
+    their proportional set sizes, so pages forked workers share with their parent count once."""
     total = 0
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
         if not entry.isdigit():
@@ -122,8 +121,8 @@ def group_rss_kib(pgid: int) -> int:
                 fields = stat.read().rsplit(b")", 1)[1].split()
             if int(fields[2]) != pgid:
                 continue
-            with open(f"/proc/{entry}/statm", "rb") as statm:
-                total += int(statm.read().split()[1]) * PAGE_KIB
+            with open(f"/proc/{entry}/smaps_rollup", "rb") as rollup:
+                total += next(int(line.split()[1]) for line in rollup if line.startswith(b"Pss:"))
         except (OSError, IndexError, ValueError):
             continue
     return total

@@ -127,6 +127,11 @@ class Quality:
                  numbers=_joined(self.numbers, np.uint64), near_rows=_joined(self.near_rows, np.int64), near=near)
         self.keys, self.ranks, self.numbers, self.near_rows = [], [], [], []
 
+    def close(self) -> None:
+        """Stops the near-duplicate index's threads."""
+        if self.near is not None:
+            self.near.close()
+
     def load_index(self, path: Path, first_row: int) -> None:
         """Appends an index written by `save_index` whose rows were spooled from row `first_row` on."""
         with np.load(path) as index:
@@ -138,22 +143,26 @@ class Quality:
                 self.near.extend(index["near"])
 
     def resolve(self) -> tuple[dict[int, tuple[Removal, int]], dict]:
-        """Duplicates among all spooled rows: {row: (removal, surviving row)}, and a report.
+        """Duplicates among all spooled rows: {row: (removal, surviving row)}, and a report. The index is
+        let go: the rest of the build does not need its memory.
 
         Exact copies first; then near-duplicate clusters of QA rows, whose survivor is chosen the
         same way (most preferred source, then smallest record id) among the rows still standing."""
         ranks, numbers = _joined(self.ranks, np.int32), _joined(self.numbers, np.uint64)
+        keys, near, near_rows = _joined(self.keys, np.uint64), self.near, self.near_rows
+        self.ranks, self.numbers, self.keys, self.near, self.near_rows = [], [], [], None, []
         dropped: dict[int, tuple[Removal, int]] = {}
         report: dict = {}
         if self.config.dedup.exact and len(ranks):
-            duplicate_of = resolve_exact(_joined(self.keys, np.uint64), ranks, numbers)
+            duplicate_of = resolve_exact(keys, ranks, numbers)
             for row in np.flatnonzero(duplicate_of >= 0).tolist():
                 dropped[row] = (Removal("dedup", "exact_duplicate"), int(duplicate_of[row]))
             report["exact_duplicates"] = {"removed": len(dropped), "index_bytes_per_row": INDEX_BYTES_PER_ROW}
-        if self.near is not None and self.near_rows:
-            result = self.near.resolve()
-            rows = np.concatenate(self.near_rows)
-            standing = np.array([row not in dropped for row in rows.tolist()], bool)
+        if near is not None and near_rows:
+            result = near.resolve()
+            near.close()
+            rows = np.concatenate(near_rows)
+            standing = ~np.isin(rows, np.fromiter(dropped, np.int64, len(dropped)))
             members = np.flatnonzero((result.cluster >= 0) & standing)
             order = members[np.lexsort((numbers[rows[members]], ranks[rows[members]], result.cluster[members]))]
             clusters = result.cluster[order]

@@ -21,7 +21,7 @@ from builder.split import (
     split_of,
 )
 
-BUCKET_BYTES = 96 << 20
+BUCKET_BYTES = 48 << 20
 
 
 def spool_batches(paths: list[Path], columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:

@@ -100,28 +100,29 @@ def plan_units(config: BuildConfig, detected: dict[str, Detected], shards_per_so
 def run_unit(config: BuildConfig, parts: list[Part], detected: dict[str, Detected], folder: Path) -> UnitResult:
     """read → quality for each part in turn, writing its results into its own folder under `folder`."""
     sources = {s.name: s for s in config.sources}
+    ranks = {s.name: rank for rank, s in enumerate(config.by_preference())}
     kb = any(sources[p.source].kind != "qa" for p in parts)
     expanders = expanders_for(config, catalogue_for(config)) if kb else {}
     quality = Quality(config)
     results = []
     for part in parts:
         source = sources[part.source]
-        where = folder / f"{part.source}.{part.index:05d}"
+        where = folder / f"{ranks[source.name]:03d}.{part.index:05d}"  # source names may hold any character
         where.mkdir(parents=True)
         run = Run(config, expanders, quality, Ledger(where), no_progress)
-        text_bytes = 0
         with pa.OSFile(str(where / "rows.arrow"), "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as spool:
             def emit(rows: pa.Table) -> None:
-                nonlocal text_bytes
                 spool.write_table(with_keys(rows, config.seed, config.split.group_by))
                 run.spooled += rows.num_rows
-                text_bytes += sum(pc.sum(pc.binary_length(rows[c])).as_py() or 0 for c in TEXT_COLUMNS)
+                run.text_bytes += sum(pc.sum(pc.binary_length(rows[c])).as_py() or 0 for c in TEXT_COLUMNS)
 
             run_source(source, detected[source.name], run, emit, part.shard)
         run.ledger.sort_by_position()
         quality.save_index(where / "index.npz")
-        results.append(PartResult(source.name, part.index, where, run.spooled, text_bytes,
+        results.append(PartResult(source.name, part.index, where, run.spooled, run.text_bytes,
                                   run.ledger.counts(source.name)))
+    quality.close()
+    pa.default_memory_pool().release_unused()  # a worker process lives on: give freed memory back
     return UnitResult(results, {kind: e.tallies() for kind, e in expanders.items()}, quality.report)
 
 
