@@ -10,7 +10,7 @@
 2. Runs each stage in its own subprocess and measures its wall time and peak RSS: the
    larger of ``os.wait4``'s ``ru_maxrss`` (the largest single process of the stage) and
    the sum of the proportional set size (PSS: shared pages split between the processes that
-   share them) of every process in the stage's process group, sampled every 20 ms from
+   share them) of every process in the stage's process group, sampled every 100 ms from
    ``/proc/PID/smaps_rollup`` (a build with ``--workers 2`` is three processes).
    * floor:      ``python bench/floor.py IN OUT`` (least work giving the same rows)
    * naive:      ``python bench/naive.py IN OUT --seed 1`` (the builder's default stages,
@@ -90,7 +90,7 @@ def run_measured(cmd: list[str], log_dir: Path, timeout: float | None) -> tuple[
         tree_peak = [0]
 
         def _sample() -> None:
-            while not done.wait(0.02):
+            while not done.wait(0.1):
                 tree_peak[0] = max(tree_peak[0], group_rss_kib(proc.pid))
 
         sampler = threading.Thread(target=_sample, daemon=True)

@@ -30,13 +30,19 @@ class Inline:
 
 
 class Pool:
-    """Worker processes forked from this one (spawned where fork is missing)."""
+    """Worker processes forked from this one (spawned where fork is missing), fresh for each stage: a
+    worker's memory goes when its stage ends, not while this process works between stages."""
 
-    def __init__(self, pool: ProcessPoolExecutor) -> None:
-        self.pool = pool
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
 
     def map(self, function: Callable, calls: Iterable[tuple]) -> Iterator:
-        return self.pool.map(function, *zip(*calls, strict=True))
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+        try:
+            yield from pool.map(function, *zip(*calls, strict=True))
+        finally:
+            pool.shutdown(cancel_futures=True)
 
 
 class Dask:
@@ -64,12 +70,7 @@ def executor_for(config: BuildConfig) -> Iterator[Executor]:
     elif config.workers == 1:
         yield Inline()
     else:
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = ProcessPoolExecutor(config.workers, mp_context=multiprocessing.get_context(method))
-        try:
-            yield Pool(pool)
-        finally:
-            pool.shutdown(cancel_futures=True)
+        yield Pool(config.workers)
 
 
 @contextmanager

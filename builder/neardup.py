@@ -285,13 +285,24 @@ class NearDuplicates:
         sigs = [_signatures(p, c.ngram, c.bins, c.seed, self._probe) for p in parts]
         return sigs[0] if len(sigs) == 1 else np.concatenate(sigs)
 
-    def _signed(self) -> np.ndarray:
-        """The signatures of every document so far, in order, once pending work is done."""
+    def _drain(self) -> None:
+        """Finishes pending work; its signatures join `done`, in order."""
         s = self._s
         self._submit()
         while s.tasks:
             s.done.append(s.tasks.popleft().result())
-        sig = np.concatenate(s.done) if s.done else np.zeros((0, self.config.bins), np.uint16)
+
+    def _signed(self) -> np.ndarray:
+        """The signatures of every document so far, in order, in one array. The parts are moved in one
+        by one, so memory peaks at the index plus one part, not twice the index."""
+        self._drain()
+        s = self._s
+        sig = np.empty((sum(len(part) for part in s.done), self.config.bins), np.uint16)
+        at = 0
+        while s.done:
+            part = s.done.pop(0)
+            sig[at:at + len(part)] = part
+            at += len(part)
         s.done = [sig]
         return sig
 
@@ -304,7 +315,7 @@ class NearDuplicates:
 
     def extend(self, signatures: np.ndarray) -> None:
         """Appends documents signed elsewhere (`take_signatures`) after those added so far."""
-        self._signed()
+        self._drain()
         self._s.done.append(signatures)
         self._n += len(signatures)
 
@@ -325,19 +336,20 @@ class NearDuplicates:
             return (keys, *_star_pairs(keys))
 
         mapper = self._pool.map if self._pool is not None else map
-        results = list(mapper(band_pairs, range(self.bands)))
-        # whole-signature key: the band keys and the slots outside the bands
+        # whole-signature key: the band keys (folded in as they come, then let go) and the other slots
         whole = np.full(n, _U64(splitmix64(c.seed ^ 0xD1B54A32D192ED03)), np.uint64)
-        for keys, _, _ in results:
+        results = []
+        for keys, a, b in mapper(band_pairs, range(self.bands)):
             whole *= P
             whole ^= keys
+            results.append((a, b))
         for col in range(self.bands * self.rows, c.bins):
             whole *= P
             whole += sig[:, col].astype(np.uint64)
         fmix_inplace(whole, np.empty_like(whole))
         ea, eb = _star_pairs(whole)
         del whole
-        key = np.unique(np.concatenate([ea * n + eb] + [a * n + b for _, a, b in results]))
+        key = np.unique(np.concatenate([ea * n + eb] + [a * n + b for a, b in results]))
         del results
         candidates = int(key.size)
         # verification: fraction of equal slots >= threshold
