@@ -87,7 +87,7 @@ def _dask_client(config: BuildConfig) -> Iterator[object]:
             yield client
         return
     try:
-        client = Client(config.scheduler, timeout="30s")
+        client = Client(config.scheduler, timeout="10s")
     except (OSError, TimeoutError) as exc:
         raise UserError(f"cannot reach the Dask scheduler at {config.scheduler} ({exc})",
                         remedy="check the address given to --scheduler, or leave it out for a local cluster") from exc

@@ -8,6 +8,7 @@ record, an evaluation set, mixing, and more than one Parquet shard per split.
 import hashlib
 import json
 import random
+import socket
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,15 @@ def test_dask_gives_the_same_bytes_as_the_local_engine(corpus: tuple[Path, tuple
         on_dask = build(tmp_path, args, "dask", "--engine", "dask", "--scheduler", cluster.scheduler_address)
     assert digests(on_dask) == digests(local)
     assert manifest_without_settings(on_dask) == manifest_without_settings(local)
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path: Path, qa_file: Path) -> None:
+    pytest.importorskip("distributed", reason="Dask is an optional extra: pip install '.[dask]'")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    result = run("build", "--qa", qa_file, "--out", tmp_path / "out", "--engine", "dask", "--scheduler", address,
+                 "--quiet")
+    assert result.exit_code == 2
+    assert f"cannot reach the Dask scheduler at {address}" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
