@@ -25,6 +25,8 @@ class Executor(Protocol):
 
 
 class Inline:
+    """This process, one call after another, as the caller asks for the results."""
+
     def map(self, function: Callable, calls: Iterable[tuple]) -> Iterator:
         return (function(*call) for call in calls)
 
