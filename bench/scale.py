@@ -16,7 +16,7 @@
    * naive:      ``python bench/naive.py IN OUT --seed 1`` (the builder's default stages,
      row by row, as a first-draft script would write them; no near-dup)
    * builder:    ``build-instructions build --kb drug=IN/drugs.json --qa IN/qa.jsonl
-     --out OUT --seed 1 --quiet --workers N`` (N = ``--workers``, default: the CPU count)
+     --eval-set IN/eval.csv --out OUT --seed 1 --quiet --workers N`` (N = ``--workers``, default: the CPU count)
    * builder-4x: the same on the 4x workload
 3. Prints a table, the builder/floor, naive/builder and 4x/1x ratios, and as the LAST
    line one JSON object.
@@ -45,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from workload import generate  # noqa: E402
+from workload import generate, write_eval  # noqa: E402
 
 
 @dataclass
@@ -203,7 +203,8 @@ def builder_command(base: str | None, in_dir: Path, out_dir: Path, workers: int)
                           "`pip install -e .`, or pass --builder-cmd 'python -m builder')")
         prefix = [exe]
     return prefix + ["build", "--kb", f"drug={in_dir / 'drugs.json'}", "--qa", str(in_dir / "qa.jsonl"),
-                     "--out", str(out_dir), "--seed", "1", "--quiet", "--workers", str(workers)], ""
+                     "--eval-set", str(in_dir / "eval.csv"), "--out", str(out_dir), "--seed", "1", "--quiet",
+                     "--workers", str(workers)], ""
 
 
 def ensure_workload(in_dir: Path, scale: float, seed: int) -> dict:
@@ -212,6 +213,10 @@ def ensure_workload(in_dir: Path, scale: float, seed: int) -> dict:
         try:
             info = json.loads(manifest.read_text(encoding="utf-8"))
             if info.get("scale") == scale and info.get("seed") == seed:
+                if not (in_dir / "eval.csv").exists():  # a workload from before the evaluation set
+                    drugs = json.loads((in_dir / "drugs.json").read_text(encoding="utf-8"))
+                    info["eval"] = write_eval(in_dir / "eval.csv", drugs, seed)
+                    manifest.write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
                 info["reused"] = True
                 return info
         except (OSError, ValueError):

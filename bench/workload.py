@@ -25,8 +25,10 @@ Usage: ``python bench/workload.py OUT_DIR [--scale F] [--seed N]``
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -433,11 +435,37 @@ def write_qa(path: Path, n: int, seed: int) -> int:
     return written
 
 
+# --------------------------------------------------------------------------- evaluation set
+
+
+N_EVAL = 94  # as many drugs as QiZhen's evaluation set
+
+
+def write_eval(path: Path, drugs: list[str], seed: int) -> int:
+    """An evaluation set in QiZhen's CSV layout (药品, 药品适应症, 医学专家标注的适应病症, instruction) for
+    drugs of the workload that have 适应证, so the builder's decontamination has entities and text to hold out."""
+    rng = random.Random(f"eval-{seed}")
+    found = {}
+    for block in drugs:
+        lines = block.split("\n")
+        text = next((line.split(":", 1)[1] for line in lines[1:] if line.startswith("适应证:")), "")
+        if text and "尚不明确" not in text:
+            found.setdefault(lines[0], text)
+    chosen = rng.sample(sorted(found), min(N_EVAL, len(found)))
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["药品", "药品适应症", "医学专家标注的适应病症", "instruction"])
+        for name in chosen:
+            labels = [p for p in re.split(r"[，。；、]", found[name]) if p][:4]
+            writer.writerow([name, found[name], "|".join(labels), f"{name}的适应病症"])
+    return len(chosen)
+
+
 # --------------------------------------------------------------------------- main
 
 
 def generate(out_dir: Path, scale: float = 1.0, seed: int = 0) -> dict:
-    """Write ``drugs.json`` and ``qa.jsonl`` under ``out_dir``; return a summary dict."""
+    """Write ``drugs.json``, ``qa.jsonl`` and ``eval.csv`` under ``out_dir``; return a summary dict."""
     _check_vocab_safe()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -449,6 +477,7 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 0) -> dict:
     with open(drugs_path, "w", encoding="utf-8", newline="\n") as f:
         f.write(json.dumps(drugs, ensure_ascii=False, indent=0))
         f.write("\n")
+    n_eval = write_eval(out_dir / "eval.csv", drugs, seed)
     t1 = time.perf_counter()
     qa_path = out_dir / "qa.jsonl"
     n_qa_written = write_qa(qa_path, n_qa, seed)
@@ -459,6 +488,7 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 0) -> dict:
         "seed": seed,
         "drugs": n_drugs,
         "qa": n_qa_written,
+        "eval": n_eval,
         "drugs_bytes": drugs_path.stat().st_size,
         "qa_bytes": qa_path.stat().st_size,
         "drugs_s": round(t1 - t0, 3),
