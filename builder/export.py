@@ -75,16 +75,12 @@ def prepare_bucket(bucket: Path, shard: Shard, folder: Path, formats: list[str],
     for spec in formats_named(formats):
         pieces[spec.name] = bucket.with_suffix(f".{spec.name}")
         with pieces[spec.name].open("wb") as piece:
-            for start in range(0, table.num_rows, RENDER_ROWS):  # Python strings for a slice at a time
-                piece.write((b",\n" if start and spec.listed else b"") +
-                            spec.render(table.slice(start, RENDER_ROWS), system))
+            spec.render(table, piece, system)
     rows = table.num_rows
     del table
     pa.default_memory_pool().release_unused()  # a worker process lives on: give freed memory back
     return Prepared(rows, pieces)
 
-
-RENDER_ROWS = 20_000
 
 
 def write_hf(splits: list[str], folder: Path) -> None:

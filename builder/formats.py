@@ -117,10 +117,16 @@ class Format:
     def path(self, out_dir: Path, split: str) -> Path:
         return Path(out_dir) / self.folder / f"{split}{self.suffix}"
 
-    def render(self, table: pa.Table, system: str | None = None) -> bytes:
-        """A table's rows as a piece of the file (no list brackets): pure, so any process can render it."""
-        lines = self.lines(table, system)
-        return (",\n".join(lines) if self.listed else "".join(line + "\n" for line in lines)).encode("utf-8")
+    def render(self, table: pa.Table, target: BinaryIO, system: str | None = None) -> None:
+        """Writes a table's rows as a piece of the file (no list brackets) to `target`; any process can,
+        and the rows become Python strings RENDER_ROWS at a time, so memory does not grow with the table."""
+        for start in range(0, table.num_rows, RENDER_ROWS):
+            lines = self.lines(table.slice(start, RENDER_ROWS), system)
+            piece = ",\n".join(lines) if self.listed else "".join(line + "\n" for line in lines)
+            target.write(((",\n" if start and self.listed else "") + piece).encode("utf-8"))
+
+
+RENDER_ROWS = 20_000
 
 
 class FormatWriter:
@@ -136,7 +142,7 @@ class FormatWriter:
 
     def write(self, table: pa.Table) -> None:
         if self._starts(table.num_rows):
-            self._file.write(self.spec.render(table, self.system))
+            self.spec.render(table, self._file, self.system)
 
     def append(self, piece: Path, rows: int) -> None:
         """Appends `rows` rows rendered elsewhere into the file `piece` (`Format.render`); removes it."""

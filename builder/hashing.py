@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from builder.shingles import P, fmix_inplace
+from builder.shingles import M64, P, fmix_inplace
 
 SEPARATOR = "\x1f"
 
@@ -55,6 +55,3 @@ def combine(parts: list[np.ndarray | int], rows: int) -> np.ndarray:
         keys *= P
         fmix_inplace(keys, scratch)
     return keys
-
-
-M64 = (1 << 64) - 1
