@@ -4,8 +4,8 @@ By entity: a knowledge-base record whose name or alias (as written, or stripped 
 salt) is an evaluation entity is held out whole, and any row whose folded text names one is removed.
 By text: a row sharing a run of `ngram` folded characters with an evaluation question or reference
 is removed. Names are matched with one RE2 alternation over whole columns; n-grams by hashing every
-n-character run of the batch in numpy and looking the hashes up in the evaluation set's (a bit table,
-then an exact search for the few candidates).
+n-character run of the batch in a compiled loop and looking the hashes up in the evaluation set's (a bit
+table, then an exact search for the few candidates).
 """
 
 import re
@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.evalsets import EvalSet
-from builder.normalize import entity_keys, fold
-from builder.shingles import shingle_hashes
+from builder.normalize import entity_keys, fold_array
+from builder.shingles import first_shared, shingle_hashes
 
 
 BIT_MASK = (1 << 22) - 1  # 4 MiB of flags: few false candidates for up to ~10^5 evaluation n-grams
@@ -48,7 +48,7 @@ class Decontaminator:
         self._names = "|".join(map(re.escape, self._longest_first)) or None
         self._grams = {int(h): t for t, h in _grams(texts, ngram)}
         self._gram_hashes = np.array(sorted(self._grams), np.uint64)
-        self._bits = np.zeros(BIT_MASK + 1, bool)
+        self._bits = np.zeros(BIT_MASK + 1, bool)  # rules out nearly every shingle in one lookup
         self._bits[self._gram_hashes & np.uint64(BIT_MASK)] = True
 
     @property
@@ -62,16 +62,6 @@ class Decontaminator:
                 return Hit("eval_entity", f"{name} is evaluation entity {self.keys[key]}", self.keys[key])
         return None
 
-    def _shared(self, hashes: np.ndarray) -> np.ndarray:
-        """Which hashes are evaluation n-grams: a bit table on the low bits rules out nearly every hash in
-        one cache-friendly lookup, and only the few left are looked up exactly."""
-        maybe = np.flatnonzero(self._bits[hashes & np.uint64(BIT_MASK)])
-        grams = self._gram_hashes
-        found = np.minimum(np.searchsorted(grams, hashes[maybe]), len(grams) - 1)
-        shared = np.zeros(len(hashes), bool)
-        shared[maybe[grams[found] == hashes[maybe]]] = True
-        return shared
-
     def row_hits(self, text: pa.Array) -> list[Hit | None]:
         """Per row (its folded text): the first evaluation entity it names, else shared evaluation text."""
         hits: list[Hit | None] = [None] * len(text)
@@ -83,19 +73,17 @@ class Decontaminator:
                 hits[index] = Hit("eval_entity_mention", f"names evaluation entity {self.keys[key]} ({key})",
                                   self.keys[key])
         if len(self._gram_hashes):
-            hashes, offsets = shingle_hashes(text, self.ngram)
-            owner = np.repeat(np.arange(len(text)), np.diff(offsets))
-            shared = self._shared(hashes)
-            shared_hashes = hashes[shared]
-            for index, first in zip(*np.unique(owner[shared], return_index=True), strict=True):
+            found = first_shared(text, self.ngram, self._bits, self._gram_hashes)
+            for index in np.flatnonzero(found >= 0).tolist():
                 if hits[index] is None:
-                    gram = self._grams[int(shared_hashes[first])]
-                    hits[index] = Hit("eval_text_overlap", f"shares '{gram}' with an evaluation text")
+                    shared = self._grams[int(self._gram_hashes[found[index]])]
+                    hits[index] = Hit("eval_text_overlap", f"shares '{shared}' with an evaluation text")
         return hits
 
 
 def _grams(texts: list[str], ngram: int) -> list[tuple[str, int]]:
-    """Every folded `ngram`-character run of the evaluation texts, with its hash."""
-    grams = sorted({f[i:i + ngram] for f in map(fold, texts) for i in range(len(f) - ngram + 1)})
+    """Every folded `ngram`-character run of the evaluation texts (folded as rows are), with its hash."""
+    folded = fold_array(pa.array(texts, pa.string())).to_pylist()
+    grams = sorted({f[i:i + ngram] for f in folded for i in range(len(f) - ngram + 1)})
     hashes, _ = shingle_hashes(grams, ngram)
     return list(zip(grams, hashes.tolist(), strict=True))

@@ -1,23 +1,22 @@
 """Exact deduplication on normalised text, resolved once every row is known, so the survivor never
 depends on input order: the copy from the most preferred source, then the smallest record id.
 
-The key folds width, case, punctuation and spaces of instruction, input and output (xxh3-64 of the
-folded text). The index is three numbers per row (key, source rank, record id hash): 20 bytes.
+The key folds width, case, punctuation and spaces of instruction, input and output (a 64-bit
+hash of the folded text's bytes, `shingles.text_keys`). The index is three numbers per row (key, source rank, record id hash): 20 bytes.
 """
 
 import numpy as np
 import pyarrow as pa
-import xxhash
 
 from builder.hashing import id_numbers
+from builder.shingles import text_keys
 
 INDEX_BYTES_PER_ROW = 8 + 4 + 8
 
 
 def exact_keys(folded: pa.Array) -> np.ndarray:
     """The dedup key of each row, from its folded instruction, input and output (`Quality.fold`)."""
-    return np.fromiter((xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in folded.to_pylist()), np.uint64,
-                       len(folded))
+    return text_keys(folded)
 
 
 def record_numbers(rows: pa.Table) -> np.ndarray:

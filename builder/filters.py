@@ -6,16 +6,23 @@ or a Latin alias list is legitimate there), so template rows only face the lengt
 """
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.config import FilterConfig
+from builder.utf8 import code_point, jit, utf8_buffers
 
 PUNCTUATION_ONLY = r"^[\p{P}\p{S}\s]+$"
 STRAY_START = r"^[，。、；：,.;:！？!?）)」』】》]"
-NOT_HAN = r"[^\p{Han}]+"
+HAN_RANGES = (  # RE2's \p{Han} (a test holds them to it), first and last code point
+    (0x2E80, 0x2E99), (0x2E9B, 0x2EF3), (0x2F00, 0x2FD5), (0x3005, 0x3005), (0x3007, 0x3007), (0x3021, 0x3029),
+    (0x3038, 0x303B), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFA6D), (0xFA70, 0xFAD9), (0x16FE2, 0x16FE3),
+    (0x16FF0, 0x16FF1), (0x20000, 0x2A6DF), (0x2A700, 0x2B739), (0x2B740, 0x2B81D), (0x2B820, 0x2CEA1),
+    (0x2CEB0, 0x2EBE0), (0x2EBF0, 0x2EE5D), (0x2F800, 0x2FA1D), (0x30000, 0x3134A), (0x31350, 0x323AF),
+)
 
 
 def filter_reasons(rows: pa.Table, folded: pa.Array, config: FilterConfig, free_text: bool) -> np.ndarray:
@@ -30,8 +37,8 @@ def filter_reasons(rows: pa.Table, folded: pa.Array, config: FilterConfig, free_
         ("stray_punctuation_start", lambda: pc.match_substring_regex(output, STRAY_START)),
         ("question_equals_answer", lambda: _question_equals_answer(folded)),
         ("too_long_row", lambda: pc.greater(total, config.max_row_chars)),
-        ("not_chinese", lambda: pc.less(pc.divide(pc.cast(pc.utf8_length(pc.replace_substring_regex(output, NOT_HAN, "")), pa.float64()),
-                                                  pc.max_element_wise(length, 1)), config.min_cjk_ratio)),
+        ("not_chinese", lambda: pa.array(han_counts(output) < config.min_cjk_ratio * np.maximum(
+            length.to_numpy(zero_copy_only=False), 1))),
     ]
     wanted = {"stray_punctuation_start": config.stray_punctuation,
               "question_equals_answer": config.question_equals_answer}
@@ -45,3 +52,29 @@ def filter_reasons(rows: pa.Table, folded: pa.Array, config: FilterConfig, free_
 def _question_equals_answer(folded: pa.Array) -> pa.Array:
     parts = pc.split_pattern(folded, "\x1f")
     return pc.equal(pc.list_element(parts, 0), pc.list_element(parts, 2))
+
+
+def han_counts(values: pa.Array) -> np.ndarray:
+    """How many characters of each value are Han, counted in one pass over the bytes."""
+    data, offsets = utf8_buffers(values)
+    return _han_counts(data, offsets, han_table())
+
+
+@lru_cache(maxsize=1)
+def han_table() -> np.ndarray:
+    """Per code point, whether it is Han."""
+    table = np.zeros(0x110000, bool)
+    for first, last in HAN_RANGES:
+        table[first:last + 1] = True
+    return table
+
+
+@jit
+def _han_counts(data: np.ndarray, offsets: np.ndarray, table: np.ndarray) -> np.ndarray:
+    counts = np.zeros(len(offsets) - 1, np.int64)
+    for row in range(len(counts)):
+        i = offsets[row]
+        while i < offsets[row + 1]:
+            cp, i = code_point(data, i)
+            counts[row] += table[cp]
+    return counts

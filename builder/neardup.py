@@ -2,12 +2,11 @@
 
 Design (chosen by measurement, see ``bench/neardup.py``):
 
-* **Shingles.** Character ``ngram``-grams hashed in numpy by ``builder.shingles`` (shared with
+* **Shingles.** Character ``ngram``-grams hashed by ``builder.shingles`` (shared with
   decontamination).
 * **Signature.** One-Permutation Hashing: one hash per shingle; its high 32 bits pick one of
   ``bins`` slots (multiply-shift range reduction), its low 32 bits are the value; each slot
-  keeps the minimum (``np.minimum.at`` on doc-major flat indices, which is cache-friendly and
-  fast). Empty slots are filled by *optimal densification* (Shrivastava 2017): empty slot
+  keeps the minimum (a compiled loop, ``shingles.min_slots``). Empty slots are filled by *optimal densification* (Shrivastava 2017): empty slot
   ``j`` copies slot ``probe(j, t)`` of the undensified signature for the first attempt ``t``
   that lands on a filled slot; the probe sequence depends only on ``(seed, j, t)``, so two
   documents with the same shingle set always get the same signature. The index keeps the
@@ -40,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from builder.shingles import C2, P, fmix_inplace, shingle_blocks, splitmix64
+from builder.shingles import C2, P, fmix_inplace, min_slots, splitmix64
 
 __all__ = ["NearDupConfig", "NearDupResult", "NearDuplicates", "optimal_bands"]
 
@@ -122,19 +121,7 @@ def _densify(sig: np.ndarray, probe: np.ndarray) -> np.ndarray:
 
 def _signatures(texts, ngram: int, bins: int, seed: int, probe: np.ndarray) -> np.ndarray:
     """(m, bins) uint16 MinHash (OPH) signatures of the texts."""
-    it = shingle_blocks(texts, ngram, seed)
-    m = next(it)
-    sig = np.full(m * bins, _EMPTY, np.uint32)
-    kbins = _U64(bins)
-    for d0, d1, hs, cnt in it:
-        # slot = high 32 bits * bins >> 32 ; flat index = doc * bins + slot ; value = low 32 bits
-        flat = hs >> _U64(32)
-        flat *= kbins
-        flat >>= _U64(32)
-        flat += np.repeat(np.arange(d0 * bins, d1 * bins, bins, dtype=np.uint64), cnt)
-        np.minimum.at(sig, flat.astype(np.intp), hs.astype(np.uint32))
-    dense = _densify(sig.reshape(m, bins), probe)
-    return dense.astype(np.uint16)  # low 16 bits of each slot
+    return _densify(min_slots(texts, ngram, bins, seed), probe).astype(np.uint16)  # low 16 bits of each slot
 
 
 # --------------------------------------------------------------------------- clustering

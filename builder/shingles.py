@@ -1,25 +1,23 @@
-"""Character n-gram ("shingle") hashes of many texts at once, in numpy: the ground of text overlap checks.
+"""Character n-gram ("shingle") hashes and text keys, computed by compiled loops over Arrow's UTF-8 buffers.
 
-Each text's code points (``utf-32-le`` of the joined batch, ASCII upper case folded to lower
-case) are hashed as overlapping ``ngram``-character windows with a 64-bit polynomial hash and a
-splitmix64 finaliser, vectorised in ``uint64`` with wrap-around, block by block so the arrays stay
-in cache. Texts are joined with ``ngram`` sentinel code points (U+10FFFF) after each, so no
-window crosses from one text into the next; a text shorter than ``ngram`` (the empty one too)
-gets exactly one shingle, its whole text padded with sentinels. Near-duplicate detection and
-decontamination share these hashes.
+Each text's code points (ASCII upper case folded to lower case) are hashed as overlapping
+``ngram``-character windows with a 64-bit polynomial hash (rolled, one step per character) and a
+splitmix64 finaliser; a text shorter than ``ngram`` (the empty one too) gets exactly one shingle, its
+whole text padded with sentinel code points (U+10FFFF). Near-duplicate signatures, decontamination
+lookups and exact-dedup keys read the buffers where Arrow keeps them: no Python string per row, no copy.
+The loops are compiled once by numba and cached beside this file.
 """
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+
+from builder.utf8 import code_point, fmix, jit, utf8_buffers
 
 U64 = np.uint64
 M64 = (1 << 64) - 1
-SENTINEL = "\U0010ffff"
+SENTINEL = 0x10FFFF
 P = U64(0xD6E8FEB86659FD93)  # odd 64-bit polynomial base
 C1 = U64(0xBF58476D1CE4E5B9)
 C2 = U64(0x94D049BB133111EB)
-BLOCK_CHARS = 1 << 20  # code points hashed at once (keeps arrays in cache)
 
 
 def splitmix64(x: int) -> int:
@@ -41,83 +39,141 @@ def fmix_inplace(h: np.ndarray, tmp: np.ndarray) -> None:
     np.bitwise_xor(h, tmp, out=h)
 
 
-# --------------------------------------------------------------------------- parameters
+@jit
+def _windows(data: np.ndarray, start: int, end: int, ngram: int, h0: np.uint64, ring: np.ndarray,
+             out: np.ndarray) -> int:
+    """Writes the shingle hashes of ``data[start:end]`` to ``out``; returns how many. A window hashes to
+    h0·P^n + Σ cp_j·P^(n-1-j), rolled one character at a time (take the leaving one out, shift, add)."""
+    p = np.uint64(0xD6E8FEB86659FD93)
+    top = np.uint64(1)
+    for _ in range(ngram - 1):
+        top *= p
+    base = h0 * top * p
+    h = h0
+    filled = 0
+    slot = 0
+    count = 0
+    i = start
+    while i < end:
+        point, i = code_point(data, i)
+        cp = np.uint64(point + 32 if 65 <= point <= 90 else point)  # ASCII capitals lowered
+        if filled < ngram:
+            h = h * p + cp
+            filled += 1
+        else:
+            h = (h - base - ring[slot] * top) * p + base + cp
+        ring[slot] = cp
+        slot = slot + 1 if slot + 1 < ngram else 0
+        if filled == ngram:
+            out[count] = fmix(h)
+            count += 1
+    if count == 0:
+        for _ in range(ngram - filled):
+            h = h * p + np.uint64(SENTINEL)
+        out[0] = fmix(h)
+        count = 1
+    return count
 
 
-def _codepoints(texts: pa.Array | pa.ChunkedArray | list[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
-    """Code points of the texts, each followed by ``ngram`` sentinels; and the texts' lengths."""
-    pad = SENTINEL * ngram
-    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
-        if isinstance(texts, pa.ChunkedArray):
-            texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
-        if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
-            texts = texts.cast(pa.string())
-        texts = texts.fill_null("")
-        lens = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
-        if len(texts) == 0:
-            return np.zeros(0, np.uint32), lens
-        joined = pc.binary_join_element_wise(texts, pa.scalar("", texts.type), pa.scalar(pad, texts.type))
-        off_t = np.int64 if pa.types.is_large_string(joined.type) else np.int32
-        offsets = np.frombuffer(joined.buffers()[1], off_t)[joined.offset : joined.offset + len(joined) + 1]
-        data = joined.buffers()[2]
-        raw = memoryview(data)[int(offsets[0]) : int(offsets[-1])] if data is not None else b""
-        s = bytes(raw).decode("utf-8")
-    else:
-        lens = np.fromiter(map(len, texts), np.int64, count=len(texts))
-        s = pad.join(texts) + pad if texts else ""
-    cp = np.frombuffer(s.encode("utf-32-le"), np.uint32).copy()
-    upper = (cp >= 65) & (cp <= 90)
-    cp[upper] += np.uint32(32)
-    return cp, lens
+@jit
+def _counted_windows(data: np.ndarray, offsets: np.ndarray, ngram: int, h0: np.uint64) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.empty(len(offsets) - 1, np.int64)
+    for d in range(len(counts)):
+        chars = 0
+        for i in range(offsets[d], offsets[d + 1]):
+            chars += (data[i] & 0xC0) != 0x80
+        counts[d] = max(chars - ngram + 1, 1)
+    out = np.empty(counts.sum(), np.uint64)
+    ring = np.empty(ngram, np.uint64)
+    at = 0
+    for d in range(len(counts)):
+        at += _windows(data, offsets[d], offsets[d + 1], ngram, h0, ring, out[at:])
+    return out, counts
 
 
-def shingle_blocks(texts, ngram: int, seed: int):
-    """Yield ``(d0, d1, hashes, counts)`` per block of documents: the 64-bit hash of every shingle
-    of documents ``d0..d1`` (document-major, in text order) and the shingles per document.
-    The first item yielded is the total document count ``m`` (an int)."""
-    cp, lens = _codepoints(texts, ngram)
-    m = lens.size
-    yield m
-    span = lens + ngram  # code points per document incl. its padding
-    starts = np.zeros(m + 1, np.int64)
-    np.cumsum(span, out=starts[1:])
-    counts = np.maximum(lens - ngram + 1, 1)  # shingles per document
-    h0 = U64(splitmix64(seed))
-    d0 = 0
-    while d0 < m:
-        d1 = int(np.searchsorted(starts, starts[d0] + BLOCK_CHARS, side="right")) - 1
-        d1 = min(max(d1, d0 + 1), m)
-        c0, c1 = int(starts[d0]), int(starts[d1])
-        block = cp[c0:c1]
-        npos = c1 - c0 - ngram + 1  # every doc span has > ngram code points, so npos >= 1
-        # polynomial hash of every window of ``ngram`` code points
-        h = np.full(npos, h0, np.uint64)
-        for j in range(ngram):
-            np.multiply(h, P, out=h)
-            np.add(h, block[j : j + npos], out=h)
-        fmix_inplace(h, np.empty(npos, np.uint64))
-        # keep the windows that start inside a document's first ``counts`` positions
-        cnt = counts[d0:d1]
-        first = np.zeros(d1 - d0, np.int64)
-        np.cumsum(cnt[:-1], out=first[1:])
-        pos = np.arange(int(cnt.sum()), dtype=np.int64)
-        pos += np.repeat(starts[d0:d1] - c0 - first, cnt)
-        yield d0, d1, h[pos], cnt
-        d0 = d1
+@jit
+def _first_shared(data: np.ndarray, offsets: np.ndarray, ngram: int, h0: np.uint64, bits: np.ndarray,
+                  grams: np.ndarray) -> np.ndarray:
+    """Per text, the index in ``grams`` (sorted) of its first shingle found there, or -1. ``bits`` flags the
+    low bits of every gram, so nearly every shingle is ruled out with one lookup."""
+    mask = np.uint64(len(bits) - 1)
+    ring = np.empty(ngram, np.uint64)
+    scratch = np.empty(np.max(offsets[1:] - offsets[:-1]) + 1 if len(offsets) > 1 else 1, np.uint64)
+    found = np.full(len(offsets) - 1, -1, np.int64)
+    for d in range(len(found)):
+        for k in range(_windows(data, offsets[d], offsets[d + 1], ngram, h0, ring, scratch)):
+            h = scratch[k]
+            if bits[h & mask]:
+                at = np.searchsorted(grams, h)
+                if at < len(grams) and grams[at] == h:
+                    found[d] = at
+                    break
+    return found
+
+
+@jit
+def _min_slots(data: np.ndarray, offsets: np.ndarray, ngram: int, h0: np.uint64, bins: int) -> np.ndarray:
+    """One-permutation MinHash: a shingle's high 32 bits pick its slot, its low 32 bits are the value, and
+    each slot keeps the least (0xFFFFFFFF for an empty slot)."""
+    ring = np.empty(ngram, np.uint64)
+    scratch = np.empty(np.max(offsets[1:] - offsets[:-1]) + 1 if len(offsets) > 1 else 1, np.uint64)
+    sig = np.full((len(offsets) - 1, bins), 0xFFFFFFFF, np.uint32)
+    width = np.uint64(bins)
+    for d in range(len(offsets) - 1):
+        for k in range(_windows(data, offsets[d], offsets[d + 1], ngram, h0, ring, scratch)):
+            h = scratch[k]
+            slot = ((h >> np.uint64(32)) * width) >> np.uint64(32)
+            value = np.uint32(h & np.uint64(0xFFFFFFFF))
+            sig[d, slot] = min(sig[d, slot], value)
+    return sig
+
+
+@jit
+def _text_keys(data: np.ndarray, offsets: np.ndarray, seed: np.uint64) -> np.ndarray:
+    """A 64-bit key per text from its bytes, eight at a time, MurmurHash3-style mixing and a final avalanche."""
+    keys = np.empty(len(offsets) - 1, np.uint64)
+    c1, c2 = np.uint64(0x87C37B91114253D5), np.uint64(0x4CF5AD432745937F)
+    for d in range(len(keys)):
+        h = seed
+        i, end = offsets[d], offsets[d + 1]
+        while i < end:
+            k = np.uint64(0)
+            stop = min(i + 8, end)
+            for j in range(i, stop):
+                k |= np.uint64(data[j]) << np.uint64(8 * (j - i))
+            i = stop
+            k *= c1
+            k = (k << np.uint64(31)) | (k >> np.uint64(33))
+            k *= c2
+            h ^= k
+            h = ((h << np.uint64(27)) | (h >> np.uint64(37))) * np.uint64(5) + np.uint64(0x52DCE729)
+        keys[d] = fmix(h ^ np.uint64(end - offsets[d]))
+    return keys
 
 
 def shingle_hashes(texts, ngram: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """All shingle hashes (uint64, document-major) and row offsets (int64, len = docs + 1)."""
-    it = shingle_blocks(texts, ngram, seed)
-    m = next(it)
-    hs, cs = [], []
-    for _, _, h, cnt in it:
-        hs.append(h)
-        cs.append(cnt)
-    offsets = np.zeros(m + 1, np.int64)
-    if cs:
-        np.cumsum(np.concatenate(cs), out=offsets[1:])
-    return (np.concatenate(hs) if hs else np.zeros(0, np.uint64)), offsets
+    """All shingle hashes (uint64, text-major) and row offsets (int64, len = texts + 1)."""
+    data, offsets = utf8_buffers(texts)
+    hashes, counts = _counted_windows(data, offsets, ngram, U64(splitmix64(seed)))
+    starts = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=starts[1:])
+    return hashes, starts
 
 
+def first_shared(texts, ngram: int, bits: np.ndarray, grams: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Per text, the index in sorted ``grams`` of the first of its shingles that is one, or -1 (``bits``: a
+    power-of-two table flagging the grams' low bits)."""
+    data, offsets = utf8_buffers(texts)
+    return _first_shared(data, offsets, ngram, U64(splitmix64(seed)), bits, grams)
 
+
+def min_slots(texts, ngram: int, bins: int, seed: int = 0) -> np.ndarray:
+    """(texts, bins) uint32 one-permutation MinHash slots of the texts' shingles; empty slots hold 0xFFFFFFFF."""
+    data, offsets = utf8_buffers(texts)
+    return _min_slots(data, offsets, ngram, U64(splitmix64(seed)), bins)
+
+
+def text_keys(texts, seed: int = 0) -> np.ndarray:
+    """A 64-bit key of each text's bytes: equal texts, equal keys."""
+    data, offsets = utf8_buffers(texts)
+    return _text_keys(data, offsets, U64(splitmix64(seed)))

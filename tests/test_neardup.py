@@ -199,9 +199,8 @@ def test_batching_invariance_and_determinism(monkeypatch):
     texts = synth_corpus(2500, seed=11)
     ref = run(texts)
     assert (ref.duplicate_of >= 0).sum() > 100
-    # small chunks and blocks so the split paths are exercised
+    # small chunks so the split paths are exercised
     monkeypatch.setattr(neardup, "_CHUNK_DOCS", 97)
-    monkeypatch.setattr(shingling, "BLOCK_CHARS", 5000)
     monkeypatch.setattr(neardup, "_MAX_IN_FLIGHT", 2)
     r = random.Random(1)
     sizes = []
@@ -255,6 +254,30 @@ def test_optimal_bands():
     assert optimal_bands(0.9, 64)[1] > optimal_bands(0.5, 64)[1]
     # equal weights reproduce datasketch's choice for 0.8 / 64 permutations
     assert optimal_bands(0.8, 64, 0.5, 0.5) == (5, 11)
+
+
+def _window_hash(window: list[int], seed: int) -> int:
+    h = shingling.splitmix64(seed)
+    for cp in window:
+        h = (h * int(shingling.P) + cp) & shingling.M64
+    h ^= h >> 30
+    h = (h * int(shingling.C1)) & shingling.M64
+    h ^= h >> 27
+    h = (h * int(shingling.C2)) & shingling.M64
+    return h ^ (h >> 31)
+
+
+def test_rolled_shingle_hashes_match_their_definition():
+    """The compiled loop rolls each window's hash on from the last; it must equal hashing every window anew."""
+    texts = ["Ab", "ABCdefGHIjklMNOpq", "头痛怎么办？吃什么药", "𠀀𠀁x😀é", "", "a" * 40, "混合 Mixed 𝔘nicode text ok"]
+    for ngram in (1, 5, 13):
+        for seed in (0, 9):
+            hashes, offsets = shingling.shingle_hashes(texts, ngram, seed)
+            for t, text in enumerate(texts):
+                cps = [ord(c) + 32 if "A" <= c <= "Z" else ord(c) for c in text]
+                cps += [shingling.SENTINEL] * max(ngram - len(cps), 0)
+                want = [_window_hash(cps[i:i + ngram], seed) for i in range(len(cps) - ngram + 1)]
+                assert hashes[offsets[t]:offsets[t + 1]].tolist() == want, (text, ngram, seed)
 
 
 def test_shingle_hashes_shape():

@@ -5,8 +5,13 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+
+from builder.filters import han_counts, han_table
 
 from tests.conftest import run, write_json, write_jsonl
 
@@ -203,3 +208,14 @@ def test_byte_identical_with_every_stage_on(tmp_path: Path) -> None:
     second, _ = build(tmp_path, *args, out="b")
     names = sorted(p.name for p in (first / "data").glob("*.parquet"))
     assert names and all((first / "data" / n).read_bytes() == (second / "data" / n).read_bytes() for n in names)
+
+
+def test_han_table_is_re2_han_class():
+    """The not-Chinese filter counts Han with a table; it must mean what RE2's \\p{Han} means, for every code point."""
+    points = np.arange(0x110000)
+    points = points[(points < 0xD800) | (points > 0xDFFF)]
+    text = pa.array([points.astype(np.uint32).tobytes().decode("utf-32-le")])
+    marked = pc.replace_substring_regex(text, r"[^\p{Han}]", "\x00")[0].as_py().encode("utf-32-le")
+    assert np.array_equal(han_table()[points], np.frombuffer(marked, np.uint32) != 0)
+    values = pa.array(["abc中文", "", None, "𠀀𠀁x", "〇々〆", "ｈｅｌｌｏ"])
+    assert han_counts(values).tolist() == [2, 0, 0, 2, 2, 0]

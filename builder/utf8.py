@@ -1,0 +1,53 @@
+"""Compiled loops over Arrow's UTF-8 buffers: the pieces text checks share (decoding, mixing), and the buffers.
+
+Per-character work (shingles, keys, script counts) reads the bytes where Arrow keeps them, with no Python
+string per row; numba compiles the loops once and caches them beside the module.
+"""
+
+import numba
+import numpy as np
+import pyarrow as pa
+
+jit = numba.njit(cache=True, nogil=True)
+
+
+def utf8_buffers(texts: pa.Array | pa.ChunkedArray | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of a string column and each value's start and end (``len + 1`` offsets, as Arrow keeps
+    them: int32 or int64); a null is an empty text."""
+    if not isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        texts = pa.array(texts, pa.string())
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+        texts = texts.cast(pa.string())
+    if texts.null_count:
+        texts = texts.fill_null("")
+    wide = pa.types.is_large_string(texts.type)
+    offsets = np.frombuffer(texts.buffers()[1], np.int64 if wide else np.int32, len(texts) + 1,
+                            texts.offset * (8 if wide else 4))
+    data = texts.buffers()[2]
+    return (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)), offsets
+
+
+@numba.njit(inline="always")
+def code_point(data: np.ndarray, i: int) -> tuple[int, int]:
+    """The code point at byte ``i`` of valid UTF-8, and the next one's byte."""
+    b = np.int64(data[i])
+    if b < 0x80:
+        return b, i + 1
+    if b < 0xE0:
+        return ((b & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), i + 2
+    if b < 0xF0:
+        return ((b & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F), i + 3
+    return (((b & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12) | ((np.int64(data[i + 2]) & 0x3F) << 6)
+            | (np.int64(data[i + 3]) & 0x3F)), i + 4
+
+
+@numba.njit(inline="always")
+def fmix(x: np.uint64) -> np.uint64:
+    """The splitmix64 finaliser: every input bit moves every output bit."""
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
