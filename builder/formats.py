@@ -48,9 +48,12 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import BinaryIO, Self
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from builder.utf8 import grown, jit, utf8_buffers
 
 
 def _quote(text: str) -> str:
@@ -62,6 +65,57 @@ def _quote(text: str) -> str:
     return quoted
 
 
+def json_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Each value as the JSON string `_quote` makes of it (a null as ""), for a whole column in one
+    compiled pass over its bytes."""
+    data, offsets = utf8_buffers(values)
+    quoted, quoted_offsets = _json_quoted(data, offsets)
+    return pa.Array.from_buffers(pa.large_string(), len(offsets) - 1,
+                                 [None, pa.py_buffer(quoted_offsets), pa.py_buffer(quoted)])
+
+
+@jit
+def _json_quoted(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_quote` of every value: '"' and '\\' backslashed, \\b \\t \\n \\f \\r by name, other control
+    characters and U+2028/U+2029 as \\uXXXX (lower-case hex), everything else as it is."""
+    quoted = np.empty(len(data) + 2 * len(offsets) + 64, np.uint8)
+    quoted_offsets = np.zeros(len(offsets), np.int64)
+    hexdigits = np.frombuffer(b"0123456789abcdef", np.uint8)
+    at = 0
+    for row in range(len(offsets) - 1):
+        i, end = offsets[row], offsets[row + 1]
+        if at + 6 * (end - i) + 2 > len(quoted):  # room for the worst case: every byte escaped
+            quoted = grown(quoted, at + 6 * (end - i) + 2)
+        quoted[at] = 0x22
+        at += 1
+        while i < end:
+            b = data[i]
+            i += 1
+            if b >= 0x20 and b != 0x22 and b != 0x5C and (b != 0xE2 or i + 1 >= end or data[i] != 0x80
+                                                           or data[i + 1] < 0xA8 or data[i + 1] > 0xA9):
+                quoted[at] = b
+                at += 1
+            elif b == 0x22 or b == 0x5C or b == 0x08 or b == 0x09 or b == 0x0A or b == 0x0C or b == 0x0D:
+                quoted[at] = 0x5C
+                quoted[at + 1] = (b if b == 0x22 or b == 0x5C else 0x62 if b == 0x08 else 0x74 if b == 0x09
+                                  else 0x6E if b == 0x0A else 0x66 if b == 0x0C else 0x72)
+                at += 2
+            else:
+                point = np.int64(b)
+                if b == 0xE2:  # U+2028 or U+2029
+                    point = 0x2028 + np.int64(data[i + 1]) - 0xA8
+                    i += 2
+                quoted[at] = 0x5C
+                quoted[at + 1] = 0x75
+                for k in range(4):
+                    quoted[at + 2 + k] = hexdigits[(point >> (12 - 4 * k)) & 0xF]
+                at += 6
+        quoted[at] = 0x22
+        at += 1
+        quoted_offsets[row + 1] = at
+    return quoted[:at], quoted_offsets
+
+
 def prompt_column(table: pa.Table) -> pa.Array:
     """The user turn: the instruction, joined with the input by "\\n" where the input is non-empty."""
     instruction = table["instruction"].combine_chunks().cast(pa.string())
@@ -71,31 +125,27 @@ def prompt_column(table: pa.Table) -> pa.Array:
     return pc.if_else(pc.equal(given, ""), instruction, joined)
 
 
-def _alpaca_lines(table: pa.Table, _system: str | None) -> list[str]:
-    columns = [_strings(table, name) for name in ("instruction", "input", "output")]
-    return [f'{{"instruction": {_quote(i)}, "input": {_quote(g)}, "output": {_quote(o)}}}' for i, g, o in zip(*columns)]
+def _lines(*parts: str | pa.Array) -> pa.Array:
+    """Lines made of literal text and columns of JSON strings, one per row."""
+    return pc.binary_join_element_wise(*(pa.scalar(p, pa.large_string()) if isinstance(p, str) else p
+                                         for p in parts), pa.scalar("", pa.large_string()))
 
 
-def _sharegpt_lines(table: pa.Table, _system: str | None) -> list[str]:
-    prompts, answers = prompt_column(table).to_pylist(), _strings(table, "output")
-    return [
-        f'{{"conversations": [{{"from": "human", "value": {_quote(q)}}}, {{"from": "gpt", "value": {_quote(a)}}}]}}'
-        for q, a in zip(prompts, answers)
-    ]
+def _alpaca_lines(table: pa.Table, _system: str | None) -> pa.Array:
+    i, g, o = (json_strings(table[name]) for name in ("instruction", "input", "output"))
+    return _lines('{"instruction": ', i, ', "input": ', g, ', "output": ', o, "}")
 
 
-def _messages_lines(table: pa.Table, system: str | None) -> list[str]:
-    prompts, answers = prompt_column(table).to_pylist(), _strings(table, "output")
+def _sharegpt_lines(table: pa.Table, _system: str | None) -> pa.Array:
+    q, a = json_strings(prompt_column(table)), json_strings(table["output"])
+    return _lines('{"conversations": [{"from": "human", "value": ', q, '}, {"from": "gpt", "value": ', a, "}]}")
+
+
+def _messages_lines(table: pa.Table, system: str | None) -> pa.Array:
+    q, a = json_strings(prompt_column(table)), json_strings(table["output"])
     head = f'{{"role": "system", "content": {_quote(system)}}}, ' if system else ""
-    return [
-        f'{{"messages": [{head}{{"role": "user", "content": {_quote(q)}}}, '
-        f'{{"role": "assistant", "content": {_quote(a)}}}]}}'
-        for q, a in zip(prompts, answers)
-    ]
-
-
-def _strings(table: pa.Table, name: str) -> list[str]:
-    return pc.fill_null(table[name].cast(pa.string()), "").to_pylist()
+    return _lines(f'{{"messages": [{head}{{"role": "user", "content": ', q,
+                  '}, {"role": "assistant", "content": ', a, "}]}")
 
 
 @dataclass(frozen=True)
@@ -107,7 +157,7 @@ class Format:
     name: str
     folder: str
     suffix: str
-    lines: Callable[[pa.Table, str | None], list[str]]
+    lines: Callable[[pa.Table, str | None], pa.Array]
     llama_factory: dict = field(default_factory=dict)
 
     @property
@@ -119,11 +169,18 @@ class Format:
 
     def render(self, table: pa.Table, target: BinaryIO, system: str | None = None) -> None:
         """Writes a table's rows as a piece of the file (no list brackets) to `target`; any process can,
-        and the rows become Python strings RENDER_ROWS at a time, so memory does not grow with the table."""
+        RENDER_ROWS rows at a time, so memory does not grow with the table. Each line carries its separator,
+        so a slice's lines lie end to end in one Arrow buffer, written as it is."""
         for start in range(0, table.num_rows, RENDER_ROWS):
-            lines = self.lines(table.slice(start, RENDER_ROWS), system)
-            piece = ",\n".join(lines) if self.listed else "".join(line + "\n" for line in lines)
-            target.write(((",\n" if start and self.listed else "") + piece).encode("utf-8"))
+            rows = table.slice(start, RENDER_ROWS)
+            if self.listed:
+                first = "" if start == 0 else ",\n"
+                separators = pa.array([first] + [",\n"] * (rows.num_rows - 1), pa.large_string())
+                lines = _lines(separators, self.lines(rows, system))
+            else:
+                lines = _lines(self.lines(rows, system), "\n")
+            offsets = np.frombuffer(lines.buffers()[1], np.int64, len(lines) + 1, lines.offset * 8)
+            target.write(memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]])
 
 
 RENDER_ROWS = 20_000

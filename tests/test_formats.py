@@ -1,6 +1,8 @@
 """Trainer formats: each file loads with `datasets` as its consumer loads it, and every row round-trips."""
 
 import json
+import random
+from json.encoder import encode_basestring
 from pathlib import Path
 
 import datasets
@@ -11,6 +13,7 @@ from builder.formats import (
     FORMATS,
     FormatWriter,
     dataset_info,
+    json_strings,
     open_writers,
     prompt_column,
     write_dataset_info,
@@ -149,3 +152,16 @@ def test_build_formats_match_chinese_llama_alpaca_and_llama_factory(tmp_path: Pa
         "file_name": "messages/test.jsonl", "formatting": "sharegpt", "columns": {"messages": "messages"},
         "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
                  "system_tag": "system"}}
+
+
+def test_json_strings_escape_as_the_json_module_does():
+    """Lines are escaped column-wise by a compiled loop: every value must come out as Python's JSON encoder
+    (ensure_ascii off) writes it, with U+2028/U+2029 escaped too, and read back unchanged."""
+    alphabet = list('ab"\\/\n\r\t\b\f\x00\x01\x1f\x7f\u2027\u2028\u2029\u202a\xe2é中😀 ')
+    pick = random.Random(7)
+    values = ["".join(pick.choice(alphabet) for _ in range(pick.randint(0, 30))) for _ in range(2000)]
+    values += ["", "\u2028", "\u2028\u2029", "x\u2029"]
+    want = [encode_basestring(v).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") for v in values]
+    got = json_strings(pa.array(values + [None])).to_pylist()
+    assert got == want + ['""']
+    assert [json.loads(g) for g in got[:-1]] == values
