@@ -20,12 +20,10 @@ import json
 import shlex
 from pathlib import Path
 
-from huggingface_hub import DatasetCard, DatasetCardData
+from huggingface_hub.repocard_data import DatasetCardData  # not `huggingface_hub`: its API client is slow to import
 
-FEATURES = [
-    ("instruction", "string"), ("input", "string"), ("output", "string"), ("source", "string"),
-    ("kind", "string"), ("record_id", "string"), ("template_id", "string"), ("variant", "int32"),
-]
+from builder.rows import FEATURES
+
 # Licence ids the Hub accepts in card metadata (the common ones; anything else becomes "other").
 HUB_LICENSES = {
     "apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "bigscience-bloom-rail-1.0",
@@ -79,7 +77,7 @@ def card_data(manifest: dict, out_dir: Path, license: str | None = None,
     parquet_bytes = sum(p.stat().st_size for p in (Path(out_dir) / "data").glob("*.parquet")) \
         if (Path(out_dir) / "data").is_dir() else 0
     info = {
-        "features": [{"name": name, "dtype": dtype} for name, dtype in FEATURES],
+        "features": [{"name": name, "dtype": dtype} for name, dtype in FEATURES.items()],
         "splits": [{"name": name, "num_examples": splits[name]} for name in filled],
     }
     if parquet_bytes:
@@ -102,9 +100,7 @@ def card_data(manifest: dict, out_dir: Path, license: str | None = None,
 def render_card(manifest: dict, out_dir: Path, license: str | None = None, pretty_name: str | None = None) -> str:
     """The full `README.md` text: YAML front matter, then the body."""
     data = card_data(manifest, out_dir, license, pretty_name)
-    text = f"---\n{data.to_yaml()}\n---\n\n{_body(manifest, data, out_dir)}"
-    DatasetCard(text)  # parses the front matter, or raises
-    return text
+    return f"---\n{data.to_yaml()}\n---\n\n{_body(manifest, data, out_dir)}"
 
 
 def write_card(manifest: dict, out_dir: Path, license: str | None = None, pretty_name: str | None = None) -> Path:
@@ -123,7 +119,7 @@ def _body(manifest: dict, data: DatasetCardData, out_dir: Path) -> str:
         f"rendered from {totals.get('kept', '?')} kept of {totals.get('read', '?')} records read "
         f"({totals.get('rejected', '?')} rejected). Licence in metadata: `{data.license}`.",
         "",
-        "Columns: " + ", ".join(f"`{name}` ({dtype})" for name, dtype in FEATURES) + ".",
+        "Columns: " + ", ".join(f"`{name}` ({dtype})" for name, dtype in FEATURES.items()) + ".",
         "Files: " + ", ".join(_files(out_dir)) + ".",
         "",
     ]

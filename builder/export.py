@@ -6,35 +6,27 @@ at the very end, so an interrupted or failed build leaves the previous output un
 """
 
 import hashlib
+import json
 import os
 import shutil
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder.errors import UserError
 from builder.formats import formats_named
-from builder.rows import ROW_SCHEMA
+from builder.hashing import hash64
+from builder.rows import FEATURES, ROW_SCHEMA
 from builder.split import sorted_by_order
 
-FEATURES = datasets.Features(
-    {
-        "instruction": datasets.Value("string"),
-        "input": datasets.Value("string"),
-        "output": datasets.Value("string"),
-        "source": datasets.Value("string"),
-        "kind": datasets.Value("string"),
-        "record_id": datasets.Value("string"),
-        "template_id": datasets.Value("string"),
-        "variant": datasets.Value("int32"),
-    }
-)
-
-HF_SCHEMA = FEATURES.arrow_schema  # with the `huggingface` metadata `datasets` writes into its own files
+# `datasets`' own description of the columns, as it writes it into its files; written here without importing
+# `datasets` (a second of start-up), and read back with it by the tests.
+HF_FEATURES = {name: {"dtype": dtype, "_type": "Value"} for name, dtype in FEATURES.items()}
+HF_SCHEMA = pa.schema([field.with_nullable(True) for field in ROW_SCHEMA],
+                      metadata={"huggingface": json.dumps({"info": {"features": HF_FEATURES}})})
+HF_INFO = {"description": "", "citation": "", "homepage": "", "license": "", "features": HF_FEATURES}
 
 
 ROW_GROUP = 100_000
@@ -86,17 +78,16 @@ def prepare_bucket(bucket: Path, shard: Shard, folder: Path, formats: list[str],
 def write_hf(splits: list[str], folder: Path) -> None:
     """The `DatasetDict.save_to_disk` layout around the Arrow shards `prepare_bucket` wrote in `datasets`'
     own schema. `save_to_disk` itself would read every page of the memory-mapped dataset back and hold
-    them resident: memory would grow with the dataset.
+    them resident: memory would grow with the dataset. The fingerprint (`datasets`' cache key) is a hash of
+    the split's shards.
 
     Empty splits are never given here: `load_from_disk` cannot read a split saved with no shards.
     """
-    info = datasets.DatasetInfo(features=FEATURES)
     for name in splits:
         shards = sorted((folder / name).glob("data-*.arrow"))
-        dataset = datasets.concatenate_datasets(
-            [datasets.Dataset.from_file(str(shard), info=info, split=name) for shard in shards])
-        dataset.info.write_to_directory(str(folder / name))
-        state = {"_data_files": [{"filename": shard.name} for shard in shards], "_fingerprint": dataset._fingerprint,
+        (folder / name / "dataset_info.json").write_text(json.dumps(HF_INFO), encoding="utf-8")
+        state = {"_data_files": [{"filename": shard.name} for shard in shards],
+                 "_fingerprint": f"{hash64(name, *((s.name, s.stat().st_size) for s in shards)):016x}",
                  "_format_columns": None, "_format_kwargs": {}, "_format_type": None,
                  "_output_all_columns": False, "_split": name}
         (folder / name / "state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")

@@ -9,6 +9,7 @@ are only indexed here, batch by batch, and resolved once every row is known (`re
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +57,9 @@ class Quality:
 
     def __init__(self, config: BuildConfig) -> None:
         self.config = config
-        eval_sets = [load_eval_set(path) for path in config.decontamination.eval_sets]
-        self.decontaminator = Decontaminator(eval_sets, config.decontamination.ngram) if eval_sets else None
+        paths = config.decontamination.eval_sets
+        stamps = tuple((path, path.stat().st_mtime_ns, path.stat().st_size) for path in paths)
+        self.decontaminator = _decontaminator(stamps, config.decontamination.ngram) if paths else None
         dedup = config.dedup
         near = NearDupConfig(dedup.threshold, dedup.ngram, seed=config.seed)
         self.near = NearDuplicates(near) if dedup.near else None
@@ -199,6 +201,13 @@ class Quality:
             "held_out_entities": dict(sorted(self.report.held_out.items())),
             "evaluation_entities": self.decontaminator.entities if self.decontaminator else [],
         }
+
+
+@lru_cache(maxsize=4)
+def _decontaminator(eval_sets: tuple[tuple[Path, int, int], ...], ngram: int) -> Decontaminator:
+    """The matchers for evaluation files (path, mtime, size), built once per process while the files stay the
+    same: every unit of a build needs them, and forked workers inherit them from the process that forks."""
+    return Decontaminator([load_eval_set(path) for path, _mtime, _size in eval_sets], ngram)
 
 
 def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:

@@ -14,6 +14,7 @@ ROW_SCHEMA = pa.schema(
         pa.field("variant", pa.int32()),
     ]
 )
+FEATURES = {field.name: str(field.type) for field in ROW_SCHEMA}  # column -> `datasets` dtype ("string", "int32")
 POSITION_COLUMN, ENTITY_COLUMN = "__position", "__entity"
 WORK_SCHEMA = ROW_SCHEMA.append(pa.field(POSITION_COLUMN, pa.int64())).append(pa.field(ENTITY_COLUMN, pa.string()))
 SPOOL_SCHEMA = WORK_SCHEMA.append(pa.field("__group_key", pa.uint64())).append(pa.field("__order_key", pa.uint64()))
