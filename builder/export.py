@@ -19,6 +19,7 @@ from builder.errors import UserError
 from builder.formats import formats_named
 from builder.hashing import hash64
 from builder.rows import FEATURES, ROW_SCHEMA
+from builder.shuffle import bucket_rows
 from builder.split import sorted_by_order
 
 # `datasets`' own description of the columns, as it writes it into its files; written here without importing
@@ -52,27 +53,26 @@ class Prepared:
     pieces: dict[str, Path]
 
 
-def prepare_bucket(bucket: Path, shard: Shard, folder: Path, formats: list[str], system: str | None) -> Prepared:
-    """Sorts one bucket into output order and writes it as a Parquet shard (hub layout) and a shard of the
-    `datasets` Arrow files, then renders it in every trainer format: the export of one bucket, runnable in
-    any process. The trainer formats are one file per split, so their pieces are appended by the caller."""
-    with pa.OSFile(str(bucket), "rb") as source:
-        table = sorted_by_order(pa.ipc.open_stream(source).read_all()).cast(ROW_SCHEMA)
-    bucket.unlink()
+def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: Shard, folder: Path, formats: list[str],
+                   system: str | None) -> Prepared:
+    """Gathers one bucket's rows from the spool (`shuffle.bucket_rows`), sorts them into output order and writes
+    them as a Parquet shard (hub layout) and a shard of the `datasets` Arrow files, then renders them in every
+    trainer format: the export of one bucket, runnable in any process. The trainer formats are one file per
+    split, so their pieces are appended by the caller."""
+    table = sorted_by_order(bucket_rows(spool, routes, bucket)).cast(ROW_SCHEMA)
     pq.write_table(table, folder / "data" / shard.name(shard.split, ".parquet"), row_group_size=ROW_GROUP,
                    compression="zstd")
     with pa.ipc.new_stream(str(folder / "hf" / shard.split / shard.name("data", ".arrow")), HF_SCHEMA) as arrow:
         arrow.write_table(table.cast(HF_SCHEMA))
     pieces = {}
     for spec in formats_named(formats):
-        pieces[spec.name] = bucket.with_suffix(f".{spec.name}")
+        pieces[spec.name] = folder / f"piece-{bucket}.{spec.name}"
         with pieces[spec.name].open("wb") as piece:
             spec.render(table, piece, system)
     rows = table.num_rows
     del table
     pa.default_memory_pool().release_unused()  # a worker process lives on: give freed memory back
     return Prepared(rows, pieces)
-
 
 
 def write_hf(splits: list[str], folder: Path) -> None:

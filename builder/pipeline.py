@@ -32,7 +32,7 @@ from builder.quality import Quality, Removal
 from builder.read import Detected, detect
 from builder.report import write_report
 from builder.rows import POSITION_COLUMN
-from builder.shuffle import partition, spool_batches
+from builder.shuffle import route, spool_batches
 from builder.units import (
     Progress,
     Run,
@@ -221,26 +221,28 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
     the trainer formats, which this process appends in order."""
     config = run.config
     formats = ["alpaca", *config.formats]
-    buckets = partition(spool, config.split.fractions(), tmp, copies, config.seed, run.text_bytes, config.shard_rows)
+    routes = tmp / "routes.npz"
+    buckets = route(spool, config.split.fractions(), routes, copies, config.seed, run.text_bytes, config.shard_rows)
     (tmp / "data").mkdir()
     writers, calls = {}, []
-    for name, (_rows, paths) in buckets.items():
+    for name, (_rows, targets) in buckets.items():
         (tmp / "hf" / name).mkdir(parents=True)
         writers[name] = open_writers(tmp, name, formats, config.system_prompt)
-        calls += [(path, Shard(name, index, len(paths)), tmp, formats, config.system_prompt)
-                  for index, path in enumerate(paths)]
+        calls += [(spool, routes, target, Shard(name, index, len(targets)), tmp, formats, config.system_prompt)
+                  for index, target in enumerate(targets)]
     advance = run.progress("write")
-    for (_path, shard, *_), prepared in zip(calls, executor.map(prepare_bucket, calls), strict=True):
-        for writer in writers[shard.split]:
+    for call, prepared in zip(calls, executor.map(prepare_bucket, calls), strict=True):
+        for writer in writers[call[3].split]:
             writer.append(prepared.pieces[writer.spec.name], prepared.rows)
         advance(prepared.rows)
+    routes.unlink(missing_ok=True)
     for split_writers in writers.values():
         for writer in split_writers:
             writer.close()
     if buckets:
         write_hf(list(buckets), tmp / "hf")
         write_dataset_info(tmp, formats, config.name)
-    return {name: rows for name, (rows, _paths) in buckets.items()}
+    return {name: rows for name, (rows, _targets) in buckets.items()}
 
 
 def _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp: Path, command) -> dict:

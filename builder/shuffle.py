@@ -1,25 +1,19 @@
-"""The disk side of mix & split: rows spool to an Arrow file, then an external bucket sort shuffles them.
+"""The disk side of mix & split: rows spool to Arrow files, then a bucket sort shuffles them.
 
-Memory stays bounded by one bucket (about BUCKET_BYTES), however many rows the build has: rows are
-read back batch by batch with ordinary reads (no memory map, so pages are not kept resident), routed
-to per-(split, bucket) files by key range, and each bucket is sorted on its own and becomes one shard
-of the split (`builder.export.prepare_bucket`).
+Memory stays bounded by one bucket (about BUCKET_BYTES), however many rows the build has: the calling
+process reads only the key columns and routes every row to a (split, bucket) by key range; each bucket's
+task then gathers its own rows from the memory-mapped spool, sorts them, and writes one shard of the
+split (`builder.export.prepare_bucket`).
 """
 
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from builder.split import (
-    GROUP_KEY,
-    ORDER_KEY,
-    order_keys,
-    split_bounds,
-    split_of,
-)
+from builder.rows import ROW_SCHEMA
+from builder.split import GROUP_KEY, ORDER_KEY, order_keys, split_bounds, split_of
 
 BUCKET_BYTES = 48 << 20
 
@@ -47,72 +41,81 @@ def bucket_counts(rows: np.ndarray, text_bytes: int, shard_rows: int) -> np.ndar
 MAX_BUCKETS = 1024
 
 
-def partition(
+def route(
     spool: list[Path],
     fractions: dict[str, float],
-    workdir: Path,
+    routes: Path,
     copies: np.ndarray,
     seed: int,
     text_bytes: int,
     shard_rows: int,
-) -> dict[str, tuple[int, list[Path]]]:
-    """Routes spooled rows to bucket files per split, each row `copies` times (0 drops it);
-    returns each split's row count and its buckets in order."""
-    # copied out: a column read from an IPC file is a slice of its whole batch, which it would keep alive
-    keys = np.concatenate([np.array(b.column(0)) for b in spool_batches(spool, [GROUP_KEY])] or [np.zeros(0, np.uint64)])
+) -> dict[str, tuple[int, list[int]]]:
+    """Decides the split and bucket of every spooled row, each row `copies` times (0 drops it; an extra copy
+    has its own order key, so its own place), and saves them to `routes` for `bucket_rows`. Reads only the
+    key columns. Returns each split's row count and its buckets (`split * MAX_BUCKETS + bucket`) in order."""
+    keys = _column(spool, GROUP_KEY)
     kept = keys[copies > 0]
     if not len(kept):
         return {}
     bounds = split_bounds(pa.array(kept, pa.uint64()), fractions)
     names = [name for name, _ in bounds]
     splits = np.asarray(split_of(pa.array(keys, pa.uint64()), bounds)).astype(np.int64)
+    del keys, kept
     buckets = bucket_counts(np.bincount(splits, weights=copies, minlength=len(names)), text_bytes, shard_rows)
     shifts = (64 - np.log2(buckets)).astype(np.uint64)
-    del keys, kept
-    writers: dict[tuple[int, int], pa.ipc.RecordBatchStreamWriter] = {}
-    counts: Counter = Counter()
-    start = 0
-    try:
-        for batch in spool_batches(spool):
-            end = start + batch.num_rows
-            batch, split = _copied(batch, copies[start:end], splits[start:end], seed)
-            start = end
-            order = np.asarray(batch.column(ORDER_KEY))
-            bucket = np.where(buckets[split] > 1, order >> np.minimum(shifts[split], np.uint64(63)), 0)
-            target = split * MAX_BUCKETS + bucket.astype(np.int64)
-            grouped = batch.take(pa.array(np.argsort(target, kind="stable")))
-            values, sizes = np.unique(target, return_counts=True)
-            offset = 0
-            for value, count in zip(values.tolist(), sizes.tolist(), strict=True):
-                key = divmod(value, MAX_BUCKETS)
-                if key not in writers:
-                    writers[key] = pa.ipc.new_stream(str(_bucket_path(workdir, *key)), batch.schema)
-                writers[key].write_batch(grouped.slice(offset, count))
-                counts[key[0]] += count
-                offset += count
-    finally:
-        for writer in writers.values():
-            writer.close()
-    return {
-        names[split]: (counts[split], [_bucket_path(workdir, s, b) for s, b in sorted(writers) if s == split])
-        for split in sorted(counts)
-    }
+
+    def targets(order: np.ndarray, split: np.ndarray) -> np.ndarray:
+        bucket = np.where(buckets[split] > 1, order >> np.minimum(shifts[split], np.uint64(63)), 0)
+        return split * MAX_BUCKETS + bucket.astype(np.int64)
+
+    target = np.where(copies > 0, targets(_column(spool, ORDER_KEY), splits), -1)
+    extra_rows, extra_keys = _extra_copies(spool, copies, seed)
+    extra_targets = targets(extra_keys, splits[extra_rows])
+    np.savez(routes, target=target, extra_rows=extra_rows, extra_keys=extra_keys, extra_targets=extra_targets)
+    found, sizes = np.unique(np.concatenate([target[target >= 0], extra_targets]), return_counts=True)
+    return {name: (int(sizes[found // MAX_BUCKETS == split].sum()), found[found // MAX_BUCKETS == split].tolist())
+            for split, name in enumerate(names) if (found // MAX_BUCKETS == split).any()}
 
 
-def _copied(batch: pa.RecordBatch, copies: np.ndarray, splits: np.ndarray, seed: int) -> tuple[pa.RecordBatch, np.ndarray]:
-    """The batch without dropped rows, with each repeated row's extra copies given their own order keys;
-    and the split of each row of the result."""
-    if (copies == 1).all():
-        return batch, splits
-    parts, split_parts = [batch.filter(pa.array(copies > 0))], [splits[copies > 0]]
-    for copy in range(1, int(copies.max(initial=0))):
-        extra = batch.filter(pa.array(copies > copy))
-        keys = pa.array(order_keys(extra, seed, copy), pa.uint64())
-        parts.append(extra.set_column(extra.schema.get_field_index(ORDER_KEY), ORDER_KEY, keys))
-        split_parts.append(splits[copies > copy])
-    merged = pa.Table.from_batches(parts, schema=batch.schema).combine_chunks().to_batches()
-    return (merged[0] if merged else batch.slice(0, 0)), np.concatenate(split_parts)
+def bucket_rows(spool: list[Path], routes: Path, bucket: int) -> pa.Table:
+    """The rows `route` sent to one bucket, unsorted, with their order keys. The spool files are memory-mapped,
+    so a bucket's task touches only the pages of its rows and no row passes through a pipe."""
+    with np.load(routes) as saved:
+        rows = np.flatnonzero(saved["target"] == bucket)
+        mine = saved["extra_targets"] == bucket
+        extra_rows, extra_keys = saved["extra_rows"][mine], saved["extra_keys"][mine]
+    parts, start = [], 0
+    for batch in spool_batches(spool, [*ROW_SCHEMA.names, ORDER_KEY]):
+        end = start + batch.num_rows
+        here = rows[np.searchsorted(rows, start):np.searchsorted(rows, end)] - start
+        if len(here):
+            parts.append(batch.take(pa.array(here)))
+        copied = (extra_rows >= start) & (extra_rows < end)
+        if copied.any():
+            extra = batch.take(pa.array(extra_rows[copied] - start))
+            parts.append(extra.set_column(extra.schema.get_field_index(ORDER_KEY), ORDER_KEY,
+                                          pa.array(extra_keys[copied], pa.uint64())))
+        start = end
+    return pa.Table.from_batches(parts)
 
 
-def _bucket_path(workdir: Path, split: int, bucket: int) -> Path:
-    return workdir / f"bucket-{split}-{bucket:04d}.arrow"
+def _column(spool: list[Path], name: str) -> np.ndarray:
+    """One spooled column as a numpy array (copied out: a column read from an IPC file is a slice of its whole
+    batch, which it would keep alive)."""
+    return np.concatenate([np.array(batch.column(0)) for batch in spool_batches(spool, [name])] or
+                          [np.zeros(0, np.uint64)])
+
+
+def _extra_copies(spool: list[Path], copies: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows repeated by up-sampling, once per extra copy, and the order key of each of those copies."""
+    rows, keys = [np.zeros(0, np.int64)], [np.zeros(0, np.uint64)]
+    if copies.max(initial=0) > 1:
+        start = 0
+        for batch in spool_batches(spool, ["record_id", "template_id", "variant"]):
+            here = copies[start:start + batch.num_rows]
+            for copy in range(1, int(here.max(initial=0))):
+                chosen = np.flatnonzero(here > copy)
+                rows.append(chosen + start)
+                keys.append(order_keys(batch.take(pa.array(chosen)), seed, copy))
+            start += batch.num_rows
+    return np.concatenate(rows), np.concatenate(keys)
