@@ -232,7 +232,7 @@ def _qa_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ru
         run.ledger.reject(_reject(source, detected, "validate", invalid))
     valid = checked.valid
     n = valid.num_rows
-    record_ids = pa.array(qa_record_ids(valid), pa.string())
+    record_ids = qa_record_ids(valid)
     return pa.table(
         {
             "instruction": valid["question"],

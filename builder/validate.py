@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ValidationError
 
-from builder.hashing import record_id
+from builder.hashing import record_id, record_ids
 from builder.read import POSITION
 from schemas import RECORD_MODELS, QARecord
 
@@ -84,11 +84,7 @@ def _column(batch: pa.RecordBatch, name: str) -> pa.Array:
     return batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, pa.string())
 
 
-def qa_record_ids(batch: pa.RecordBatch) -> list[str]:
+def qa_record_ids(batch: pa.RecordBatch) -> pa.Array:
     """QA ids hash question, input and answer: the same pair read twice gets the same id."""
-    return [
-        record_id("qa", f"{q}\x1f{i or ''}\x1f{a}")
-        for q, i, a in zip(
-            batch["question"].to_pylist(), batch["input"].to_pylist(), batch["answer"].to_pylist()
-        )
-    ]
+    return record_ids("qa", pc.binary_join_element_wise(batch["question"], pc.fill_null(batch["input"], ""),
+                                                         batch["answer"], "\x1f"))

@@ -12,6 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from builder.filters import han_counts, han_table
+from builder.hashing import id_numbers
+from builder.shingles import text_keys
+from builder.validate import qa_record_ids
 
 from tests.conftest import run, write_json, write_jsonl
 
@@ -219,3 +222,15 @@ def test_han_table_is_re2_han_class():
     assert np.array_equal(han_table()[points], np.frombuffer(marked, np.uint32) != 0)
     values = pa.array(["abc中文", "", None, "𠀀𠀁x", "〇々〆", "ｈｅｌｌｏ"])
     assert han_counts(values).tolist() == [2, 0, 0, 2, 2, 0]
+
+
+def test_qa_record_ids_are_column_wise_content_keys():
+    """QA ids are hashed for a whole column at once: same pair, same id; "qa-" and 16 hex digits; the number
+    the split reads back out of an id is the key it was made from."""
+    batch = pa.record_batch({"question": ["头痛怎么办", "头痛怎么办", "头痛怎么办", "a"],
+                             "input": [None, "", "x", None], "answer": ["多休息", "多休息", "多休息", "b\x1f"]})
+    ids = qa_record_ids(batch).to_pylist()
+    assert ids[0] == ids[1] and len(set(ids[1:])) == 3
+    assert all(re.fullmatch(r"qa-[0-9a-f]{16}", i) for i in ids)
+    joined = pc.binary_join_element_wise(batch["question"], pc.fill_null(batch["input"], ""), batch["answer"], "\x1f")
+    assert id_numbers(pa.array(ids)).tolist() == text_keys(joined).tolist()
