@@ -254,7 +254,8 @@ def _line_chunks(path: Path, shard: Shard) -> Iterator[tuple[int, bytes]]:
 def _flat_strings(chunk: bytes) -> pa.Table | None:
     """The chunk as a table when every line is a flat object of strings (or nulls), else None."""
     try:
-        table = pa_json.read_json(io.BytesIO(chunk), read_options=pa_json.ReadOptions(use_threads=False))
+        options = pa_json.ReadOptions(use_threads=False, block_size=max(len(chunk), 1 << 20))  # one batch
+        table = pa_json.read_json(io.BytesIO(chunk), read_options=options)
         table.validate(full=True)  # Arrow's JSON reader lets invalid UTF-8 through; the line reader names its line
     except pa.ArrowInvalid:
         return None
