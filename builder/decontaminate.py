@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.evalsets import EvalSet
-from builder.normalize import entity_keys, fold_array
+from builder.normalize import entity_keys, fold_array, key_text
 from builder.shingles import first_shared, shingle_hashes
 
 
@@ -46,6 +46,7 @@ class Decontaminator:
         self.ngram = ngram
         self._longest_first = sorted(self.keys, key=len, reverse=True)
         self._names = "|".join(map(re.escape, self._longest_first)) or None
+        self._names_here = re.compile(self._names) if self._names else None
         self._grams = {int(h): t for t, h in _grams(texts, ngram)}
         self._gram_hashes = np.array(sorted(self._grams), np.uint64)
         self._bits = np.zeros(BIT_MASK + 1, bool)  # rules out nearly every shingle in one lookup
@@ -56,7 +57,10 @@ class Decontaminator:
         return sorted(set(self.keys.values()))
 
     def record_hit(self, name: str, aliases: list[str]) -> Hit | None:
-        """A knowledge-base record that is itself an evaluation entity."""
+        """A knowledge-base record that is itself an evaluation entity. Its keys lie in its names' `key_text`,
+        so a record whose names hold no evaluation key is passed without making its keys (most records)."""
+        if not self._names_here or not any(self._names_here.search(key_text(v)) for v in (name, *aliases) if v):
+            return None
         for key in sorted(entity_keys(name, aliases)):
             if key in self.keys:
                 return Hit("eval_entity", f"{name} is evaluation entity {self.keys[key]}", self.keys[key])

@@ -57,7 +57,7 @@ def sample_items(config: BuildConfig, count: int) -> list[Item]:
                 if isinstance(result, Invalid):
                     continue
                 record = result[1]
-                items = _items(source.kind, record, kb_record_id(source.kind, record))
+                items = _items(source.kind, record, kb_record_id(source.kind, record.model_dump()))
                 key = (source.kind, entity_name(record.name))
                 if items and key not in candidates:
                     candidates[key] = items

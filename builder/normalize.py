@@ -130,6 +130,11 @@ _FORM_PREFIX = re.compile(rf"^(?:{_alternatives(FORM_PREFIXES)})(?=.{{{MIN_ENTIT
 _SALT_PREFIX = re.compile(rf"^(?:{_alternatives(SALT_PREFIXES)})(?=.{{{MIN_ENTITY}}})")
 
 
+def key_text(value: str) -> str:
+    """Text holding every key `entity_keys` makes of a value: its folded form, whole and without brackets."""
+    return f"{fold(value)}\x1f{fold(_BRACKETED.sub('', value))}"
+
+
 def entity_keys(name: str, aliases: list[str] = ()) -> set[str]:
     """Every key an entity answers to: its name and aliases, as written and stripped of form and salt."""
     keys = set()

@@ -205,14 +205,14 @@ def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ru
             run.ledger.reject(_reject(source, detected, "validate", result))
             continue
         position, record = result
-        rid = kb_record_id(source.kind, record)
+        context = record.model_dump()
+        rid = kb_record_id(source.kind, context)
         where = f"{source.name}:{position}"
         entity = f"{source.kind}:{entity_name(record.name)}"
         if removal := run.quality.check_record(entity, record.name, record.aliases, rid, where):
             run.ledger.reject(Reject(removal.stage, removal.reason, source.name, str(source.path), position,
                                      detected.position_kind, "name", rid, removal.detail, removal.duplicate_of))
             continue
-        context = record.model_dump()
         rows = expander.expand(context, rid)
         if not rows:
             missing = expander.missing_fields(context)
@@ -259,7 +259,9 @@ def _quality(rows: pa.Table, source: SourceConfig, detected: Detected, run: Run)
     counts.rows += kept.num_rows
     if not removals and not marks:
         return kept
-    meta = rows.select(["record_id", "template_id", "variant", POSITION_COLUMN]).to_pylist()
+    listed = sorted({*removals, *marks})
+    meta = dict(zip(listed, rows.select(["record_id", "template_id", "variant", POSITION_COLUMN])
+                    .take(pa.array(listed, pa.int64())).to_pylist(), strict=True))
     rejected: set[int] = set()
     for index, removal in sorted(removals.items()):
         row = meta[index]

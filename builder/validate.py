@@ -29,8 +29,10 @@ class Invalid:
     detail: str
 
 
-def kb_record_id(kind: str, record: BaseModel) -> str:
-    return record_id(kind, json.dumps(record.model_dump(exclude_none=True), ensure_ascii=False, sort_keys=True))
+def kb_record_id(kind: str, fields: dict) -> str:
+    """The id of a record from its fields (its flat `model_dump()`), absent ones left out."""
+    present = {name: value for name, value in fields.items() if value is not None}
+    return record_id(kind, json.dumps(present, ensure_ascii=False, sort_keys=True))
 
 
 def validate_kb(kind: str, rows: list[dict]) -> Iterator[tuple[int, BaseModel] | Invalid]:
