@@ -72,6 +72,7 @@ class Ledger:
         self.sources: dict[str, SourceCounts] = {}
         self.folder = folder
         self._files: dict[str, IO[str]] = {}
+        self._positions: dict[str, list[int] | None] = {}  # of the entries this ledger wrote, in order
 
     def counts(self, source: str) -> SourceCounts:
         return self.sources.setdefault(source, SourceCounts())
@@ -100,10 +101,13 @@ class Ledger:
             if (folder / name).is_file() and self.folder is not None:
                 with (folder / name).open(encoding="utf-8") as entries:
                     shutil.copyfileobj(entries, self._file(name))
+                self._positions[name] = None
 
     def _write(self, name: str, entry: Reject) -> None:
         if self.folder is not None:
             self._file(name).write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
+            if (positions := self._positions.setdefault(name, [])) is not None:
+                positions.append(entry.position or 0)
 
     def _file(self, name: str) -> IO[str]:
         if name not in self._files:
@@ -126,7 +130,11 @@ class Ledger:
         for name in FILES:
             if self.folder is not None and (path := self.folder / name).is_file():
                 lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-                lines.sort(key=_position)
+                positions = self._positions.get(name)
+                if positions is not None and len(positions) == len(lines):
+                    lines = [line for _, line in sorted(zip(positions, lines, strict=True), key=lambda p: p[0])]
+                else:
+                    lines.sort(key=_position)
                 path.write_text("".join(lines), encoding="utf-8")
 
     def close(self) -> None:
