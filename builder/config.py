@@ -120,7 +120,7 @@ class BuildConfig(Strict):
     templates: Path = PROJECT_ROOT / "templates"
     mapping: dict[Kind, dict[str, str]] = Field(default_factory=dict, description="per kind: source field -> field")
     variants: int = Field(1, ge=1, description="phrasings emitted per record and template")
-    batch_size: int = Field(20000, gt=0)
+    batch_size: int = Field(5000, gt=0)
     shard_rows: int = Field(500_000, gt=0, description="about the most rows in a Parquet shard")
     prefer: list[str] = Field(default_factory=list, description="source names, most preferred first")
     formats: list[Literal["alpaca_jsonl", "sharegpt", "messages"]] = Field(

@@ -210,7 +210,7 @@ def _decode(raw_lines: Iterable[bytes], encoding: str, start: int, path: Path) -
             ) from exc
 
 
-FAST_CHUNK = 4 << 20
+FAST_CHUNK = 3 << 20
 
 
 def _jsonl_batches(source: SourceConfig, detected: Detected, batch_size: int, shard: Shard) -> Iterator[ReadBatch]:
