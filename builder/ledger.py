@@ -33,6 +33,7 @@ class Reject:
 
 
 _REJECT_FIELDS = [f.name for f in fields(Reject)]
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps would build an encoder per entry
 _ALWAYS = ("field", "record_id", "detail")
 
 
@@ -75,7 +76,9 @@ class Ledger:
         self._positions: dict[str, list[int] | None] = {}  # of the entries this ledger wrote, in order
 
     def counts(self, source: str) -> SourceCounts:
-        return self.sources.setdefault(source, SourceCounts())
+        if source not in self.sources:
+            self.sources[source] = SourceCounts()
+        return self.sources[source]
 
     def reject(self, reject: Reject) -> None:
         """A record that does not reach the output."""
@@ -105,7 +108,7 @@ class Ledger:
 
     def _write(self, name: str, entry: Reject) -> None:
         if self.folder is not None:
-            self._file(name).write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
+            self._file(name).write(_ENCODE(entry.to_json()) + "\n")
             if (positions := self._positions.setdefault(name, [])) is not None:
                 positions.append(entry.position or 0)
 
