@@ -39,12 +39,23 @@ class Pool:
         self.workers = workers
 
     def map(self, function: Callable, calls: Iterable[tuple]) -> Iterator:
+        """Submits every call now, so the workers start while this process goes on; the pool shuts down once
+        the results are read (or their iterator is dropped)."""
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
         try:
-            yield from pool.map(function, *zip(*calls, strict=True))
-        finally:
+            results = pool.map(function, *zip(*calls, strict=True))
+        except BaseException:
             pool.shutdown(cancel_futures=True)
+            raise
+        return _collected(pool, results)
+
+
+def _collected(pool: ProcessPoolExecutor, results: Iterator) -> Iterator:
+    try:
+        yield from results
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 class Dask:

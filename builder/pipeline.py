@@ -67,11 +67,15 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
         units = plan_units(config, detected, shards_per_source(config))
         with executor_for(config) as executor:
             results = executor.map(run_unit, [(config, unit, detected, tmp / "units") for unit in units])
+            inputs = [_input(s, detected[s.name]) for s in config.by_preference()]  # while the workers read
             spool = _merge(results, run)
-            inputs = [_input(s, detected[s.name]) for s in config.by_preference()]
-            copies, settled = _settle(spool, run)
-            ledger.close()
-            splits = _export(spool, run, tmp, copies, executor)
+            copies, dropped, settled = _settle(spool, run)
+
+            def account() -> None:  # while the workers export
+                _account(spool, dropped, settled, run)
+                ledger.close()
+
+            splits = _export(spool, run, tmp, copies, executor, account)
         shutil.rmtree(tmp / "units")
         coverage = _coverage(run.expanders, config, ledger)
         quality = {**run.quality.manifest(), **settled}
@@ -152,8 +156,9 @@ def _coverage(expanders: dict[str, Expander], config: BuildConfig, ledger: Ledge
     return coverage
 
 
-def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, dict]:
-    """The stages that need every row: duplicates, then mixing. Returns copies per spooled row."""
+def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, dict[int, tuple[Removal, int | None]], dict]:
+    """The stages that need every row: duplicates, then mixing. Returns copies per spooled row, the rows
+    dropped (with why, and the row kept instead), and the report."""
     config = run.config
     dropped, report = run.quality.resolve()
     mask = np.zeros(run.spooled, bool)
@@ -165,11 +170,15 @@ def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, dict]:
             dropped[index] = (Removal("mix", "downsampled"), None)
     else:
         copies = (~mask).astype(np.int32)
+    return copies, dropped, report
+
+
+def _account(spool: list[Path], dropped: dict[int, tuple[Removal, int | None]], report: dict, run: Run) -> None:
+    """The ledger side of settling: entries for the dropped rows, and rows added or removed by mixing."""
     if dropped:
         _account_dropped(spool, dropped, run)
     for name, mixed in report.get("mixing", {}).items():
         run.ledger.counts(name).rows += mixed["rows_after"] - mixed["rows_before"]
-    return copies, report
 
 
 def _account_dropped(spool: list[Path], dropped: dict[int, tuple[Removal, int | None]], run: Run) -> None:
@@ -216,9 +225,11 @@ def _rows_at(spool: list[Path], indices: np.ndarray, columns: list[str]) -> Iter
         start += batch.num_rows
 
 
-def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor: Executor) -> dict[str, int]:
+def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor: Executor,
+            meanwhile: Callable[[], None]) -> dict[str, int]:
     """Split and shuffle from the spool; the executor writes each bucket's shards and renders its pieces of
-    the trainer formats, which this process appends in order."""
+    the trainer formats, which this process appends in order. `meanwhile` is this process's own work, done
+    while the tasks run."""
     config = run.config
     formats = ["alpaca", *config.formats]
     routes = tmp / "routes.npz"
@@ -230,8 +241,10 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
         writers[name] = open_writers(tmp, name, formats, config.system_prompt)
         calls += [(spool, routes, target, Shard(name, index, len(targets)), tmp, formats, config.system_prompt)
                   for index, target in enumerate(targets)]
+    prepared_buckets = executor.map(prepare_bucket, calls)
+    meanwhile()
     advance = run.progress("write")
-    for call, prepared in zip(calls, executor.map(prepare_bucket, calls), strict=True):
+    for call, prepared in zip(calls, prepared_buckets, strict=True):
         for writer in writers[call[3].split]:
             writer.append(prepared.pieces[writer.spec.name], prepared.rows)
         advance(prepared.rows)
