@@ -154,10 +154,15 @@ def shards(source: SourceConfig, detected: Detected, parts: int) -> list[Shard]:
 
 
 def _newlines(mapped: mmap.mmap, start: int, end: int) -> int:
-    """Line ends in a byte range of a mapped file, counted in numpy a block at a time (no copy to Python bytes)."""
-    data = np.frombuffer(mapped, np.uint8, end - start, start)
-    count = sum(int(np.count_nonzero(data[at:at + (1 << 24)] == 10)) for at in range(0, len(data), 1 << 24))
-    del data  # the map cannot close while a view of it lives
+    """Line ends in a byte range of a mapped file, counted in numpy a block at a time (no copy to Python bytes);
+    each block's pages are let go once counted, so the file's size never shows in this process's memory."""
+    count = 0
+    for at in range(start, end, 1 << 24):
+        block = np.frombuffer(mapped, np.uint8, min(1 << 24, end - at), at)
+        count += int(np.count_nonzero(block == 10))
+        del block  # the map cannot close while a view of it lives
+        first = at - at % mmap.PAGESIZE
+        mapped.madvise(mmap.MADV_DONTNEED, first, min(at + (1 << 24), end) - first)
     return count
 
 
