@@ -13,8 +13,15 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Protocol
 
+import numpy as np
+import pyarrow as pa
+
 from builder.config import BuildConfig
 from builder.errors import UserError
+from builder.filters import han_counts
+from builder.formats import json_strings
+from builder.normalize import fold_array
+from builder.shingles import first_shared, min_slots, text_keys
 
 SHARDS_PER_WORKER = 4  # more shards than workers, so a worker that finishes early takes another
 
@@ -83,7 +90,21 @@ def executor_for(config: BuildConfig) -> Iterator[Executor]:
     elif config.workers == 1:
         yield Inline()
     else:
+        load_kernels()
         yield Pool(config.workers)
+
+
+def load_kernels() -> None:
+    """Loads the compiled text loops, for the Arrow offset widths the stages give them, in this process before
+    workers fork from it: they share its code pages instead of each loading (or compiling) its own copy."""
+    strings = pa.array(["Ab 中文"])
+    folded = fold_array(strings)  # large_string, like every folded column
+    first_shared(folded, 13, np.zeros(8, bool), np.zeros(1, np.uint64))
+    min_slots(folded, 5, 8)
+    for keyed in (strings, folded):
+        text_keys(keyed)
+    han_counts(strings)
+    json_strings(strings)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ task then gathers its own rows from the memory-mapped spool, sorts them, and wri
 split (`builder.export.prepare_bucket`).
 """
 
+import mmap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,13 +21,22 @@ BUCKET_BYTES = 48 << 20
 
 def spool_batches(paths: list[Path], columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     """The spooled batches of the spool files in order, read one at a time. A few columns are read through
-    a memory map, which touches only their pages; whole batches with plain reads, which keep none resident."""
+    a memory map, which touches only their pages, and the pages are let go after each batch (they stay in
+    the page cache), so a task's memory holds one batch of the spool, not the files; whole batches with
+    plain reads, which keep none resident."""
     for path in paths:
-        with pa.memory_map(str(path)) if columns else pa.OSFile(str(path), "rb") as source:
-            reader = pa.ipc.open_file(source)
-            for index in range(reader.num_record_batches):
-                batch = reader.get_batch(index)
-                yield batch.select(columns) if columns else batch
+        if not columns:
+            with pa.OSFile(str(path), "rb") as source:
+                reader = pa.ipc.open_file(source)
+                for index in range(reader.num_record_batches):
+                    yield reader.get_batch(index)
+            continue
+        with path.open("rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)  # lives while its batches do
+        reader = pa.ipc.open_file(pa.py_buffer(mapped))
+        for index in range(reader.num_record_batches):
+            yield reader.get_batch(index).select(columns)
+            mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def bucket_counts(rows: np.ndarray, text_bytes: int, shard_rows: int) -> np.ndarray:
