@@ -69,16 +69,16 @@ def route(
         return {}
     bounds = split_bounds(pa.array(kept, pa.uint64()), fractions)
     names = [name for name, _ in bounds]
-    splits = np.asarray(split_of(pa.array(keys, pa.uint64()), bounds)).astype(np.int64)
+    splits = np.asarray(split_of(pa.array(keys, pa.uint64()), bounds)).astype(np.int32)
     del keys, kept
     buckets = bucket_counts(np.bincount(splits, weights=copies, minlength=len(names)), text_bytes, shard_rows)
     shifts = (64 - np.log2(buckets)).astype(np.uint64)
 
     def targets(order: np.ndarray, split: np.ndarray) -> np.ndarray:
         bucket = np.where(buckets[split] > 1, order >> np.minimum(shifts[split], np.uint64(63)), 0)
-        return split * MAX_BUCKETS + bucket.astype(np.int64)
+        return split * MAX_BUCKETS + bucket.astype(np.int32)  # 4 bytes a row: every task reads all of them
 
-    target = np.where(copies > 0, targets(_column(spool, ORDER_KEY), splits), -1)
+    target = np.where(copies > 0, targets(_column(spool, ORDER_KEY), splits), np.int32(-1))
     extra_rows, extra_keys = _extra_copies(spool, copies, seed)
     extra_targets = targets(extra_keys, splits[extra_rows])
     np.savez(routes, target=target, extra_rows=extra_rows, extra_keys=extra_keys, extra_targets=extra_targets)
