@@ -48,6 +48,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import BinaryIO, Self
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -65,55 +66,84 @@ def _quote(text: str) -> str:
     return quoted
 
 
-def json_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Each value as the JSON string `_quote` makes of it (a null as ""), for a whole column in one
-    compiled pass over its bytes."""
-    data, offsets = utf8_buffers(values)
-    quoted, quoted_offsets = _json_quoted(data, offsets)
-    return pa.Array.from_buffers(pa.large_string(), len(offsets) - 1,
-                                 [None, pa.py_buffer(quoted_offsets), pa.py_buffer(quoted)])
+def json_lines(columns: list[pa.Array | pa.ChunkedArray], frame: list[str], lead: str, between: str,
+               end: str) -> np.ndarray:
+    """The bytes of one line per row, `frame[0] + json(columns[0]) + frame[1] + … + frame[-1]` (each value as
+    `_quote` makes it), with `lead` before the first line, `between` lines and `end` after each."""
+    parts, texts, base = [], [], 0
+    for data, offsets in map(utf8_buffers, columns):
+        texts.append(data[offsets[0]:offsets[-1]])
+        parts.append(offsets.astype(np.int64) - offsets[0] + base)
+        base += int(offsets[-1] - offsets[0])
+    pieces = [piece.encode("utf-8") for piece in frame]
+    starts = np.cumsum([0, *map(len, pieces)], dtype=np.int64)
+    return _json_lines(np.concatenate(texts), np.stack(parts), np.frombuffer(b"".join(pieces), np.uint8), starts,
+                       *(np.frombuffer(text.encode("utf-8"), np.uint8) for text in (lead, between, end)))
+
+
+@numba.njit(inline="always")
+def _put(out: np.ndarray, at: int, data: np.ndarray, start: int, stop: int) -> int:
+    for i in range(start, stop):
+        out[at] = data[i]
+        at += 1
+    return at
+
+
+@numba.njit(inline="always")
+def _quote_into(data: np.ndarray, i: int, end: int, out: np.ndarray, at: int, hexdigits: np.ndarray) -> int:
+    """Writes `_quote` of data[i:end] at out[at:] (room for 6 bytes a byte, plus 2, is the caller's); returns
+    where it ends. '"' and '\\' are backslashed, \\b \\t \\n \\f \\r named, other control characters and
+    U+2028/U+2029 written \\uXXXX (lower-case hex), everything else kept."""
+    out[at] = 0x22
+    at += 1
+    while i < end:
+        b = data[i]
+        i += 1
+        if b >= 0x20 and b != 0x22 and b != 0x5C and (b != 0xE2 or i + 1 >= end or data[i] != 0x80
+                                                       or data[i + 1] < 0xA8 or data[i + 1] > 0xA9):
+            out[at] = b
+            at += 1
+        elif b == 0x22 or b == 0x5C or b == 0x08 or b == 0x09 or b == 0x0A or b == 0x0C or b == 0x0D:
+            out[at] = 0x5C
+            out[at + 1] = (b if b == 0x22 or b == 0x5C else 0x62 if b == 0x08 else 0x74 if b == 0x09
+                           else 0x6E if b == 0x0A else 0x66 if b == 0x0C else 0x72)
+            at += 2
+        else:
+            point = np.int64(b)
+            if b == 0xE2:  # U+2028 or U+2029
+                point = 0x2028 + np.int64(data[i + 1]) - 0xA8
+                i += 2
+            out[at] = 0x5C
+            out[at + 1] = 0x75
+            for k in range(4):
+                out[at + 2 + k] = hexdigits[(point >> (12 - 4 * k)) & 0xF]
+            at += 6
+    out[at] = 0x22
+    return at + 1
 
 
 @jit
-def _json_quoted(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`_quote` of every value: '"' and '\\' backslashed, \\b \\t \\n \\f \\r by name, other control
-    characters and U+2028/U+2029 as \\uXXXX (lower-case hex), everything else as it is."""
-    quoted = np.empty(len(data) + 2 * len(offsets) + 64, np.uint8)
-    quoted_offsets = np.zeros(len(offsets), np.int64)
+def _json_lines(data: np.ndarray, offsets: np.ndarray, frame: np.ndarray, starts: np.ndarray, lead: np.ndarray,
+                between: np.ndarray, end: np.ndarray) -> np.ndarray:
+    columns, rows = offsets.shape[0], offsets.shape[1] - 1
+    fixed = len(frame) + len(between) + len(end) + 2 * columns
+    lines = np.empty(len(data) + rows * fixed + len(lead) + 64, np.uint8)
     hexdigits = np.frombuffer(b"0123456789abcdef", np.uint8)
-    at = 0
-    for row in range(len(offsets) - 1):
-        i, end = offsets[row], offsets[row + 1]
-        if at + 6 * (end - i) + 2 > len(quoted):  # room for the worst case: every byte escaped
-            quoted = grown(quoted, at + 6 * (end - i) + 2)
-        quoted[at] = 0x22
-        at += 1
-        while i < end:
-            b = data[i]
-            i += 1
-            if b >= 0x20 and b != 0x22 and b != 0x5C and (b != 0xE2 or i + 1 >= end or data[i] != 0x80
-                                                           or data[i + 1] < 0xA8 or data[i + 1] > 0xA9):
-                quoted[at] = b
-                at += 1
-            elif b == 0x22 or b == 0x5C or b == 0x08 or b == 0x09 or b == 0x0A or b == 0x0C or b == 0x0D:
-                quoted[at] = 0x5C
-                quoted[at + 1] = (b if b == 0x22 or b == 0x5C else 0x62 if b == 0x08 else 0x74 if b == 0x09
-                                  else 0x6E if b == 0x0A else 0x66 if b == 0x0C else 0x72)
-                at += 2
-            else:
-                point = np.int64(b)
-                if b == 0xE2:  # U+2028 or U+2029
-                    point = 0x2028 + np.int64(data[i + 1]) - 0xA8
-                    i += 2
-                quoted[at] = 0x5C
-                quoted[at + 1] = 0x75
-                for k in range(4):
-                    quoted[at + 2 + k] = hexdigits[(point >> (12 - 4 * k)) & 0xF]
-                at += 6
-        quoted[at] = 0x22
-        at += 1
-        quoted_offsets[row + 1] = at
-    return quoted[:at], quoted_offsets
+    at = _put(lines, 0, lead, 0, len(lead))
+    for row in range(rows):
+        worst = fixed
+        for k in range(columns):
+            worst += 6 * (offsets[k, row + 1] - offsets[k, row])
+        if at + worst > len(lines):
+            lines = grown(lines, at + worst)
+        if row:
+            at = _put(lines, at, between, 0, len(between))
+        for k in range(columns):
+            at = _put(lines, at, frame, starts[k], starts[k + 1])
+            at = _quote_into(data, offsets[k, row], offsets[k, row + 1], lines, at, hexdigits)
+        at = _put(lines, at, frame, starts[columns], starts[columns + 1])
+        at = _put(lines, at, end, 0, len(end))
+    return lines[:at]
 
 
 def prompt_column(table: pa.Table) -> pa.Array:
@@ -125,27 +155,23 @@ def prompt_column(table: pa.Table) -> pa.Array:
     return pc.if_else(pc.equal(given, ""), instruction, joined)
 
 
-def _lines(*parts: str | pa.Array) -> pa.Array:
-    """Lines made of literal text and columns of JSON strings, one per row."""
-    return pc.binary_join_element_wise(*(pa.scalar(p, pa.large_string()) if isinstance(p, str) else p
-                                         for p in parts), pa.scalar("", pa.large_string()))
+Parts = tuple[list[pa.Array | pa.ChunkedArray], list[str]]
 
 
-def _alpaca_lines(table: pa.Table, _system: str | None) -> pa.Array:
-    i, g, o = (json_strings(table[name]) for name in ("instruction", "input", "output"))
-    return _lines('{"instruction": ', i, ', "input": ', g, ', "output": ', o, "}")
+def _alpaca_parts(table: pa.Table, _system: str | None) -> Parts:
+    return ([table[name] for name in ("instruction", "input", "output")],
+            ['{"instruction": ', ', "input": ', ', "output": ', "}"])
 
 
-def _sharegpt_lines(table: pa.Table, _system: str | None) -> pa.Array:
-    q, a = json_strings(prompt_column(table)), json_strings(table["output"])
-    return _lines('{"conversations": [{"from": "human", "value": ', q, '}, {"from": "gpt", "value": ', a, "}]}")
+def _sharegpt_parts(table: pa.Table, _system: str | None) -> Parts:
+    return ([prompt_column(table), table["output"]],
+            ['{"conversations": [{"from": "human", "value": ', '}, {"from": "gpt", "value": ', "}]}"])
 
 
-def _messages_lines(table: pa.Table, system: str | None) -> pa.Array:
-    q, a = json_strings(prompt_column(table)), json_strings(table["output"])
+def _messages_parts(table: pa.Table, system: str | None) -> Parts:
     head = f'{{"role": "system", "content": {_quote(system)}}}, ' if system else ""
-    return _lines(f'{{"messages": [{head}{{"role": "user", "content": ', q,
-                  '}, {"role": "assistant", "content": ', a, "}]}")
+    return ([prompt_column(table), table["output"]],
+            [f'{{"messages": [{head}{{"role": "user", "content": ', '}, {"role": "assistant", "content": ', "}]}"])
 
 
 @dataclass(frozen=True)
@@ -157,7 +183,7 @@ class Format:
     name: str
     folder: str
     suffix: str
-    lines: Callable[[pa.Table, str | None], pa.Array]
+    parts: Callable[[pa.Table, str | None], Parts]  # a line: the JSON of these columns between these texts
     llama_factory: dict = field(default_factory=dict)
 
     @property
@@ -169,18 +195,13 @@ class Format:
 
     def render(self, table: pa.Table, target: BinaryIO, system: str | None = None) -> None:
         """Writes a table's rows as a piece of the file (no list brackets) to `target`; any process can,
-        RENDER_ROWS rows at a time, so memory does not grow with the table. Each line carries its separator,
-        so a slice's lines lie end to end in one Arrow buffer, written as it is."""
+        RENDER_ROWS rows at a time, so memory does not grow with the table."""
         for start in range(0, table.num_rows, RENDER_ROWS):
-            rows = table.slice(start, RENDER_ROWS)
+            columns, frame = self.parts(table.slice(start, RENDER_ROWS), system)
             if self.listed:
-                first = "" if start == 0 else ",\n"
-                separators = pa.array([first] + [",\n"] * (rows.num_rows - 1), pa.large_string())
-                lines = _lines(separators, self.lines(rows, system))
+                target.write(json_lines(columns, frame, ",\n" if start else "", ",\n", ""))
             else:
-                lines = _lines(self.lines(rows, system), "\n")
-            offsets = np.frombuffer(lines.buffers()[1], np.int64, len(lines) + 1, lines.offset * 8)
-            target.write(memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]])
+                target.write(json_lines(columns, frame, "", "", "\n"))
 
 
 RENDER_ROWS = 20_000
@@ -242,15 +263,15 @@ _ALPACA_INFO = {
     "formatting": "alpaca",
     "columns": {"prompt": "instruction", "query": "input", "response": "output"},
 }
-ALPACA_JSON = Format("alpaca", "alpaca", ".json", _alpaca_lines, _ALPACA_INFO)
+ALPACA_JSON = Format("alpaca", "alpaca", ".json", _alpaca_parts, _ALPACA_INFO)
 FORMATS: dict[str, Format] = {
-    "alpaca_jsonl": Format("alpaca_jsonl", "alpaca", ".jsonl", _alpaca_lines, _ALPACA_INFO),
-    "sharegpt": Format("sharegpt", "sharegpt", ".json", _sharegpt_lines, {
+    "alpaca_jsonl": Format("alpaca_jsonl", "alpaca", ".jsonl", _alpaca_parts, _ALPACA_INFO),
+    "sharegpt": Format("sharegpt", "sharegpt", ".json", _sharegpt_parts, {
         "formatting": "sharegpt",
         "columns": {"messages": "conversations"},
         "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
     }),
-    "messages": Format("messages", "messages", ".jsonl", _messages_lines, {
+    "messages": Format("messages", "messages", ".jsonl", _messages_parts, {
         "formatting": "sharegpt",  # LLaMA-Factory's "OpenAI format" is sharegpt with these tags
         "columns": {"messages": "messages"},
         "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",

@@ -13,7 +13,7 @@ from builder.formats import (
     FORMATS,
     FormatWriter,
     dataset_info,
-    json_strings,
+    json_lines,
     open_writers,
     prompt_column,
     write_dataset_info,
@@ -154,14 +154,16 @@ def test_build_formats_match_chinese_llama_alpaca_and_llama_factory(tmp_path: Pa
                  "system_tag": "system"}}
 
 
-def test_json_strings_escape_as_the_json_module_does():
-    """Lines are escaped column-wise by a compiled loop: every value must come out as Python's JSON encoder
-    (ensure_ascii off) writes it, with U+2028/U+2029 escaped too, and read back unchanged."""
+def test_json_lines_escape_as_the_json_module_does():
+    """Lines are written by a compiled loop: every value must come out as Python's JSON encoder (ensure_ascii
+    off) writes it, with U+2028/U+2029 escaped too, and read back unchanged."""
     alphabet = list('ab"\\/\n\r\t\b\f\x00\x01\x1f\x7f\u2027\u2028\u2029\u202a\xe2é中😀 ')
     pick = random.Random(7)
     values = ["".join(pick.choice(alphabet) for _ in range(pick.randint(0, 30))) for _ in range(2000)]
     values += ["", "\u2028", "\u2028\u2029", "x\u2029"]
     want = [encode_basestring(v).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") for v in values]
-    got = json_strings(pa.array(values + [None])).to_pylist()
-    assert got == want + ['""']
-    assert [json.loads(g) for g in got[:-1]] == values
+    got = bytes(json_lines([pa.array(values + [None])], ["", ""], "", "", "\n")).decode("utf-8").split("\n")
+    assert got == want + ['""', ""]
+    assert [json.loads(g) for g in got[:-2]] == values
+    framed = json_lines([pa.array(["a", "b"]), pa.array(["c", None])], ["[", ", ", "]"], "<", "|", ";")
+    assert bytes(framed) == b'<["a", "c"];|["b", ""];'
