@@ -23,7 +23,7 @@ from builder.formats import json_lines
 from builder.normalize import fold_array
 from builder.shingles import first_shared, min_slots, text_keys
 
-SHARDS_PER_WORKER = 4  # more shards than workers, so a worker that finishes early takes another
+SHARDS_PER_WORKER = 8  # many small shards: a worker that finishes early (or beside the long knowledge-base unit) takes another
 
 
 class Executor(Protocol):

@@ -17,6 +17,7 @@ from builder.read import POSITION
 from schemas import RECORD_MODELS, QARecord
 
 QA_FIELDS = list(QARecord.model_fields)
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode  # one encoder, not one per record
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,7 @@ class Invalid:
 
 def kb_record_id(kind: str, fields: dict) -> str:
     """The id of a record from its fields (its flat `model_dump()`), absent ones left out."""
-    present = {name: value for name, value in fields.items() if value is not None}
-    return record_id(kind, json.dumps(present, ensure_ascii=False, sort_keys=True))
+    return record_id(kind, _CANONICAL({name: value for name, value in fields.items() if value is not None}))
 
 
 def validate_kb(kind: str, rows: list[dict]) -> Iterator[tuple[int, BaseModel] | Invalid]:
