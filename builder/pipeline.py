@@ -185,14 +185,16 @@ def _account_dropped(spool: list[Path], dropped: dict[int, tuple[Removal, int | 
     """Ledger entries for rows dropped after spooling: a record that loses every row is rejected,
     else its lost rows are listed. A record's rows sit together in the spool, one after another."""
     names = pa.array([source.name for source in run.config.sources])
-    codes, positions = [], []
+    starts, last = [], None  # per row, whether it starts a record: a byte a row, not the columns
     for batch in spool_batches(spool, ["source", POSITION_COLUMN]):
-        codes.append(pc.index_in(batch.column(0), value_set=names).to_numpy())
-        positions.append(batch.column(1).to_numpy())
-    code, position = np.concatenate(codes), np.concatenate(positions)
-    starts = np.ones(len(code), bool)
-    starts[1:] = (code[1:] != code[:-1]) | (position[1:] != position[:-1])
-    record = np.cumsum(starts) - 1
+        code, position = pc.index_in(batch.column(0), value_set=names).to_numpy(), batch.column(1).to_numpy()
+        start = np.ones(len(code), bool)
+        start[1:] = (code[1:] != code[:-1]) | (position[1:] != position[:-1])
+        if len(code):
+            start[0] = last != (code[0], position[0])
+            last = (code[-1], position[-1])
+        starts.append(start)
+    record = np.cumsum(np.concatenate(starts), dtype=np.int64) - 1
     lost = np.array(sorted(dropped), np.int64)
     whole = np.bincount(record[lost], minlength=record[-1] + 1) == np.bincount(record)
     survivors = np.array(sorted({kept for _, kept in dropped.values() if kept is not None}), np.int64)
