@@ -16,7 +16,7 @@ import pyarrow as pa
 from builder.rows import ROW_SCHEMA
 from builder.split import GROUP_KEY, ORDER_KEY, order_keys, split_bounds, split_of
 
-BUCKET_BYTES = 48 << 20
+BUCKET_BYTES = 32 << 20
 
 
 def spool_batches(paths: list[Path], columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
