@@ -45,7 +45,8 @@ def drug_contexts(path: Path) -> list[tuple[str, dict]]:
                                            names=[*mapping.values(), POSITION])
         for result in validate_kb("drug", clean_batch(batch, frozenset({POSITION})).to_pylist()):
             if not isinstance(result, Invalid):
-                contexts.append((kb_record_id("drug", result[1]), result[1].model_dump()))
+                context = result[1].model_dump()
+                contexts.append((kb_record_id("drug", context), context))
     return contexts
 
 
