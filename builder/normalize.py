@@ -52,8 +52,10 @@ def fold(text: str) -> str:
 
 
 def fold_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """`fold` over an Arrow string column, character by character: each character becomes its NFKC form,
-    lower-cased, with punctuation, symbols and spaces dropped (`fold_table`), in one compiled pass."""
+    """`fold` for an Arrow string column, character by character: each character becomes its NFKC form,
+    lower-cased, with the punctuation, symbols and spaces of NOT_WORD dropped (`fold_table`), in one compiled
+    pass. It differs from `fold` only where NFKC joins characters (a letter and a combining mark) and for
+    rarer symbols outside NOT_WORD, which `fold`'s \\W drops."""
     data, offsets = utf8_buffers(values)
     table, starts = fold_table()
     folded, folded_offsets = _fold(data, offsets, table, starts)

@@ -13,6 +13,7 @@ import pytest
 
 from builder.filters import han_counts, han_table
 from builder.hashing import id_numbers
+from builder.normalize import fold, fold_array
 from builder.shingles import text_keys
 from builder.validate import qa_record_ids
 
@@ -234,3 +235,12 @@ def test_qa_record_ids_are_column_wise_content_keys():
     assert all(re.fullmatch(r"qa-[0-9a-f]{16}", i) for i in ids)
     joined = pc.binary_join_element_wise(batch["question"], pc.fill_null(batch["input"], ""), batch["answer"], "\x1f")
     assert id_numbers(pa.array(ids)).tolist() == text_keys(joined).tolist()
+
+
+def test_fold_array_folds_width_case_punctuation_per_character():
+    """Matching keys are folded by a table, character by character: full-width and enclosed forms, case,
+    units and compatibility ideographs fold as NFKC does; punctuation and spaces go; nulls stay null."""
+    values = pa.array(["Ａｍｏｘ ①⒈ 5㎎，ＨＥＬＬＯ！", None, "", "丽\U0002F800", "阿莫西林胶囊（0.25g）：每日3次。"])
+    assert fold_array(values).to_pylist() == ["amox115mghello", None, "", "丽丽", "阿莫西林胶囊025g每日3次"]
+    ordinary = ["高血压患者平时饮食要注意什么？", "Amoxicillin 0.5 g, TID.", "感冒发烧38度需要去医院吗"]
+    assert fold_array(pa.array(ordinary)).to_pylist() == [fold(text) for text in ordinary]
