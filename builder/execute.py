@@ -23,7 +23,7 @@ from builder.formats import json_lines
 from builder.normalize import fold_array
 from builder.shingles import first_shared, min_slots, text_keys
 
-SHARDS_PER_WORKER = 8  # many small shards: a worker that finishes early (or beside the long knowledge-base unit) takes another
+SHARDS_PER_WORKER = 8  # small shards: a worker free early (or beside the knowledge-base unit) takes another
 
 
 class Executor(Protocol):
