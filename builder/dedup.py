@@ -2,7 +2,8 @@
 depends on input order: the copy from the most preferred source, then the smallest record id.
 
 The key folds width, case, punctuation and spaces of instruction, input and output (a 64-bit
-hash of the folded text's bytes, `shingles.text_keys`). The index is three numbers per row (key, source rank, record id hash): 20 bytes.
+hash of the folded text's bytes, `shingles.text_keys`). The index is three numbers per row (key,
+source rank, record id hash): 20 bytes.
 """
 
 import numpy as np
