@@ -153,6 +153,9 @@ def shards(source: SourceConfig, detected: Detected, parts: int) -> list[Shard]:
     return [Shard(start, end, line) for start, end, line in zip(cuts, [*cuts[1:], None], first_lines, strict=True)]
 
 
+RELEASE_PAGES = hasattr(mmap, "MADV_DONTNEED")  # Linux and macOS; elsewhere mapped pages stay until unmapped
+
+
 def _newlines(mapped: mmap.mmap, start: int, end: int) -> int:
     """Line ends in a byte range of a mapped file, counted in numpy a block at a time (no copy to Python bytes);
     each block's pages are let go once counted, so the file's size never shows in this process's memory."""
@@ -162,7 +165,8 @@ def _newlines(mapped: mmap.mmap, start: int, end: int) -> int:
         count += int(np.count_nonzero(block == 10))
         del block  # the map cannot close while a view of it lives
         first = at - at % mmap.PAGESIZE
-        mapped.madvise(mmap.MADV_DONTNEED, first, min(at + (1 << 24), end) - first)
+        if RELEASE_PAGES:
+            mapped.madvise(mmap.MADV_DONTNEED, first, min(at + (1 << 24), end) - first)
     return count
 
 
