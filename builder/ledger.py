@@ -73,7 +73,7 @@ class Ledger:
         self.sources: dict[str, SourceCounts] = {}
         self.folder = folder
         self._files: dict[str, IO[str]] = {}
-        self._positions: dict[str, list[int] | None] = {}  # of the entries this ledger wrote, in order
+        self._positions: dict[str, list[int]] = {}  # of the entries this ledger wrote, in order
 
     def counts(self, source: str) -> SourceCounts:
         if source not in self.sources:
@@ -104,13 +104,11 @@ class Ledger:
             if (folder / name).is_file() and self.folder is not None:
                 with (folder / name).open(encoding="utf-8") as entries:
                     shutil.copyfileobj(entries, self._file(name))
-                self._positions[name] = None
 
     def _write(self, name: str, entry: Reject) -> None:
         if self.folder is not None:
             self._file(name).write(_ENCODE(entry.to_json()) + "\n")
-            if (positions := self._positions.setdefault(name, [])) is not None:
-                positions.append(entry.position or 0)
+            self._positions.setdefault(name, []).append(entry.position or 0)
 
     def _file(self, name: str) -> IO[str]:
         if name not in self._files:
@@ -127,18 +125,14 @@ class Ledger:
         return {name: counts.to_json() for name, counts in sorted(self.sources.items())}
 
     def sort_by_position(self) -> None:
-        """Orders the entries written so far by record position (stably), so that they do not depend on
-        how the records were batched or sharded; closes the files."""
+        """Orders the entries this ledger wrote by record position (stably), so that they do not depend on
+        how the records were batched or sharded; closes the files. For a unit's ledger, which absorbs none."""
         self.close()
-        for name in FILES:
-            if self.folder is not None and (path := self.folder / name).is_file():
-                lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-                positions = self._positions.get(name)
-                if positions is not None and len(positions) == len(lines):
-                    lines = [line for _, line in sorted(zip(positions, lines, strict=True), key=lambda p: p[0])]
-                else:
-                    lines.sort(key=_position)
-                path.write_text("".join(lines), encoding="utf-8")
+        for name, positions in self._positions.items():
+            path = self.folder / name
+            lines = path.read_text(encoding="utf-8").split("\n")[:-1]  # not splitlines: U+2028 stays raw in JSON
+            ordered = sorted(zip(positions, lines, strict=True), key=lambda entry: entry[0])
+            path.write_text("".join(line + "\n" for _, line in ordered), encoding="utf-8")
 
     def close(self) -> None:
         """Closes the files; `rejects.jsonl` exists (maybe empty) whenever the ledger writes anywhere."""
@@ -147,7 +141,3 @@ class Ledger:
         for handle in self._files.values():
             handle.close()
 
-
-def _position(line: str) -> int:
-    entry = json.loads(line)
-    return entry.get("line") or entry.get("index") or 0
