@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from builder.config import BuildConfig
 from builder.decontaminate import Decontaminator
 from builder.dedup import INDEX_BYTES_PER_ROW, exact_keys, record_numbers, resolve_exact
+from builder.errors import UserError
 from builder.evalsets import load_eval_set
 from builder.filters import filter_reasons
 from builder.neardup import NearDupConfig, NearDuplicates
@@ -58,7 +59,7 @@ class Quality:
     def __init__(self, config: BuildConfig) -> None:
         self.config = config
         paths = config.decontamination.eval_sets
-        stamps = tuple((path, path.stat().st_mtime_ns, path.stat().st_size) for path in paths)
+        stamps = tuple(_stamp(path) for path in paths)
         self.decontaminator = _decontaminator(stamps, config.decontamination.ngram) if paths else None
         dedup = config.dedup
         near = NearDupConfig(dedup.threshold, dedup.ngram, seed=config.seed)
@@ -208,6 +209,15 @@ def _decontaminator(eval_sets: tuple[tuple[Path, int, int], ...], ngram: int) ->
     """The matchers for evaluation files (path, mtime, size), built once per process while the files stay the
     same: every unit of a build needs them, and forked workers inherit them from the process that forks."""
     return Decontaminator([load_eval_set(path) for path, _mtime, _size in eval_sets], ngram)
+
+
+def _stamp(path: Path) -> tuple[Path, int, int]:
+    """(path, mtime, size) of an evaluation file, the key its matchers are cached under."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise UserError("no such file", file=path, remedy="check the path given to --eval-set or in the config") from None
+    return path, stat.st_mtime_ns, stat.st_size
 
 
 def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:

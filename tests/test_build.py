@@ -173,6 +173,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
         (lambda d: ["--qa", _file(d / "qa.jsonl", '{"q": 1}\n'.encode("utf-16-le"))], "unknown format"),
         (lambda d: ["--qa", _file(d / "qa.csv", "question,answer\n头痛,休息\n".encode("gb18030")), "--encoding", "utf-8"],
          "qa.csv:2: cannot decode as utf-8"),
+        (lambda d: ["--qa", _file(d / "qa.jsonl", b"{}\n"), "--eval-set", d / "gone.csv"], "gone.csv: no such file"),
         (lambda d: ["--kb", "drugs.json"], "not of the form LEFT=RIGHT"),
         (lambda d: ["--kb", "herb=x.json"], "unknown record kind 'herb'"),
         (lambda d: ["--qa", _file(d / "qa.jsonl", b"{}\n"), "--map", "x=nonsense"], "no source's kind has a field 'nonsense'"),
