@@ -51,6 +51,7 @@ class Prepared:
 
     rows: int
     pieces: dict[str, Path]
+    parquet: tuple[str, str]  # the Parquet shard's path in the build and its sha256, hashed while in the page cache
 
 
 def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: Shard, folder: Path, formats: list[str],
@@ -60,8 +61,8 @@ def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: Shard, f
     trainer format: the export of one bucket, runnable in any process. The trainer formats are one file per
     split, so their pieces are appended by the caller."""
     table = sorted_by_order(bucket_rows(spool, routes, bucket)).cast(ROW_SCHEMA)
-    pq.write_table(table, folder / "data" / shard.name(shard.split, ".parquet"), row_group_size=ROW_GROUP,
-                   compression="zstd")
+    parquet = Path("data", shard.name(shard.split, ".parquet"))
+    pq.write_table(table, folder / parquet, row_group_size=ROW_GROUP, compression="zstd")
     with pa.ipc.new_stream(str(folder / "hf" / shard.split / shard.name("data", ".arrow")), HF_SCHEMA) as arrow:
         arrow.write_table(table.cast(HF_SCHEMA))
     pieces = {}
@@ -72,7 +73,7 @@ def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: Shard, f
     rows = table.num_rows
     del table
     pa.default_memory_pool().release_unused()  # a worker process lives on: give freed memory back
-    return Prepared(rows, pieces)
+    return Prepared(rows, pieces, (parquet.as_posix(), sha256_file(folder / parquet)))
 
 
 def write_hf(splits: list[str], folder: Path) -> None:

@@ -39,9 +39,8 @@ relative to `out_dir`, so put `dataset_info.json` in `out_dir` and pass `dataset
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
@@ -193,7 +192,7 @@ class Format:
     def path(self, out_dir: Path, split: str) -> Path:
         return Path(out_dir) / self.folder / f"{split}{self.suffix}"
 
-    def render(self, table: pa.Table, target: BinaryIO, system: str | None = None) -> None:
+    def render(self, table: pa.Table, target: BinaryIO | HashingFile, system: str | None = None) -> None:
         """Writes a table's rows as a piece of the file (no list brackets) to `target`; any process can,
         RENDER_ROWS rows at a time, so memory does not grow with the table."""
         for start in range(0, table.num_rows, RENDER_ROWS):
@@ -207,14 +206,38 @@ class Format:
 RENDER_ROWS = 20_000
 
 
+class HashingFile:
+    """A file opened for writing that hashes what is written to it, so its sha256 needs no second read."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("wb")
+        self._digest = hashlib.sha256()
+
+    def write(self, data: bytes | np.ndarray) -> None:
+        self._digest.update(data)
+        self._file.write(data)
+
+    def close(self) -> None:
+        self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+
 class FormatWriter:
-    """One split of one format, written piece by piece (`write` a table, or `append` a rendered piece)."""
+    """One split of one format, written piece by piece (`write` a table, or `append` a rendered piece), and
+    hashed as it goes (`sha256`), so the manifest does not read the file back."""
 
     def __init__(self, spec: Format, out_dir: Path, split: str, system: str | None = None) -> None:
         self.spec, self.system, self.rows = spec, system, 0
         self.path = spec.path(out_dir, split)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("wb")
+        self._file = HashingFile(self.path)
         if spec.listed:
             self._file.write(b"[")
 
@@ -225,9 +248,9 @@ class FormatWriter:
     def append(self, piece: Path, rows: int) -> None:
         """Appends `rows` rows rendered elsewhere into the file `piece` (`Format.render`); removes it."""
         if self._starts(rows):
-            self._file.flush()
             with piece.open("rb") as rendered:
-                _copy(rendered, self._file)
+                while chunk := rendered.read(1 << 20):
+                    self._file.write(chunk)
         piece.unlink()
 
     def _starts(self, rows: int) -> bool:
@@ -243,20 +266,16 @@ class FormatWriter:
                 self._file.write(b"\n]\n")
             self._file.close()
 
+    @property
+    def sha256(self) -> str:
+        """The sha256 of what was written so far: the whole file once closed."""
+        return self._file.sha256
+
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _copy(source: BinaryIO, target: BinaryIO) -> None:
-    """Appends one file to another inside the kernel where it can (Linux), else through a buffer."""
-    if not hasattr(os, "copy_file_range"):
-        shutil.copyfileobj(source, target, 1 << 20)
-        return
-    while os.copy_file_range(source.fileno(), target.fileno(), 1 << 30):
-        pass
 
 
 _ALPACA_INFO = {

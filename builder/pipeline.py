@@ -75,11 +75,11 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
                 _account(spool, dropped, settled, run)
                 ledger.close()
 
-            splits = _export(spool, run, tmp, copies, executor, account)
+            splits, digests = _export(spool, run, tmp, copies, executor, account)
         shutil.rmtree(tmp / "units")
         coverage = _coverage(run.expanders, config, ledger)
         quality = {**run.quality.manifest(), **settled}
-        manifest = _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp, command)
+        manifest = _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp, command, digests)
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         write_card(manifest, tmp, config.license, config.name)
         if config.report:
@@ -228,10 +228,10 @@ def _rows_at(spool: list[Path], indices: np.ndarray, columns: list[str]) -> Iter
 
 
 def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor: Executor,
-            meanwhile: Callable[[], None]) -> dict[str, int]:
+            meanwhile: Callable[[], None]) -> tuple[dict[str, int], dict[str, str]]:
     """Split and shuffle from the spool; the executor writes each bucket's shards and renders its pieces of
     the trainer formats, which this process appends in order. `meanwhile` is this process's own work, done
-    while the tasks run."""
+    while the tasks run. Returns the rows per split and the sha256 of the files written, by path in the build."""
     config = run.config
     formats = ["alpaca", *config.formats]
     routes = tmp / "routes.npz"
@@ -245,23 +245,27 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
                   for index, target in enumerate(targets)]
     prepared_buckets = executor.map(prepare_bucket, calls)
     meanwhile()
-    advance = run.progress("write")
+    advance, digests = run.progress("write"), {}
     for call, prepared in zip(calls, prepared_buckets, strict=True):
         for writer in writers[call[3].split]:
             writer.append(prepared.pieces[writer.spec.name], prepared.rows)
+        digests.setdefault(*prepared.parquet)
         advance(prepared.rows)
     routes.unlink(missing_ok=True)
     for split_writers in writers.values():
         for writer in split_writers:
             writer.close()
+            digests[writer.path.relative_to(tmp).as_posix()] = writer.sha256
     if buckets:
         write_hf(list(buckets), tmp / "hf")
         write_dataset_info(tmp, formats, config.name)
-    return {name: rows for name, (rows, _targets) in buckets.items()}
+    return {name: rows for name, (rows, _targets) in buckets.items()}, digests
 
 
-def _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp: Path, command) -> dict:
-    """Everything needed to audit and repeat the build; counts reconcile per source."""
+def _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp: Path, command,
+              digests: dict[str, str]) -> dict:
+    """Everything needed to audit and repeat the build; counts reconcile per source. `digests` holds the
+    sha256 of the outputs hashed as they were written; the other (small) files are read here."""
     sources = ledger.to_json()
     return {
         "builder": __version__,
@@ -282,8 +286,9 @@ def _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp:
                          if name not in splits and fraction > 0],
         "coverage": coverage,
         "quality": quality,
-        "outputs": {str(p.relative_to(tmp)): sha256_file(p)
-                    for p in sorted(tmp.glob("data/*.parquet")) + sorted(tmp.glob("*/*.json*"))},
+        "outputs": {name: digests.get(name) or sha256_file(tmp / name)
+                    for name in (p.relative_to(tmp).as_posix() for p in
+                                 sorted(tmp.glob("data/*.parquet")) + sorted(tmp.glob("*/*.json*")))},
         "versions": _versions(),
     }
 

@@ -1,6 +1,7 @@
 """End to end: the real CLI builds real files, and `datasets` loads what it wrote."""
 
 import csv
+import hashlib
 import json
 import subprocess
 import sys
@@ -51,6 +52,10 @@ def test_build_loads_with_datasets_and_the_ledger_reconciles(tmp_path: Path, dru
     assert by_source["qa"] == {**by_source["qa"], "stage": "validate", "field": "answer", "line": 3}
     assert manifest["inputs"][1]["encoding"] == "utf-8" and len(manifest["inputs"][0]["sha256"]) == 64
     assert manifest["templates"]["sha256"] and manifest["versions"]["datasets"] == datasets.__version__
+    written = sorted(out.glob("data/*.parquet")) + [p for p in sorted(out.glob("*/*.json*")) if p.parent.name != "report"]
+    assert manifest["outputs"] == {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                                   for p in written}  # hashed while written, checked by reading back
+    assert {"alpaca/train.json", "alpaca/test.json", "data/train-00000-of-00001.parquet"} <= set(manifest["outputs"])
 
 
 def test_rows_are_clean_and_carry_provenance(tmp_path: Path, drug_file: Path, qa_file: Path) -> None:
