@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from builder.errors import UserError
 from builder.formats import formats_named
 from builder.hashing import hash64
+from builder.report import COLUMNS, Tally
 from builder.rows import FEATURES, ROW_SCHEMA
 from builder.shuffle import bucket_rows
 from builder.split import sorted_by_order
@@ -52,10 +53,11 @@ class Prepared:
     rows: int
     pieces: dict[str, Path]
     parquet: tuple[str, str]  # the Parquet shard's path in the build and its sha256, hashed while in the page cache
+    tally: Tally | None  # the report's counts of the bucket's rows, when the build writes a report
 
 
 def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: Shard, folder: Path, formats: list[str],
-                   system: str | None) -> Prepared:
+                   system: str | None, report: bool) -> Prepared:
     """Gathers one bucket's rows from the spool (`shuffle.bucket_rows`), sorts them into output order and writes
     them as a Parquet shard (hub layout) and a shard of the `datasets` Arrow files, then renders them in every
     trainer format: the export of one bucket, runnable in any process. The trainer formats are one file per
@@ -70,10 +72,14 @@ def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: Shard, f
         pieces[spec.name] = folder / f"piece-{bucket}.{spec.name}"
         with pieces[spec.name].open("wb") as piece:
             spec.render(table, piece, system)
-    rows = table.num_rows
+    rows, tally = table.num_rows, None
+    if report:
+        tally = Tally()
+        for batch in table.select(COLUMNS).to_batches():
+            tally.add_batch(batch, shard.split)
     del table
     pa.default_memory_pool().release_unused()  # a worker process lives on: give freed memory back
-    return Prepared(rows, pieces, (parquet.as_posix(), sha256_file(folder / parquet)))
+    return Prepared(rows, pieces, (parquet.as_posix(), sha256_file(folder / parquet)), tally)
 
 
 def write_hf(splits: list[str], folder: Path) -> None:

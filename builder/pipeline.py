@@ -30,7 +30,7 @@ from builder.ledger import Ledger, Reject
 from builder.mix import copies_per_row
 from builder.quality import Quality, Removal
 from builder.read import Detected, detect
-from builder.report import write_report
+from builder.report import Tally, write_report
 from builder.rows import POSITION_COLUMN
 from builder.shuffle import route, spool_batches
 from builder.units import (
@@ -75,7 +75,7 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
                 _account(spool, dropped, settled, run)
                 ledger.close()
 
-            splits, digests = _export(spool, run, tmp, copies, executor, account)
+            splits, digests, tally = _export(spool, run, tmp, copies, executor, account)
         shutil.rmtree(tmp / "units")
         coverage = _coverage(run.expanders, config, ledger)
         quality = {**run.quality.manifest(), **settled}
@@ -83,7 +83,7 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         write_card(manifest, tmp, config.license, config.name)
         if config.report:
-            write_report(tmp)
+            write_report(tmp, tally)
         publish_atomically(tmp, config.out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -228,10 +228,11 @@ def _rows_at(spool: list[Path], indices: np.ndarray, columns: list[str]) -> Iter
 
 
 def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor: Executor,
-            meanwhile: Callable[[], None]) -> tuple[dict[str, int], dict[str, str]]:
+            meanwhile: Callable[[], None]) -> tuple[dict[str, int], dict[str, str], Tally]:
     """Split and shuffle from the spool; the executor writes each bucket's shards and renders its pieces of
     the trainer formats, which this process appends in order. `meanwhile` is this process's own work, done
-    while the tasks run. Returns the rows per split and the sha256 of the files written, by path in the build."""
+    while the tasks run. Returns the rows per split, the sha256 of the files written (by path in the build) and
+    the report's counts of the rows written."""
     config = run.config
     formats = ["alpaca", *config.formats]
     routes = tmp / "routes.npz"
@@ -241,15 +242,17 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
     for name, (_rows, targets) in buckets.items():
         (tmp / "hf" / name).mkdir(parents=True)
         writers[name] = open_writers(tmp, name, formats, config.system_prompt)
-        calls += [(spool, routes, target, Shard(name, index, len(targets)), tmp, formats, config.system_prompt)
-                  for index, target in enumerate(targets)]
+        calls += [(spool, routes, target, Shard(name, index, len(targets)), tmp, formats, config.system_prompt,
+                   config.report) for index, target in enumerate(targets)]
     prepared_buckets = executor.map(prepare_bucket, calls)
     meanwhile()
-    advance, digests = run.progress("write"), {}
+    advance, digests, tally = run.progress("write"), {}, Tally()
     for call, prepared in zip(calls, prepared_buckets, strict=True):
         for writer in writers[call[3].split]:
             writer.append(prepared.pieces[writer.spec.name], prepared.rows)
         digests.setdefault(*prepared.parquet)
+        if prepared.tally is not None:
+            tally.add(prepared.tally)
         advance(prepared.rows)
     routes.unlink(missing_ok=True)
     for split_writers in writers.values():
@@ -259,7 +262,7 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
     if buckets:
         write_hf(list(buckets), tmp / "hf")
         write_dataset_info(tmp, formats, config.name)
-    return {name: rows for name, (rows, _targets) in buckets.items()}, digests
+    return {name: rows for name, (rows, _targets) in buckets.items()}, digests, tally
 
 
 def _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp: Path, command,

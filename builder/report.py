@@ -2,7 +2,8 @@
 
 `write_report(out_dir)` reads the build's Parquet shards (`data/{split}-*.parquet`, only the columns
 it needs, one row group per thread, batch by batch; lengths come from Arrow compute, never from
-Python strings) and its `manifest.json`, and writes into `out_dir/report/`:
+Python strings) and its `manifest.json`, and writes into `out_dir/report/`. A build instead passes
+the counts (`Tally`) its export tasks made of the rows they wrote, and nothing is read back:
 
 * `stats.json` — every number the charts show: rows per source and split, rows per template,
   instruction / input / output length summaries and histograms per source (length in characters,
@@ -55,13 +56,14 @@ FONT = 12  # px: the charts' text size, and the unit of the text-width estimate
 e = html.escape  # every name and label goes into the markup through it
 
 
-def write_report(out_dir: Path) -> Path:
-    """Writes `report/` into a finished build and returns the path of `report/index.html`."""
+def write_report(out_dir: Path, tally: Tally | None = None) -> Path:
+    """Writes `report/` into a finished build and returns the path of `report/index.html`; `tally` spares
+    reading the shards back when the build counted their rows as it wrote them."""
     out_dir = Path(out_dir)
     folder = out_dir / "report"
     folder.mkdir(parents=True, exist_ok=True)
     manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
-    stats = collect_stats(out_dir, manifest)
+    stats = collect_stats(out_dir, manifest, tally)
     (folder / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     index = folder / "index.html"
     index.write_text(_html(stats), encoding="utf-8")
@@ -71,7 +73,7 @@ def write_report(out_dir: Path) -> Path:
 # ---------------------------------------------------------------- numbers
 
 @dataclass
-class _Tally:
+class Tally:
     """Counts from some row groups. Tallies add up, so row groups are read in parallel and merged."""
 
     rows: Counter = field(default_factory=Counter)  # (source, split) -> rows
@@ -86,7 +88,22 @@ class _Tally:
         total[:len(counts)] += counts
         self.lengths[key] = total
 
-    def add(self, other: _Tally) -> _Tally:
+    def add_batch(self, batch: pa.RecordBatch, split: str) -> None:
+        """Counts one batch of a split's rows (`source` plain or dictionary-encoded)."""
+        lengths = {f: _ints(pc.utf8_length(batch.column(f))) for f in LENGTH_FIELDS}
+        sources = batch.column("source")
+        if not pa.types.is_dictionary(sources.type):
+            sources = pc.dictionary_encode(sources)
+        codes = _ints(sources.indices)
+        for code, name in enumerate(sources.dictionary.to_pylist()):
+            mask = codes == code
+            self.rows[name, split] += int(mask.sum())
+            for f in LENGTH_FIELDS:
+                self.add_lengths((f, name), np.bincount(lengths[f][mask]))
+        for item in pc.value_counts(batch.column("template_id")).to_pylist():
+            self.templates[NO_TEMPLATE if item["values"] is None else item["values"]] += item["counts"]
+
+    def add(self, other: Tally) -> Tally:
         """Merges `other` into this tally (for `reduce`)."""
         self.rows.update(other.rows)
         self.templates.update(other.templates)
@@ -101,35 +118,29 @@ def _ints(array: pa.Array) -> np.ndarray:
     return np.frombuffer(array.buffers()[1], f"<i{width}", len(array), array.offset * width)
 
 
-def _scan(shard: Path, split: str, row_group: int) -> _Tally:
+def _scan(shard: Path, split: str, row_group: int) -> Tally:
     """One row group's tally; Arrow decompresses and measures with the GIL released, so threads help."""
-    tally = _Tally()
+    tally = Tally()
     shard_file = pq.ParquetFile(shard, read_dictionary=["source"])  # as stored: a few names and an index per row
     for batch in shard_file.iter_batches(BATCH_ROWS, row_groups=[row_group], columns=COLUMNS, use_threads=False):
-        lengths = {f: _ints(pc.utf8_length(batch.column(f))) for f in LENGTH_FIELDS}
-        sources = batch.column("source")
-        codes = _ints(sources.indices)
-        for code, name in enumerate(sources.dictionary.to_pylist()):
-            mask = codes == code
-            tally.rows[name, split] += int(mask.sum())
-            for f in LENGTH_FIELDS:
-                tally.add_lengths((f, name), np.bincount(lengths[f][mask]))
-        for item in pc.value_counts(batch.column("template_id")).to_pylist():
-            tally.templates[NO_TEMPLATE if item["values"] is None else item["values"]] += item["counts"]
+        tally.add_batch(batch, split)
     return tally
 
 
-def collect_stats(out_dir: Path, manifest: dict) -> dict:
-    """The numbers of the report (what `stats.json` holds), from the Parquet shards and the manifest."""
+def collect_stats(out_dir: Path, manifest: dict, tally: Tally | None = None) -> dict:
+    """The numbers of the report (what `stats.json` holds), from the manifest and the Parquet shards, or from
+    `tally`, the shards' rows as counted while they were written."""
     splits = list(manifest.get("splits", {}))
     units = []
     for shard in sorted((out_dir / "data").glob("*-of-*.parquet")):
         split = shard.name.rsplit("-", 3)[0]
         if split not in splits:
             splits.append(split)
-        units += [(shard, split, i) for i in range(pq.ParquetFile(shard).num_row_groups)]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        tally = reduce(_Tally.add, pool.map(lambda unit: _scan(*unit), units), _Tally())
+        if tally is None:
+            units += [(shard, split, i) for i in range(pq.ParquetFile(shard).num_row_groups)]
+    if tally is None:
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            tally = reduce(Tally.add, pool.map(lambda unit: _scan(*unit), units), Tally())
 
     sources = sorted({s for s, _ in tally.rows} | set(manifest.get("sources", {})))
     by_source_split = {s: {sp: tally.rows[s, sp] for sp in splits} for s in sources}

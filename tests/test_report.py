@@ -56,10 +56,12 @@ def rows_by_source_split(out: Path) -> Counter:
 def build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict, str]:
     out = tmp_path_factory.mktemp("report") / "out"
     assert run("build", "--out", out).exit_code == 0
+    counted = (out / "report" / "stats.json").read_text(encoding="utf-8")  # from the rows as the build wrote them
     index = write_report(out)
     assert index == out / "report" / "index.html"
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     stats = json.loads((out / "report" / "stats.json").read_text(encoding="utf-8"))
+    assert json.loads(counted) == stats  # the same figures as read back from the shards
     return out, manifest, stats, index.read_text(encoding="utf-8")
 
 
