@@ -417,7 +417,7 @@ def _jsonl_items(lines: Iterable[str], source: SourceConfig, start: int = 1) -> 
         if not line.strip():
             continue
         try:
-            yield number, record_fields(json.loads(line))
+            yield number, record_fields(json.loads(line.rstrip("\r\n")))  # an error's column is in the line
         except json.JSONDecodeError as exc:
             yield number, RecordError("malformed_json", f"{exc.msg} at column {exc.colno}")
         except RecordError as exc:

@@ -113,6 +113,7 @@ def test_jsonl_malformed_line_is_a_reject_and_the_rest_is_read(tmp_path: Path) -
     rows, rejects = read_all(path)
     assert [r["__pos"] for r in rows] == [1, 4]
     assert rejects[0].reason == "malformed_json" and rejects[0].position == 2
+    assert rejects[0].detail == "Expecting ',' delimiter at column 18"  # just past the line's text, not "line 2 column 1"
 
 
 def test_sharegpt_alpaca_and_messages_shapes(tmp_path: Path) -> None:
