@@ -96,6 +96,8 @@ def detect_container(path: Path, declared: str) -> str:
             remedy="give a CSV, JSON, JSONL or key:value text file (format = csv|json|jsonl|kv)",
         )
     first = head.lstrip(codecs.BOM_UTF8).lstrip()[:1]
+    if not first and len(head) < SNIFF_BYTES:  # nothing but a BOM and white space
+        raise UserError("the file is empty", file=path, remedy="give a file that holds records, or leave this source out")
     if first == b"[":
         return "json"
     if first == b"{":

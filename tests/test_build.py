@@ -173,6 +173,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     ("make", "expected"),
     [
         (lambda d: ["--qa", d / "missing.jsonl"], "missing.jsonl: no such file"),
+        (lambda d: ["--qa", _file(d / "blank.jsonl", b"\xef\xbb\xbf \n\n")], "blank.jsonl: the file is empty"),
         (lambda d: ["--qa", _file(d / "table.xlsx", b"PK\x03\x04\x00\x00")], "unknown format"),
         (lambda d: ["--qa", _file(d / "qa.csv", "病人描述,医生建议\n头痛,休息\n".encode())], "--map 病人描述=question"),
         (lambda d: ["--qa", _file(d / "qa.jsonl", '{"q": 1}\n'.encode("utf-16-le"))], "unknown format"),
