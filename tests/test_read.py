@@ -170,6 +170,16 @@ def test_encoding_failure_after_the_sniffed_head_is_caught(tmp_path: Path) -> No
         read_all(path)
 
 
+def test_jsonl_fast_path_numbers_lines_around_blank_ones(tmp_path: Path) -> None:
+    """Arrow's reader skips blank lines, so a chunk's positions are counted from its lines, not its rows."""
+    path = tmp_path / "qa.jsonl"
+    pair = '{"question": "问题", "answer": "回答"}'
+    path.write_text("\n".join([pair, "", pair, " \t", pair, pair]), encoding="utf-8")  # no newline at the end
+    assert [r["__pos"] for r in read_all(path)[0]] == [1, 3, 5, 6]
+    path.write_text("\n".join([pair] * 3) + "\n", encoding="utf-8")
+    assert [r["__pos"] for r in read_all(path)[0]] == [1, 2, 3]
+
+
 def test_jsonl_fast_path_keeps_positions_and_rejects_across_chunks(tmp_path: Path, monkeypatch) -> None:
     import builder.read
 
