@@ -250,7 +250,8 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
     for call, prepared in zip(calls, prepared_buckets, strict=True):
         for writer in writers[call[3].split]:
             writer.append(prepared.pieces[writer.spec.name], prepared.rows)
-        digests.setdefault(*prepared.parquet)
+        path, digest = prepared.parquet
+        digests[path] = digest
         if prepared.tally is not None:
             tally.add(prepared.tally)
         advance(prepared.rows)

@@ -234,9 +234,9 @@ def _jsonl_batches(source: SourceConfig, detected: Detected, batch_size: int, sh
             lines = _decode(io.BytesIO(chunk), detected.encoding, start, source.path)
             yield from _batches(_jsonl_items(lines, source, start), source, detected, batch_size)
             continue
-        lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
-        if table.num_rows == lines:  # no blank line: a record per line
-            positions = np.arange(start, start + lines, dtype=np.int64)
+        count = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+        if table.num_rows == count:  # no blank line: a record per line
+            positions = np.arange(start, start + count, dtype=np.int64)
         else:
             positions = np.array([start + i for i, line in enumerate(chunk.split(b"\n")) if line.strip()], np.int64)
         if len(positions) != table.num_rows:

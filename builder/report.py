@@ -74,7 +74,8 @@ def write_report(out_dir: Path, tally: Tally | None = None) -> Path:
 
 @dataclass
 class Tally:
-    """Counts from some row groups. Tallies add up, so row groups are read in parallel and merged."""
+    """Counts of some rows: row groups read back, or a bucket as the build writes it. Tallies add up, so
+    they are made in parallel and merged."""
 
     rows: Counter = field(default_factory=Counter)  # (source, split) -> rows
     templates: Counter = field(default_factory=Counter)  # template id -> rows
