@@ -4,6 +4,7 @@ import json
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field, fields
+from operator import itemgetter
 from pathlib import Path
 from typing import IO
 
@@ -69,11 +70,13 @@ class Ledger:
     """Counts per source; streams rejected records to `rejects.jsonl`, rows removed from records that
     stay to `removed_rows.jsonl`, and rows only marked (decontamination in mark mode) to `marked.jsonl`."""
 
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, by_position: bool = False) -> None:
+        """`by_position`: entries are held until `flush` and written in record order (a unit's ledger)."""
         self.sources: dict[str, SourceCounts] = {}
         self.folder = folder
+        self.by_position = by_position
         self._files: dict[str, IO[str]] = {}
-        self._positions: dict[str, list[int]] = {}  # of the entries this ledger wrote, in order
+        self._held: dict[str, list[tuple[int, str]]] = {}  # (position, entry) since the last flush
 
     def counts(self, source: str) -> SourceCounts:
         if source not in self.sources:
@@ -106,9 +109,21 @@ class Ledger:
                     shutil.copyfileobj(entries, self._file(name))
 
     def _write(self, name: str, entry: Reject) -> None:
-        if self.folder is not None:
+        if self.folder is None:
+            return
+        if self.by_position:
+            self._held.setdefault(name, []).append((entry.position or 0, _ENCODE(entry.to_json())))
+        else:
             self._file(name).write(_ENCODE(entry.to_json()) + "\n")
-            self._positions.setdefault(name, []).append(entry.position or 0)
+
+    def flush(self) -> None:
+        """Writes the entries held since the last flush, ordered by record position (stably). Readers go through
+        a source in order, so a unit that flushes after each batch writes its entries in record order whatever
+        the batch size or sharding, holding one batch's entries at a time."""
+        for name, held in self._held.items():
+            held.sort(key=itemgetter(0))
+            self._file(name).write("".join(entry + "\n" for _, entry in held))
+        self._held = {}
 
     def _file(self, name: str) -> IO[str]:
         if name not in self._files:
@@ -124,18 +139,10 @@ class Ledger:
     def to_json(self) -> dict:
         return {name: counts.to_json() for name, counts in sorted(self.sources.items())}
 
-    def sort_by_position(self) -> None:
-        """Orders the entries this ledger wrote by record position (stably), so that they do not depend on
-        how the records were batched or sharded; closes the files. For a unit's ledger, which absorbs none."""
-        self.close()
-        for name, positions in self._positions.items():
-            path = self.folder / name
-            lines = path.read_text(encoding="utf-8").split("\n")[:-1]  # not splitlines: U+2028 stays raw in JSON
-            ordered = sorted(zip(positions, lines, strict=True), key=lambda entry: entry[0])
-            path.write_text("".join(line + "\n" for _, line in ordered), encoding="utf-8")
-
     def close(self) -> None:
-        """Closes the files; `rejects.jsonl` exists (maybe empty) whenever the ledger writes anywhere."""
+        """Writes what is held and closes the files; `rejects.jsonl` exists (maybe empty) whenever the ledger
+        writes anywhere."""
+        self.flush()
         if self.folder is not None and "rejects.jsonl" not in self._files:
             (self.folder / "rejects.jsonl").touch()
         for handle in self._files.values():

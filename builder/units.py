@@ -109,7 +109,7 @@ def run_unit(config: BuildConfig, parts: list[Part], detected: dict[str, Detecte
         source = sources[part.source]
         where = folder / f"{ranks[source.name]:03d}.{part.index:05d}"  # source names may hold any character
         where.mkdir(parents=True)
-        run = Run(config, expanders, quality, Ledger(where), no_progress)
+        run = Run(config, expanders, quality, Ledger(where, by_position=True), no_progress)
         with pa.OSFile(str(where / "rows.arrow"), "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as spool:
             def emit(rows: pa.Table) -> None:
                 spool.write_table(with_keys(rows, config.seed, config.split.group_by))
@@ -117,7 +117,7 @@ def run_unit(config: BuildConfig, parts: list[Part], detected: dict[str, Detecte
                 run.text_bytes += sum(pc.sum(pc.binary_length(rows[c])).as_py() or 0 for c in TEXT_COLUMNS)
 
             run_source(source, detected[source.name], run, emit, part.shard)
-        run.ledger.sort_by_position()
+        run.ledger.close()
         quality.save_index(where / "index.npz")
         results.append(PartResult(source.name, part.index, where, run.spooled, run.text_bytes,
                                   run.ledger.counts(source.name)))
@@ -181,6 +181,7 @@ def run_source(
     for batch in cleaned_batches(source, detected, run.config, run.ledger, run.progress, shard):
         rows = _qa_rows(batch, source, detected, run) if source.kind == "qa" else _kb_rows(batch, source, detected, run)
         emit(_quality(rows, source, detected, run))
+        run.ledger.flush()
 
 
 def _rename(batch: pa.RecordBatch, mapping: dict[str, str]) -> pa.RecordBatch:

@@ -50,6 +50,8 @@ def corpus(tmp_path: Path) -> tuple[Path, tuple]:
     qa = write_jsonl(tmp_path / "qa.jsonl", qa_lines(400, seed=3))
     lines = qa.read_text(encoding="utf-8").splitlines(keepends=True)
     lines.insert(250, '{"question": "没有结尾的一行", "answer": \n')
+    lines[1:1] = ['{"question": "头痛怎么办？", "answer": "好"}\n',  # filtered, then a reject one line later that
+                  '{"question": "只有问题没有回答", "answer": ""}\n']  # validation writes first
     qa.write_text("".join(lines), encoding="utf-8")
     second = write_jsonl(tmp_path / "second.jsonl", qa_lines(60, seed=4))
     drugs = write_json(tmp_path / "drugs.json", [
@@ -108,6 +110,19 @@ def test_workers_give_the_same_bytes_as_one_process(corpus: tuple[Path, tuple]) 
         "decontaminate:eval_entity_mention"}
     assert manifest["quality"]["pii"] and manifest["sources"]["drugs"]["rejected_by_reason"] == {
         "dedup:duplicate_record": 1, "decontaminate:eval_entity": 1}
+
+
+def test_batch_size_does_not_change_a_byte(corpus: tuple[Path, tuple]) -> None:
+    """Units write their ledger entries batch by batch, in record order: the ledgers too are the same."""
+    tmp_path, args = corpus
+    small = tmp_path / "small.toml"
+    small.write_text("shard_rows = 120\nbatch_size = 1\n", encoding="utf-8")
+    default = build(tmp_path, args, "default")
+    batched = build(tmp_path, (args[0], small, *args[2:]), "batched", "--workers", "2")
+    assert digests(batched) == digests(default)
+    rejects = [json.loads(line) for line in (batched / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    qa = [(r["reason"], r["line"]) for r in rejects if r["source"] == "qa"]
+    assert qa[:2] == [("too_short_answer", 2), ("missing_field", 3)]
 
 
 def test_an_error_in_a_worker_is_one_line(tmp_path: Path) -> None:
