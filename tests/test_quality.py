@@ -2,7 +2,10 @@
 
 import csv
 import json
+import platform
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -244,3 +247,32 @@ def test_fold_array_folds_width_case_punctuation_per_character():
     assert fold_array(values).to_pylist() == ["amox115mghello", None, "", "丽丽", "阿莫西林胶囊025g每日3次"]
     ordinary = ["高血压患者平时饮食要注意什么？", "Amoxicillin 0.5 g, TID.", "感冒发烧38度需要去医院吗"]
     assert fold_array(pa.array(ordinary)).to_pylist() == [fold(text) for text in ordinary]
+
+
+FRAGMENTING = """
+import sys, numpy as np
+from builder.quality import returning_large_frees
+def rss():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) >> 10
+def fragment():
+    first = np.ones(16 << 20, np.uint8); del first  # by default glibc now keeps arrays up to 16 MiB in its heap
+    temporaries = [np.ones(4 << 20, np.uint8) for _ in range(8)]
+    kept = np.ones(2 << 20, np.uint8)  # a long-lived array above them, so the heap cannot shrink
+    del temporaries
+    return kept
+base = rss()
+if sys.argv[1] == "set":
+    with returning_large_frees():
+        kept = fragment()
+else:
+    kept = fragment()
+print(rss() - base - 2)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting is glibc's mallopt")
+def test_large_temporaries_go_back_to_the_system_once_freed() -> None:
+    """32 MB of freed 4 MB arrays below a live one: kept by glibc's heap by default, returned with the setting."""
+    retained = {mode: int(subprocess.run([sys.executable, "-c", FRAGMENTING, mode], capture_output=True, text=True,
+                                         check=True).stdout) for mode in ("default", "set")}
+    assert retained["default"] >= 24 and retained["set"] <= 4, retained
