@@ -227,9 +227,9 @@ OWN_MAPPING, GLIBC_MAX_THRESHOLD = 1 << 20, 32 << 20
 def returning_large_frees() -> Iterator[None]:
     """Meanwhile, glibc maps each allocation of 1 MiB or more on its own, so that freeing it returns it to the
     system. By default glibc raises that threshold after each large free, up to 32 MiB, and serves the big
-    temporaries of resolving duplicates from heaps that keep what is freed: about 110 MB more at the peak of a
-    4x build. Not for the whole build: mapping every large array anew costs page faults (about 10 % of its
-    time). Other C libraries are left as they are."""
+    temporaries of resolving duplicates from heaps that keep what is freed: 40–60 MB more at the peak of a 4x
+    build. Not for the whole build: mapping every large array anew costs page faults (it was about 10 %
+    slower). Other C libraries are left as they are."""
     mallopt = ctypes.CDLL(None).mallopt if platform.libc_ver()[0] == "glibc" else None
     if mallopt:
         mallopt(M_MMAP_THRESHOLD, OWN_MAPPING)
