@@ -140,20 +140,28 @@ def _star_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For docs grouped by equal ``keys``: pairs (group's smallest index, other member).
 
     The unstable (SIMD) argsort is fine: the group's smallest index is taken with a reduction,
-    so the set of pairs does not depend on how ties were ordered."""
+    so the set of pairs does not depend on how ties were ordered. Nearly every key is unique, so
+    only the sorted positions that share their key with a neighbour go on: memory per band stays
+    near three arrays of the documents, not seven."""
     if keys.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     order = np.argsort(keys)
-    ks = keys[order]
-    new = np.empty(ks.size, bool)
-    new[0] = True
-    np.not_equal(ks[1:], ks[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    if starts.size == ks.size:
+    sorted_keys = keys[order]
+    same = sorted_keys[1:] == sorted_keys[:-1]  # same[i]: sorted positions i and i + 1 share a key
+    del sorted_keys
+    shared = np.zeros(keys.size, bool)
+    shared[1:] = same
+    shared[:-1] |= same
+    at = np.flatnonzero(shared)
+    if at.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    head = np.minimum.reduceat(order, starts)[np.cumsum(new) - 1]
-    member = order != head
-    return head[member].astype(np.int64), order[member].astype(np.int64)
+    members = order[at]
+    del order
+    new = np.ones(at.size, bool)
+    new[1:] = ~same[at[1:] - 1]
+    head = np.minimum.reduceat(members, np.flatnonzero(new))[np.cumsum(new) - 1]
+    member = members != head
+    return head[member].astype(np.int64), members[member].astype(np.int64)
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -296,3 +296,16 @@ def test_clusters_summary_and_config_validation():
     for bad in ({"threshold": 0.0}, {"threshold": 1.5}, {"ngram": 0}, {"bins": 1}):
         with pytest.raises(ValueError):
             NearDupConfig(**bad)
+
+
+@pytest.mark.parametrize(("docs", "distinct"), [(0, 3), (1, 3), (7, 1), (500, 40), (20_000, 19_000), (20_000, 2**60)])
+def test_star_pairs_link_each_group_to_its_smallest_member(docs: int, distinct: int) -> None:
+    """Every doc that shares its band key is paired with the smallest doc of that key, and no other pair."""
+    keys = np.random.default_rng(docs).integers(0, distinct, docs).astype(np.uint64)
+    heads, members = neardup._star_pairs(keys)
+    groups: dict[int, list[int]] = {}
+    for doc, key in enumerate(keys.tolist()):
+        groups.setdefault(key, []).append(doc)
+    expected = sorted((group[0], doc) for group in groups.values() for doc in group[1:])
+    assert sorted(zip(heads.tolist(), members.tolist())) == expected
+    assert heads.dtype == members.dtype == np.int64
