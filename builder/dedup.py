@@ -26,12 +26,24 @@ def record_numbers(rows: pa.Table) -> np.ndarray:
 
 
 def resolve_exact(keys: np.ndarray, ranks: np.ndarray, records: np.ndarray) -> np.ndarray:
-    """Per row, the index of the row it duplicates (the survivor of its key), or -1 for a survivor."""
-    order = np.lexsort((np.arange(len(keys)), records, ranks, keys))
-    sorted_keys = keys[order]
-    first = np.ones(len(keys), bool)
-    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    survivor = order[np.maximum.accumulate(np.where(first, np.arange(len(keys)), 0))]
+    """Per row, the index of the row it duplicates (the survivor of its key), or -1 for a survivor.
+
+    Grouping by key alone comes first: nearly every key is unique, and only the rows whose key another
+    row has are ordered by preference, which keeps the working memory near two arrays of the rows."""
     duplicate_of = np.full(len(keys), -1, np.int64)
-    duplicate_of[order[~first]] = survivor[~first]
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    same = sorted_keys[1:] == sorted_keys[:-1]
+    del sorted_keys
+    shared = np.zeros(len(keys), bool)
+    shared[1:] = same
+    shared[:-1] |= same
+    rows = order[shared]
+    del order, shared
+    rows = rows[np.lexsort((rows, records[rows], ranks[rows], keys[rows]))]
+    grouped = keys[rows]
+    first = np.ones(len(rows), bool)
+    first[1:] = grouped[1:] != grouped[:-1]
+    survivor = rows[np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))]
+    duplicate_of[rows[~first]] = survivor[~first]
     return duplicate_of

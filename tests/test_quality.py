@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from builder.dedup import resolve_exact
 from builder.filters import han_counts, han_table
 from builder.hashing import id_numbers
 from builder.normalize import fold, fold_array
@@ -276,3 +277,16 @@ def test_large_temporaries_go_back_to_the_system_once_freed() -> None:
     retained = {mode: int(subprocess.run([sys.executable, "-c", FRAGMENTING, mode], capture_output=True, text=True,
                                          check=True).stdout) for mode in ("default", "set")}
     assert retained["default"] >= 24 and retained["set"] <= 4, retained
+
+
+@pytest.mark.parametrize(("rows", "distinct"), [(0, 3), (1, 3), (6, 1), (400, 60), (5000, 4800)])
+def test_exact_duplicates_point_at_the_preferred_copy(rows: int, distinct: int) -> None:
+    """Each row whose key another row has points at the copy with the best (rank, record number, row)."""
+    rng = np.random.default_rng(rows)
+    keys = rng.integers(0, distinct, rows).astype(np.uint64)
+    ranks, numbers = rng.integers(0, 3, rows).astype(np.int32), rng.integers(0, 4, rows).astype(np.uint64)
+    best: dict[int, tuple] = {}
+    for row, key in enumerate(keys.tolist()):
+        best[key] = min(best.get(key, (9, 9, rows)), (int(ranks[row]), int(numbers[row]), row))
+    expected = [-1 if best[key][2] == row else best[key][2] for row, key in enumerate(keys.tolist())]
+    assert resolve_exact(keys, ranks, numbers).tolist() == expected
