@@ -7,6 +7,7 @@ render or would fail on a record lacking an unguarded field, answers that print 
 Rendering then runs in `SandboxedEnvironment` with `StrictUndefined` and no loader.
 """
 
+import bisect
 import hashlib
 import json
 import re
@@ -131,16 +132,18 @@ def read_catalogue(path: Path, kind: str | None) -> tuple[list[Entry], list[Prob
     fields = frozenset(RECORD_MODELS[declared].model_fields)
     entries, problems, seen = [], [], set()
     headers = [m.start() for m in re.finditer(r"^\s*\[\[\s*templates\s*\]\]", text, re.MULTILINE)]
+    lines = _line_starts(text)
     for index, raw in enumerate(data.get("templates", [])):
         entry_id = str(raw.get("id", "")) or "-"
         start = text.count("\n", 0, headers[index]) + 1 if index < len(headers) else 1
-        line = _line_of(text, r"^\s*id\s*=", start, start)
+        line = _line_of(text, lines, r"^\s*id\s*=", start, start)
         here = len(problems)
         problems += _check_entry(raw, entry_id, seen, fields, path, line)
         compiled = {}
         for role, source in _sources(raw):
             key = "questions" if role.startswith("question") else role
-            where = _line_of(text, _string_pattern(key, source), line, start=line)
+            where = (_line_of(text, lines, _string_pattern(key, source), line, start=line) if key != "questions"
+                     else _line_of_string(text, lines, _quoted(source), line))
             ast, found = _check_template(env, source, fields, raw, role, path, where, entry_id)
             problems += found
             if ast is not None:
@@ -249,15 +252,30 @@ def _trial_renders(env: SandboxedEnvironment, ast: nodes.Template, names: set[st
 
 
 def _string_pattern(key: str, source: str) -> str:
-    """Where a template string sits in the TOML: the key for an answer or input, the string for a phrasing."""
-    quoted = "|".join(re.escape(q) for q in (json.dumps(source, ensure_ascii=False), f"'{source}'"))
-    return rf"^\s*{key}\s*=\s*(?:{quoted})" if key != "questions" else rf"(?:{quoted})"
+    """Where an answer or input template sits in the TOML: its key, then the string."""
+    return rf"^\s*{key}\s*=\s*(?:{'|'.join(re.escape(q) for q in _quoted(source))})"
 
 
-def _line_of(text: str, pattern: str, default: int, start: int = 1) -> int:
-    """The 1-based line of the first match of `pattern` at or after line `start`."""
+def _quoted(source: str) -> tuple[str, str]:
+    """A template string as TOML writes it: basic (JSON-like) or literal (single quotes)."""
+    return json.dumps(source, ensure_ascii=False), f"'{source}'"
+
+
+def _line_of(text: str, lines: list[int], pattern: str, default: int, start: int = 1) -> int:
+    """The 1-based line of the first match of `pattern` at or after line `start`; `lines` holds where each
+    line of `text` starts (`_line_starts`)."""
     if not pattern:
         return default
-    offset = sum(len(line) for line in text.splitlines(keepends=True)[: start - 1])
-    match = re.compile(pattern, re.MULTILINE).search(text, offset)
-    return text.count("\n", 0, match.start()) + 1 if match else default
+    match = re.compile(pattern, re.MULTILINE).search(text, lines[start - 1] if start <= len(lines) else len(text))
+    return bisect.bisect_right(lines, match.start()) if match else default
+
+
+def _line_of_string(text: str, lines: list[int], strings: tuple[str, ...], start: int) -> int:
+    """`_line_of` for literal strings (a phrasing, as TOML quotes it): a search, no pattern to compile."""
+    offset = lines[start - 1] if start <= len(lines) else len(text)
+    found = [at for string in strings if (at := text.find(string, offset)) >= 0]
+    return bisect.bisect_right(lines, min(found)) if found else start
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0, *(match.end() for match in re.finditer("\n", text))]
