@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from builder.config import BuildConfig
 from builder.errors import UserError
-from builder.filters import han_counts
+from builder.filters import han_counts, question_equals_answer
 from builder.formats import json_lines
 from builder.normalize import fold_array
 from builder.shingles import first_shared, min_slots, text_keys
@@ -104,6 +104,7 @@ def load_kernels() -> None:
     for keyed in (strings, folded):
         text_keys(keyed)
     han_counts(strings)
+    question_equals_answer(folded)
     json_lines([strings], ["", ""], "", "", "\n")
 
 

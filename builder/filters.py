@@ -35,7 +35,7 @@ def filter_reasons(rows: pa.Table, folded: pa.Array, config: FilterConfig, free_
         ("too_short_answer", lambda: pc.less(length, config.min_answer_chars)),
         ("punctuation_only_answer", lambda: pc.match_substring_regex(output, PUNCTUATION_ONLY)),
         ("stray_punctuation_start", lambda: pc.match_substring_regex(output, STRAY_START)),
-        ("question_equals_answer", lambda: _question_equals_answer(folded)),
+        ("question_equals_answer", lambda: question_equals_answer(folded)),
         ("too_long_row", lambda: pc.greater(total, config.max_row_chars)),
         ("not_chinese", lambda: pa.array(han_counts(output) < config.min_cjk_ratio * np.maximum(
             length.to_numpy(zero_copy_only=False), 1))),
@@ -49,9 +49,41 @@ def filter_reasons(rows: pa.Table, folded: pa.Array, config: FilterConfig, free_
     return reasons
 
 
-def _question_equals_answer(folded: pa.Array) -> pa.Array:
-    parts = pc.split_pattern(folded, "\x1f")
-    return pc.equal(pc.list_element(parts, 0), pc.list_element(parts, 2))
+def question_equals_answer(folded: pa.Array) -> pa.Array:
+    """Whether the first \\x1f-separated part of each folded row (the instruction) equals the third (the
+    output); a null row gives null."""
+    data, offsets = utf8_buffers(folded)
+    mask = np.asarray(pc.is_null(folded)) if folded.null_count else None
+    return pa.array(_first_equals_third(data, offsets), mask=mask)
+
+
+@jit
+def _first_equals_third(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Reads a row only up to its second separator and as far as the first part is long: the third part
+    equals the first when it holds the same bytes and ends right after them (at a separator or the end)."""
+    equal = np.zeros(len(offsets) - 1, np.bool_)
+    for row in range(len(equal)):
+        start, stop = offsets[row], offsets[row + 1]
+        first = second = -1
+        for i in range(start, stop):
+            if data[i] == 0x1F:
+                if first < 0:
+                    first = i
+                else:
+                    second = i
+                    break
+        if second < 0:
+            continue
+        size, third = first - start, second + 1
+        if third + size > stop or (third + size < stop and data[third + size] != 0x1F):
+            continue
+        same = True
+        for k in range(size):
+            if data[start + k] != data[third + k]:
+                same = False
+                break
+        equal[row] = same
+    return equal
 
 
 def han_counts(values: pa.Array) -> np.ndarray:

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from builder.dedup import resolve_exact
-from builder.filters import han_counts, han_table
+from builder.filters import han_counts, han_table, question_equals_answer
 from builder.hashing import id_numbers
 from builder.normalize import fold, fold_array
 from builder.shingles import text_keys
@@ -290,3 +290,15 @@ def test_exact_duplicates_point_at_the_preferred_copy(rows: int, distinct: int) 
         best[key] = min(best.get(key, (9, 9, rows)), (int(ranks[row]), int(numbers[row]), row))
     expected = [-1 if best[key][2] == row else best[key][2] for row, key in enumerate(keys.tolist())]
     assert resolve_exact(keys, ranks, numbers).tolist() == expected
+
+
+def test_question_equals_answer_compares_the_first_and_third_parts() -> None:
+    """The compiled check agrees with splitting each folded row on \\x1f and comparing parts 0 and 2."""
+    rows = ["头痛\x1f\x1f头痛", "头痛\x1f\x1f头痛吗", "头痛吗\x1f\x1f头痛", "a\x1fb\x1fa", "a\x1fb\x1fa\x1fz", "ab\x1fb\x1fa",
+            "\x1f\x1f", "\x1f\x1fx", "x\x1fy\x1fz", None, *(f"问{i}\x1f\x1f答{i % 3}" for i in range(30))]
+    folded = pa.array(rows, pa.large_string())
+    parts = pc.split_pattern(folded, "\x1f")
+    expected = pc.equal(pc.list_element(parts, 0), pc.list_element(parts, 2))
+    assert question_equals_answer(folded).equals(expected)
+    assert question_equals_answer(folded.slice(3)).equals(expected.slice(3))
+    assert expected.to_pylist()[:4] == [True, False, False, True] and expected.null_count == 1
