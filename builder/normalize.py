@@ -10,6 +10,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -76,13 +77,18 @@ def fold_table() -> tuple[np.ndarray, np.ndarray]:
 @jit
 def _fold(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each character's bytes replaced by its entry in the table (kept as they are past its end): one pass
-    to size the output, one to fill it."""
+    to size the output, one to fill it. CJK ideographs (U+4E00..U+9FFF, most of the text) fold to themselves
+    and skip the table."""
     end = len(starts) - 1
     folded_offsets = np.zeros(len(offsets), np.int64)
     size = 0
     for row in range(len(offsets) - 1):
         i = offsets[row]
         while i < offsets[row + 1]:
+            if _ideograph(data, i):
+                size += 3
+                i += 3
+                continue
             cp, after = code_point(data, i)
             size += starts[cp + 1] - starts[cp] if cp < end else after - i
             i = after
@@ -92,6 +98,11 @@ def _fold(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, starts: np.n
     for row in range(len(offsets) - 1):
         i = offsets[row]
         while i < offsets[row + 1]:
+            if _ideograph(data, i):
+                folded[at], folded[at + 1], folded[at + 2] = data[i], data[i + 1], data[i + 2]
+                at += 3
+                i += 3
+                continue
             cp, after = code_point(data, i)
             if cp < end:
                 for k in range(starts[cp], starts[cp + 1]):
@@ -103,6 +114,12 @@ def _fold(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, starts: np.n
                     at += 1
             i = after
     return folded, folded_offsets
+
+
+@numba.njit(inline="always")
+def _ideograph(data: np.ndarray, i: int) -> bool:
+    """Whether the character at byte `i` of valid UTF-8 is in U+4E00..U+9FFF (lead byte E4 B8.. to E9)."""
+    return 0xE4 <= data[i] <= 0xE9 and (data[i] != 0xE4 or data[i + 1] >= 0xB8)
 
 
 def entity_name(name: str) -> str:

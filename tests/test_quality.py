@@ -17,7 +17,7 @@ import pytest
 from builder.dedup import resolve_exact
 from builder.filters import han_counts, han_table, question_equals_answer
 from builder.hashing import id_numbers
-from builder.normalize import fold, fold_array
+from builder.normalize import fold, fold_array, fold_table
 from builder.shingles import text_keys
 from builder.validate import qa_record_ids
 
@@ -248,6 +248,11 @@ def test_fold_array_folds_width_case_punctuation_per_character():
     assert fold_array(values).to_pylist() == ["amox115mghello", None, "", "丽丽", "阿莫西林胶囊025g每日3次"]
     ordinary = ["高血压患者平时饮食要注意什么？", "Amoxicillin 0.5 g, TID.", "感冒发烧38度需要去医院吗"]
     assert fold_array(pa.array(ordinary)).to_pylist() == [fold(text) for text in ordinary]
+    table, starts = fold_table()  # the compiled fold copies U+4E00..U+9FFF without looking: they fold to themselves
+    assert all(table[starts[p]:starts[p + 1]].tobytes() == chr(p).encode() for p in range(0x4E00, 0xA000))
+    edges = [0x3400, 0x4DBF, 0x4DFF, 0x4E00, 0x9FFF, 0xA000, 0xFF21]  # around the range's ends (E4 B7 / E4 B8 ...)
+    by_table = "".join(table[starts[p]:starts[p + 1]].tobytes().decode() for p in edges)
+    assert fold_array(pa.array(["".join(map(chr, edges))])).to_pylist() == [by_table]
 
 
 FRAGMENTING = """
