@@ -10,12 +10,11 @@ import re
 import unicodedata
 from functools import lru_cache
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builder.utf8 import code_point, jit, utf8_buffers
+from builder.utf8 import code_point, ideograph, jit, utf8_buffers
 
 NOT_WORD = (  # ASCII and CJK punctuation, symbols and spaces by range: RE2 runs ranges faster than \p{P}
     r"[\s!-/:-@\[-`{-~\x{A0}-\x{BF}\x{2000}-\x{206F}\x{2190}-\x{23FF}\x{2500}-\x{27BF}\x{3000}-\x{303F}"
@@ -85,7 +84,7 @@ def _fold(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, starts: np.n
     for row in range(len(offsets) - 1):
         i = offsets[row]
         while i < offsets[row + 1]:
-            if _ideograph(data, i):
+            if ideograph(data, i):
                 size += 3
                 i += 3
                 continue
@@ -98,7 +97,7 @@ def _fold(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, starts: np.n
     for row in range(len(offsets) - 1):
         i = offsets[row]
         while i < offsets[row + 1]:
-            if _ideograph(data, i):
+            if ideograph(data, i):
                 folded[at], folded[at + 1], folded[at + 2] = data[i], data[i + 1], data[i + 2]
                 at += 3
                 i += 3
@@ -114,12 +113,6 @@ def _fold(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, starts: np.n
                     at += 1
             i = after
     return folded, folded_offsets
-
-
-@numba.njit(inline="always")
-def _ideograph(data: np.ndarray, i: int) -> bool:
-    """Whether the character at byte `i` of valid UTF-8 is in U+4E00..U+9FFF (lead byte E4 B8.. to E9)."""
-    return 0xE4 <= data[i] <= 0xE9 and (data[i] != 0xE4 or data[i + 1] >= 0xB8)
 
 
 def entity_name(name: str) -> str:

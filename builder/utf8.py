@@ -44,6 +44,13 @@ def code_point(data: np.ndarray, i: int) -> tuple[int, int]:
 
 
 @numba.njit(inline="always")
+def ideograph(data: np.ndarray, i: int) -> bool:
+    """Whether the character at byte ``i`` of valid UTF-8 is in U+4E00..U+9FFF (lead byte E4 with B8.., to E9):
+    the CJK ideographs that make up most Chinese text, which loops can take three bytes at a time."""
+    return 0xE4 <= data[i] <= 0xE9 and (data[i] != 0xE4 or data[i + 1] >= 0xB8)
+
+
+@numba.njit(inline="always")
 def fmix(x: np.uint64) -> np.uint64:
     """The splitmix64 finaliser: every input bit moves every output bit."""
     x ^= x >> np.uint64(30)
