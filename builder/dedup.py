@@ -27,19 +27,9 @@ def record_numbers(rows: pa.Table) -> np.ndarray:
 
 def resolve_exact(keys: np.ndarray, ranks: np.ndarray, records: np.ndarray) -> np.ndarray:
     """Per row, the index of the row it duplicates (the survivor of its key), or -1 for a survivor.
-
-    Grouping by key alone comes first: nearly every key is unique, and only the rows whose key another
-    row has are ordered by preference, which keeps the working memory near two arrays of the rows."""
+    Only the rows whose key another row has are ordered by preference (`shared_keys`)."""
     duplicate_of = np.full(len(keys), -1, np.int64)
-    order = np.argsort(keys)
-    sorted_keys = keys[order]
-    same = sorted_keys[1:] == sorted_keys[:-1]
-    del sorted_keys
-    shared = np.zeros(len(keys), bool)
-    shared[1:] = same
-    shared[:-1] |= same
-    rows = order[shared]
-    del order, shared
+    rows, _ = shared_keys(keys)
     rows = rows[np.lexsort((rows, records[rows], ranks[rows], keys[rows]))]
     grouped = keys[rows]
     first = np.ones(len(rows), bool)
@@ -47,3 +37,20 @@ def resolve_exact(keys: np.ndarray, ranks: np.ndarray, records: np.ndarray) -> n
     survivor = rows[np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))]
     duplicate_of[rows[~first]] = survivor[~first]
     return duplicate_of
+
+
+def shared_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose key another row has, grouped by key (in any order within a group), and whether each
+    starts its group. Nearly every key is unique, so what follows works on few rows and the working
+    memory stays near two arrays of all the rows."""
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    same = sorted_keys[1:] == sorted_keys[:-1]  # same[i]: sorted positions i and i + 1 share a key
+    del sorted_keys
+    shared = np.zeros(len(keys), bool)
+    shared[1:] = same
+    shared[:-1] |= same
+    at = np.flatnonzero(shared)
+    starts = np.ones(len(at), bool)
+    starts[1:] = ~same[at[1:] - 1]
+    return order[at], starts

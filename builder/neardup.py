@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from builder.dedup import shared_keys
 from builder.shingles import C2, P, fmix_inplace, min_slots, splitmix64
 
 __all__ = ["NearDupConfig", "NearDupResult", "NearDuplicates", "optimal_bands"]
@@ -139,27 +140,13 @@ def _band_hash(sig: np.ndarray, cols: range, salt: int) -> np.ndarray:
 def _star_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For docs grouped by equal ``keys``: pairs (group's smallest index, other member).
 
-    The unstable (SIMD) argsort is fine: the group's smallest index is taken with a reduction,
-    so the set of pairs does not depend on how ties were ordered. Nearly every key is unique, so
-    only the sorted positions that share their key with a neighbour go on: memory per band stays
-    near three arrays of the documents, not seven."""
-    if keys.size == 0:
+    The order within a group does not matter: the group's smallest index is taken with a reduction.
+    Only the docs that share their key go on (`dedup.shared_keys`), so a band holds about three arrays
+    of the documents."""
+    members, starts = shared_keys(keys)
+    if members.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.argsort(keys)
-    sorted_keys = keys[order]
-    same = sorted_keys[1:] == sorted_keys[:-1]  # same[i]: sorted positions i and i + 1 share a key
-    del sorted_keys
-    shared = np.zeros(keys.size, bool)
-    shared[1:] = same
-    shared[:-1] |= same
-    at = np.flatnonzero(shared)
-    if at.size == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    members = order[at]
-    del order
-    new = np.ones(at.size, bool)
-    new[1:] = ~same[at[1:] - 1]
-    head = np.minimum.reduceat(members, np.flatnonzero(new))[np.cumsum(new) - 1]
+    head = np.minimum.reduceat(members, np.flatnonzero(starts))[np.cumsum(starts) - 1]
     member = members != head
     return head[member].astype(np.int64), members[member].astype(np.int64)
 
