@@ -281,7 +281,9 @@ def test_large_temporaries_go_back_to_the_system_once_freed() -> None:
     """32 MB of freed 4 MB arrays below a live one: kept by glibc's heap by default, returned with the setting."""
     retained = {mode: int(subprocess.run([sys.executable, "-c", FRAGMENTING, mode], capture_output=True, text=True,
                                          check=True).stdout) for mode in ("default", "set")}
-    assert retained["default"] >= 24 and retained["set"] <= 4, retained
+    if retained["default"] < 24:
+        pytest.skip(f"this C library gives freed arrays back by itself (kept {retained['default']} MB): nothing to show")
+    assert retained["set"] <= 4, retained
 
 
 @pytest.mark.parametrize(("rows", "distinct"), [(0, 3), (1, 3), (6, 1), (400, 60), (5000, 4800)])
