@@ -44,11 +44,10 @@ def _windows(data: np.ndarray, start: int, end: int, ngram: int, h0: np.uint64, 
              out: np.ndarray) -> int:
     """Writes the shingle hashes of ``data[start:end]`` to ``out``; returns how many. A window hashes to
     h0·P^n + Σ cp_j·P^(n-1-j), rolled one character at a time (take the leaving one out, shift, add)."""
-    p = np.uint64(0xD6E8FEB86659FD93)
     top = np.uint64(1)
     for _ in range(ngram - 1):
-        top *= p
-    base = h0 * top * p
+        top *= P
+    base = h0 * top * P
     h = h0
     filled = 0
     slot = 0
@@ -58,10 +57,10 @@ def _windows(data: np.ndarray, start: int, end: int, ngram: int, h0: np.uint64, 
         point, i = code_point(data, i)
         cp = np.uint64(point + 32 if 65 <= point <= 90 else point)  # ASCII capitals lowered
         if filled < ngram:
-            h = h * p + cp
+            h = h * P + cp
             filled += 1
         else:
-            h = (h - base - ring[slot] * top) * p + base + cp
+            h = (h - base - ring[slot] * top) * P + base + cp
         ring[slot] = cp
         slot = slot + 1 if slot + 1 < ngram else 0
         if filled == ngram:
@@ -69,7 +68,7 @@ def _windows(data: np.ndarray, start: int, end: int, ngram: int, h0: np.uint64, 
             count += 1
     if count == 0:
         for _ in range(ngram - filled):
-            h = h * p + np.uint64(SENTINEL)
+            h = h * P + np.uint64(SENTINEL)
         out[0] = fmix(h)
         count = 1
     return count
