@@ -227,14 +227,14 @@ FAST_CHUNK = 3 << 20
 def _jsonl_batches(source: SourceConfig, detected: Detected, batch_size: int, shard: Shard) -> Iterator[ReadBatch]:
     """UTF-8 JSONL in chunks of whole lines: Arrow's C++ reader when a chunk is flat string objects,
     the line-by-line reader (with its rejects and exact positions) for any chunk that is not."""
-    for start, chunk in _line_chunks(source.path, shard):
+    for start, chunk, newlines in _line_chunks(source.path, shard):
         bom = len(codecs.BOM_UTF8) if start == 1 and chunk.startswith(codecs.BOM_UTF8) else 0
         table = _flat_strings(chunk[bom:])
         if table is None:
             lines = _decode(io.BytesIO(chunk), detected.encoding, start, source.path)
             yield from _batches(_jsonl_items(lines, source, start), source, detected, batch_size)
             continue
-        count = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+        count = newlines + (not chunk.endswith(b"\n"))
         if table.num_rows == count:  # no blank line: a record per line
             positions = np.arange(start, start + count, dtype=np.int64)
         else:
@@ -248,8 +248,9 @@ def _jsonl_batches(source: SourceConfig, detected: Detected, batch_size: int, sh
             yield ReadBatch(batch)
 
 
-def _line_chunks(path: Path, shard: Shard) -> Iterator[tuple[int, bytes]]:
-    """(number of the first line, bytes of whole lines) of a shard, about FAST_CHUNK at a time."""
+def _line_chunks(path: Path, shard: Shard) -> Iterator[tuple[int, bytes, int]]:
+    """(number of the first line, bytes of whole lines, line ends among them) of a shard, about FAST_CHUNK
+    at a time."""
     line, rest = shard.first_line, b""
     left = float("inf") if shard.end is None else shard.end - shard.start
     with path.open("rb") as handle:
@@ -260,10 +261,11 @@ def _line_chunks(path: Path, shard: Shard) -> Iterator[tuple[int, bytes]]:
             cut = block.rfind(b"\n") + 1
             chunk, rest = block[:cut], block[cut:]
             if chunk:
-                yield line, chunk
-                line += chunk.count(b"\n")
+                newlines = chunk.count(b"\n")
+                yield line, chunk, newlines
+                line += newlines
     if rest:
-        yield line, rest
+        yield line, rest, 0
 
 
 def _flat_strings(chunk: bytes) -> pa.Table | None:
