@@ -2,7 +2,7 @@
 
     python bench/scale.py [--scale F] [--workdir DIR] [--keep] [--seed N]
                           [--only floor|naive|builder|builder-4x] [--skip-naive] [--skip-4x]
-                          [--builder-cmd CMD] [--workers N] [--timeout S] [--strict]
+                          [--builder-cmd CMD] [--workers N] [--timeout S] [--strict] [--repeat N]
 
 1. Generates the synthetic workload (``bench/workload.py``) into a temp dir (or
    ``--workdir``; reused when a matching ``workload.json`` manifest is already there),
@@ -11,7 +11,10 @@
    larger of ``os.wait4``'s ``ru_maxrss`` (the largest single process of the stage) and
    the sum of the proportional set size (PSS: shared pages split between the processes that
    share them) of every process in the stage's process group, sampled every 100 ms from
-   ``/proc/PID/smaps_rollup`` (a build with ``--workers 2`` is three processes).
+   ``/proc/PID/smaps_rollup`` (a build with ``--workers 2`` is three processes), and its CPU
+   time (user + system, the workers' included). With ``--repeat N`` the floor and the builder
+   run N times each, taking turns, so a slow spell of a shared machine falls on both; their
+   figures are the median run's, and the spread is printed.
    * floor:      ``python bench/floor.py IN OUT`` (least work giving the same rows)
    * naive:      ``python bench/naive.py IN OUT --seed 1`` (the builder's default stages,
      row by row, as a first-draft script would write them; no near-dup)
@@ -53,6 +56,8 @@ class StageResult:
     name: str
     ok: bool = False
     wall_s: float | None = None
+    cpu_s: float | None = None
+    walls: list[float] = field(default_factory=list)
     rows: int | None = None
     peak_rss_mb: float | None = None
     exit_code: int | None = None
@@ -67,8 +72,9 @@ class StageResult:
         return None
 
 
-def run_measured(cmd: list[str], log_dir: Path, timeout: float | None) -> tuple[int, float, float, str]:
-    """Run ``cmd`` in its own process group; return (exit_code, wall_s, peak_rss_mb, note)."""
+def run_measured(cmd: list[str], log_dir: Path, timeout: float | None) -> tuple[int, float, float, float, str]:
+    """Run ``cmd`` in its own process group; return (exit_code, wall_s, cpu_s, peak_rss_mb, note). The CPU
+    time is the process's and that of the children it waited for (a build's workers)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / "stdout.txt", "wb") as out, open(log_dir / "stderr.txt", "wb") as err:
         t0 = time.perf_counter()
@@ -106,7 +112,7 @@ def run_measured(cmd: list[str], log_dir: Path, timeout: float | None) -> tuple[
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code  # we reaped it ourselves; keep Popen consistent
     note = f"timed out after {timeout:g}s" if timed_out.is_set() else ""
-    return code, wall, max(usage.ru_maxrss, tree_peak[0]) / 1024.0, note
+    return code, wall, usage.ru_utime + usage.ru_stime, max(usage.ru_maxrss, tree_peak[0]) / 1024.0, note
 
 
 def group_rss_kib(pgid: int) -> int:
@@ -151,11 +157,11 @@ def run_stage(name: str, cmd: list[str] | None, out_dir: Path, log_dir: Path,
     if out_dir.exists():
         shutil.rmtree(out_dir)
     try:
-        code, wall, rss, note = run_measured(cmd, log_dir, timeout)
+        code, wall, cpu, rss, note = run_measured(cmd, log_dir, timeout)
     except OSError as e:  # e.g. executable vanished
         res.error = f"could not start {cmd[0]!r}: {e}"
         return res
-    res.exit_code, res.wall_s, res.peak_rss_mb = code, wall, rss
+    res.exit_code, res.wall_s, res.cpu_s, res.peak_rss_mb, res.walls = code, wall, cpu, rss, [wall]
     if code != 0 or note:
         res.error = note or f"exit code {code}"
         tail = stderr_tail(log_dir)
@@ -173,6 +179,19 @@ def run_stage(name: str, cmd: list[str] | None, out_dir: Path, log_dir: Path,
         return res
     res.ok = True
     return res
+
+
+def median_run(runs: list[StageResult]) -> StageResult:
+    """One stage run several times: the median run by wall time (a failed run, if any), with every run's
+    wall time and the largest peak memory."""
+    failed = [r for r in runs if not r.ok]
+    if failed:
+        return failed[0]
+    ordered = sorted(runs, key=lambda r: r.wall_s)
+    median = ordered[(len(ordered) - 1) // 2]
+    median.walls = [r.wall_s for r in runs]
+    median.peak_rss_mb = max(r.peak_rss_mb for r in runs)
+    return median
 
 
 def floor_outputs(out_dir: Path) -> list[Path]:
@@ -251,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="--workers for the builder (default: the CPU count)")
     ap.add_argument("--timeout", type=float, default=None, help="per-stage timeout in seconds")
     ap.add_argument("--strict", action="store_true", help="exit 1 if any stage failed")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the floor and the builder N times each, taking turns, and report the median run")
     args = ap.parse_args(argv)
 
     if args.workdir:
@@ -274,23 +295,27 @@ def main(argv: list[str] | None = None) -> int:
         else:
             wanted = set(STAGES) - ({"naive"} if args.skip_naive else set()) - ({"builder-4x"} if args.skip_4x else set())
 
-        results: list[StageResult] = []
-        if "floor" in wanted:
-            out = work / "out-floor"
-            cmd = [sys.executable, str(HERE / "floor.py"), str(in_dir), str(out)]
-            print("running floor ...", file=sys.stderr)
-            results.append(run_stage("floor", cmd, out, work / "logs" / "floor", floor_outputs, args.timeout))
+        paired: dict[str, list[StageResult]] = {}
+        for turn in range(max(args.repeat, 1)):  # floor and builder take turns
+            if "floor" in wanted:
+                out = work / "out-floor"
+                cmd = [sys.executable, str(HERE / "floor.py"), str(in_dir), str(out)]
+                print(f"running floor ({turn + 1}/{args.repeat}) ...", file=sys.stderr)
+                paired.setdefault("floor", []).append(
+                    run_stage("floor", cmd, out, work / "logs" / "floor", floor_outputs, args.timeout))
+            if "builder" in wanted:
+                out = work / "out-builder"
+                cmd, missing = builder_command(args.builder_cmd, in_dir, out, args.workers)
+                print(f"running builder ({turn + 1}/{args.repeat}) ...", file=sys.stderr)
+                paired.setdefault("builder", []).append(run_stage(
+                    "builder", cmd, out, work / "logs" / "builder", builder_outputs, args.timeout, missing))
+        results = [median_run(runs) for runs in paired.values()]
         if "naive" in wanted:
             out = work / "out-naive"
             cmd = [sys.executable, str(HERE / "naive.py"), str(in_dir), str(out), "--seed", "1"]
             print("running naive ...", file=sys.stderr)
-            results.append(run_stage("naive", cmd, out, work / "logs" / "naive", builder_outputs, args.timeout))
-        if "builder" in wanted:
-            out = work / "out-builder"
-            cmd, missing = builder_command(args.builder_cmd, in_dir, out, args.workers)
-            print("running builder ...", file=sys.stderr)
-            results.append(run_stage("builder", cmd, out, work / "logs" / "builder", builder_outputs,
-                                     args.timeout, missing))
+            results.insert(1 if "floor" in paired else 0,
+                           run_stage("naive", cmd, out, work / "logs" / "naive", builder_outputs, args.timeout))
         if "builder-4x" in wanted:
             in_4x = work / "input-4x"
             scale_4x = args.scale * 4
@@ -307,10 +332,14 @@ def main(argv: list[str] | None = None) -> int:
 
         # ---- report
         print()
-        print(f"{'stage':<10} {'wall s':>9} {'rows out':>11} {'rows/s':>11} {'peak RSS MB':>12}  status")
+        print(f"{'stage':<10} {'wall s':>9} {'cpu s':>8} {'rows out':>11} {'rows/s':>11} {'peak RSS MB':>12}  status")
         for r in results:
-            print(f"{r.name:<10} {fmt(r.wall_s, '9.2f')} {fmt(r.rows, '11,d')} {fmt(r.rows_per_s, '11,.0f')} "
-                  f"{fmt(r.peak_rss_mb, '12.1f')}  {'ok' if r.ok else 'FAILED'}")
+            print(f"{r.name:<10} {fmt(r.wall_s, '9.2f')} {fmt(r.cpu_s, '8.2f')} {fmt(r.rows, '11,d')} "
+                  f"{fmt(r.rows_per_s, '11,.0f')} {fmt(r.peak_rss_mb, '12.1f')}  {'ok' if r.ok else 'FAILED'}")
+        for r in results:
+            if r.ok and len(r.walls) > 1:
+                print(f"{r.name:<10} median of {len(r.walls)} runs; wall s of each: "
+                      + ", ".join(f"{w:.2f}" for w in r.walls))
         for r in results:
             if not r.ok:
                 print(f"\n[{r.name} FAILED] {r.error}")
@@ -334,7 +363,9 @@ def main(argv: list[str] | None = None) -> int:
         need = " (needs both stages ok)"
         need_4x = " (4x not run)" if b4x is None else need
         print()
+        cpu_ratio = ratio_of(builder.cpu_s, floor.cpu_s) if ratio is not None else None
         print(f"builder/floor wall-time ratio:  {fmt(ratio, '.2f')}" + ("" if ratio is not None else need))
+        print(f"builder/floor CPU-time ratio:   {fmt(cpu_ratio, '.2f')}" + ("" if cpu_ratio is not None else need))
         print(f"naive/builder wall-time ratio:  {fmt(naive_ratio, '.2f')}" + ("" if naive_ratio is not None else " (naive not run)" if naive is None else need))
         print(f"builder 4x/1x peak-RSS ratio:   {fmt(rss_ratio, '.2f')}" + ("" if rss_ratio is not None else need_4x))
         print(f"builder 4x/1x wall-time ratio:  {fmt(time_4x_ratio, '.2f')}"
@@ -352,11 +383,15 @@ def main(argv: list[str] | None = None) -> int:
         summary = {
             "scale": args.scale,
             "workers": args.workers,
+            "repeat": max(args.repeat, 1),
             "floor_s": ok_val(floor, "wall_s"),
             "naive_s": ok_val(naive, "wall_s"),
             "builder_s": ok_val(builder, "wall_s"),
             "builder_4x_s": ok_val(b4x, "wall_s"),
             "builder_over_floor": r3(ratio),
+            "builder_over_floor_cpu": r3(cpu_ratio),
+            "floor_cpu_s": ok_val(floor, "cpu_s"),
+            "builder_cpu_s": ok_val(builder, "cpu_s"),
             "naive_over_builder": r3(naive_ratio),
             "floor_rows": ok_val(floor, "rows", None),
             "naive_rows": ok_val(naive, "rows", None),
