@@ -18,7 +18,7 @@ from builder.dedup import resolve_exact
 from builder.filters import han_counts, han_table, question_equals_answer
 from builder.hashing import id_numbers
 from builder.normalize import fold, fold_array, fold_table
-from builder.shingles import text_keys
+from builder.shingles import splitmix64, text_keys
 from builder.validate import qa_record_ids
 
 from tests.conftest import run, write_json, write_jsonl
@@ -239,6 +239,27 @@ def test_qa_record_ids_are_column_wise_content_keys():
     assert all(re.fullmatch(r"qa-[0-9a-f]{16}", i) for i in ids)
     joined = pc.binary_join_element_wise(batch["question"], pc.fill_null(batch["input"], ""), batch["answer"], "\x1f")
     assert id_numbers(pa.array(ids)).tolist() == text_keys(joined).tolist()
+
+
+def _text_key(text: str, seed: int) -> int:
+    """`text_keys` by its definition: MurmurHash3-style mixing of the UTF-8 bytes, eight at a time little-endian
+    (the last block short), the length, then the splitmix64 finaliser."""
+    mask, h, data = (1 << 64) - 1, splitmix64(seed), text.encode("utf-8")
+    for at in range(0, len(data), 8):
+        k = int.from_bytes(data[at:at + 8], "little") * 0x87C37B91114253D5 & mask
+        k = ((k << 31 | k >> 33) & mask) * 0x4CF5AD432745937F & mask
+        h ^= k
+        h = (((h << 27 | h >> 37) & mask) * 5 + 0x52DCE729) & mask
+    h ^= len(data)
+    h = (h ^ h >> 30) * 0xBF58476D1CE4E5B9 & mask
+    h = (h ^ h >> 27) * 0x94D049BB133111EB & mask
+    return h ^ h >> 31
+
+
+def test_text_keys_follow_their_definition_for_every_tail_length():
+    """Whole 8-byte blocks and every length of short last block, in one- to four-byte characters."""
+    texts = ["", *("a" * n for n in range(1, 18)), *("头" * n for n in range(1, 9)), "x𠀀é头痛" * 3, "ｈｅｌｌｏ, world"]
+    assert text_keys(pa.array(texts), seed=7).tolist() == [_text_key(t, 7) for t in texts]
 
 
 def test_fold_array_folds_width_case_punctuation_per_character():
