@@ -103,14 +103,16 @@ def unescape(text: str) -> str:
 
 
 def _null_placeholders(values: pa.Array) -> pa.Array:
-    """Short values that only say "unknown" or "none" become null (long values cannot be placeholders)."""
-    short = pc.fill_null(pc.less_equal(pc.utf8_length(values), PLACEHOLDER_MAX), False)
+    """Short values that only say "unknown" or "none" become null (long values cannot be placeholders). Byte
+    lengths (read from the offsets) rule out most values before any character is counted."""
+    short = pc.fill_null(pc.less_equal(pc.binary_length(values), 4 * PLACEHOLDER_MAX), False)
     if not pc.any(short).as_py():
         return values
     candidates = pc.filter(values, short)
     stripped = pc.utf8_rtrim(candidates, characters=PLACEHOLDER_TRAILER)
     folded = pc.utf8_lower(pc.utf8_trim(stripped, characters=PLACEHOLDER_WRAP))
-    empty = pc.or_(pc.equal(pc.utf8_length(folded), 0), pc.is_in(folded, value_set=pa.array(sorted(PLACEHOLDERS))))
+    empty = pc.and_(pc.less_equal(pc.utf8_length(candidates), PLACEHOLDER_MAX), pc.or_(
+        pc.equal(pc.utf8_length(folded), 0), pc.is_in(folded, value_set=pa.array(sorted(PLACEHOLDERS)))))
     kept = pc.if_else(empty, pa.scalar(None, pa.string()), candidates)
     return pc.replace_with_mask(values, short, kept)
 

@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pytest
 
-from builder.clean import clean_batch, clean_text
+from builder.clean import PLACEHOLDER_MAX, clean_batch, clean_text
 
 
 @pytest.mark.parametrize(
@@ -31,6 +31,12 @@ def test_markup_and_spacing_are_cleaned_and_punctuation_kept(raw: str, clean: st
 @pytest.mark.parametrize("value", ["尚不明确。", "(尚不明确)", "无", "暂无", "不详", " ", "", "\u3000", "N/A", "<p>尚不明确</p>"])
 def test_placeholders_become_missing(value: str) -> None:
     assert clean_text(value) is None
+
+
+def test_only_short_values_can_be_placeholders() -> None:
+    """A value of more than PLACEHOLDER_MAX characters is kept even if it trims down to a placeholder."""
+    assert clean_text("无" + "." * (PLACEHOLDER_MAX - 1)) is None
+    assert clean_text("无" + "." * PLACEHOLDER_MAX) == "无" + "." * PLACEHOLDER_MAX
 
 
 def test_placeholder_items_are_dropped_and_statements_kept() -> None:
