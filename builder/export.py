@@ -1,5 +1,6 @@
 """Export: each shuffled bucket of a split becomes a Parquet shard (hub layout) and a shard of a `datasets`
-DatasetDict, and is rendered for the trainer formats (`builder.formats`), by `prepare_bucket` in any process.
+DatasetDict, by `prepare_bucket` in any process; the trainer formats (`builder.formats`) are rendered from the
+Arrow shards (`shard_rows`).
 
 Everything is written into the build's temporary folder; `publish_atomically` swaps it into place
 at the very end, so an interrupted or failed build leaves the previous output untouched.
@@ -16,7 +17,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder.errors import UserError
-from builder.formats import formats_named
 from builder.hashing import hash64
 from builder.report import COLUMNS, Tally
 from builder.rows import FEATURES, ROW_SCHEMA
@@ -50,30 +50,25 @@ class Shard:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A bucket written as its Parquet and Arrow shards, and rendered in each trainer format."""
+    """A bucket written as its Parquet and Arrow shards."""
 
     rows: int
-    pieces: dict[str, Path]
+    arrow: Path
     parquet: tuple[str, str]  # the Parquet shard's path in the build and its sha256, hashed while in the page cache
     tally: Tally | None  # the report's counts of the bucket's rows, when the build writes a report
 
 
-def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: Shard, folder: Path, formats: list[str],
-                   system: str | None, report: bool) -> Prepared:
+def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: Shard, folder: Path,
+                   report: bool) -> Prepared:
     """Gathers one bucket's rows from the spool (`shuffle.bucket_rows`), sorts them into output order and writes
-    them as a Parquet shard (hub layout) and a shard of the `datasets` Arrow files, then renders them in every
-    trainer format: the export of one bucket, runnable in any process. The trainer formats are one file per
-    split, so their pieces are appended by the caller."""
+    them as a Parquet shard (hub layout) and a shard of the `datasets` Arrow files: the export of one bucket,
+    runnable in any process."""
     table = sorted_by_order(bucket_rows(spool, routes, bucket)).cast(ROW_SCHEMA)
     parquet = Path("data", shard.name(shard.split, ".parquet"))
     pq.write_table(table, folder / parquet, row_group_size=ROW_GROUP, compression="zstd", use_dictionary=DICTIONARY)
-    with pa.ipc.new_stream(str(folder / "hf" / shard.split / shard.name("data", ".arrow")), HF_SCHEMA) as arrow:
-        arrow.write_table(table.cast(HF_SCHEMA))
-    pieces = {}
-    for spec in formats_named(formats):
-        pieces[spec.name] = folder / f"piece-{bucket}.{spec.name}"
-        with pieces[spec.name].open("wb") as piece:
-            spec.render(table, piece, system)
+    arrow = folder / "hf" / shard.split / shard.name("data", ".arrow")
+    with pa.ipc.new_stream(str(arrow), HF_SCHEMA) as stream:
+        stream.write_table(table.cast(HF_SCHEMA))
     rows, tally = table.num_rows, None
     if report:
         tally = Tally()
@@ -81,7 +76,15 @@ def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: Shard, f
             tally.add_batch(batch, shard.split)
     del table
     pa.default_memory_pool().release_unused()  # a worker process lives on: give freed memory back
-    return Prepared(rows, pieces, (parquet.as_posix(), sha256_file(folder / parquet)), tally)
+    return Prepared(rows, arrow, (parquet.as_posix(), sha256_file(folder / parquet)), tally)
+
+
+def shard_rows(arrow: Path) -> pa.Table:
+    """An Arrow shard's rows, memory-mapped: the trainer formats are rendered from the page cache the shard was
+    just written to, instead of each bucket task writing pieces for the caller to copy (on a VM whose fresh
+    pages are dear, a second copy of the text costs more than rendering it)."""
+    with pa.ipc.open_stream(pa.memory_map(str(arrow))) as stream:
+        return stream.read_all()
 
 
 def write_hf(splits: list[str], folder: Path) -> None:

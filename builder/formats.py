@@ -230,8 +230,8 @@ class HashingFile:
 
 
 class FormatWriter:
-    """One split of one format, written piece by piece (`write` a table, or `append` a rendered piece), and
-    hashed as it goes (`sha256`), so the manifest does not read the file back."""
+    """One split of one format, written table by table (`write`) and hashed as it goes (`sha256`), so the
+    manifest does not read the file back."""
 
     def __init__(self, spec: Format, out_dir: Path, split: str, system: str | None = None) -> None:
         self.spec, self.system, self.rows = spec, system, 0
@@ -242,23 +242,13 @@ class FormatWriter:
             self._file.write(b"[")
 
     def write(self, table: pa.Table) -> None:
-        if self._starts(table.num_rows):
-            self.spec.render(table, self._file, self.system)
-
-    def append(self, piece: Path, rows: int) -> None:
-        """Appends `rows` rows rendered elsewhere into the file `piece` (`Format.render`); removes it."""
-        if self._starts(rows):
-            with piece.open("rb") as rendered:
-                while chunk := rendered.read(1 << 20):
-                    self._file.write(chunk)
-        piece.unlink()
-
-    def _starts(self, rows: int) -> bool:
-        """Writes what goes before a piece of `rows` rows; False when there is nothing to write."""
-        if rows and self.spec.listed:
+        """Appends a table's rows, after the separator from the rows before them."""
+        if not table.num_rows:
+            return
+        if self.spec.listed:
             self._file.write(b",\n" if self.rows else b"\n")
-        self.rows += rows
-        return rows > 0
+        self.rows += table.num_rows
+        self.spec.render(table, self._file, self.system)
 
     def close(self) -> None:
         if not self._file.closed:

@@ -24,7 +24,8 @@ from builder.card import write_card
 from builder.config import BuildConfig, SourceConfig
 from builder.execute import Executor, executor_for, shards_per_source
 from builder.expand import Expander
-from builder.export import Shard, prepare_bucket, prepare_output, publish_atomically, sha256_file, write_hf
+from builder.export import (Shard, prepare_bucket, prepare_output, publish_atomically, sha256_file, shard_rows,
+                            write_hf)
 from builder.formats import open_writers, write_dataset_info
 from builder.ledger import Ledger, Reject
 from builder.mix import copies_per_row
@@ -229,9 +230,8 @@ def _rows_at(spool: list[Path], indices: np.ndarray, columns: list[str]) -> Iter
 
 def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor: Executor,
             meanwhile: Callable[[], None]) -> tuple[dict[str, int], dict[str, str], Tally]:
-    """Split and shuffle from the spool; the executor writes each bucket's shards and renders its pieces of
-    the trainer formats, which this process appends in order. `meanwhile` is this process's own work, done
-    while the tasks run. Returns the rows per split, the sha256 of the files written (by path in the build) and
+    """Split and shuffle from the spool; the executor writes each bucket's shards, and this process renders the
+    trainer formats from them in order. `meanwhile` is this process's own work, done while the tasks run. Returns the rows per split, the sha256 of the files written (by path in the build) and
     the report's counts of the rows written."""
     config = run.config
     formats = ["alpaca", *config.formats]
@@ -242,14 +242,16 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
     for name, (_rows, targets) in buckets.items():
         (tmp / "hf" / name).mkdir(parents=True)
         writers[name] = open_writers(tmp, name, formats, config.system_prompt)
-        calls += [(spool, routes, target, Shard(name, index, len(targets)), tmp, formats, config.system_prompt,
-                   config.report) for index, target in enumerate(targets)]
+        calls += [(spool, routes, target, Shard(name, index, len(targets)), tmp, config.report)
+                  for index, target in enumerate(targets)]
     prepared_buckets = executor.map(prepare_bucket, calls)
     meanwhile()
     advance, digests, tally = run.progress("write"), {}, Tally()
     for call, prepared in zip(calls, prepared_buckets, strict=True):
+        rows = shard_rows(prepared.arrow)
         for writer in writers[call[3].split]:
-            writer.append(prepared.pieces[writer.spec.name], prepared.rows)
+            writer.write(rows)
+        del rows  # the shard's map closes once its columns are gone
         path, digest = prepared.parquet
         digests[path] = digest
         if prepared.tally is not None:
