@@ -80,9 +80,8 @@ def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: Shard, f
 
 
 def shard_rows(arrow: Path) -> pa.Table:
-    """An Arrow shard's rows, memory-mapped: the trainer formats are rendered from the page cache the shard was
-    just written to, instead of each bucket task writing pieces for the caller to copy (on a VM whose fresh
-    pages are dear, a second copy of the text costs more than rendering it)."""
+    """An Arrow shard's rows, memory-mapped from the page cache it was just written to: the trainer formats are
+    rendered from it straight into their files, so their text is written once (not as pieces to copy)."""
     with pa.ipc.open_stream(pa.memory_map(str(arrow))) as stream:
         return stream.read_all()
 

@@ -231,8 +231,9 @@ def _rows_at(spool: list[Path], indices: np.ndarray, columns: list[str]) -> Iter
 def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor: Executor,
             meanwhile: Callable[[], None]) -> tuple[dict[str, int], dict[str, str], Tally]:
     """Split and shuffle from the spool; the executor writes each bucket's shards, and this process renders the
-    trainer formats from them in order. `meanwhile` is this process's own work, done while the tasks run. Returns the rows per split, the sha256 of the files written (by path in the build) and
-    the report's counts of the rows written."""
+    trainer formats from them in order. `meanwhile` is this process's own work, done while the tasks run.
+    Returns the rows per split, the sha256 of the files written (by path in the build) and the report's counts
+    of the rows written."""
     config = run.config
     formats = ["alpaca", *config.formats]
     routes = tmp / "routes.npz"

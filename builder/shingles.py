@@ -137,10 +137,10 @@ def _text_keys(data: np.ndarray, offsets: np.ndarray, seed: np.uint64) -> np.nda
         i, end = offsets[d], offsets[d + 1]
         while i < end:
             if i + 8 <= end:  # written out, so the compiler makes it one 8-byte load
-                k = (np.uint64(data[i]) | np.uint64(data[i + 1]) << np.uint64(8) | np.uint64(data[i + 2]) << np.uint64(16)
-                     | np.uint64(data[i + 3]) << np.uint64(24) | np.uint64(data[i + 4]) << np.uint64(32)
-                     | np.uint64(data[i + 5]) << np.uint64(40) | np.uint64(data[i + 6]) << np.uint64(48)
-                     | np.uint64(data[i + 7]) << np.uint64(56))
+                k = (np.uint64(data[i]) | np.uint64(data[i + 1]) << np.uint64(8)
+                     | np.uint64(data[i + 2]) << np.uint64(16) | np.uint64(data[i + 3]) << np.uint64(24)
+                     | np.uint64(data[i + 4]) << np.uint64(32) | np.uint64(data[i + 5]) << np.uint64(40)
+                     | np.uint64(data[i + 6]) << np.uint64(48) | np.uint64(data[i + 7]) << np.uint64(56))
                 i += 8
             else:
                 k = np.uint64(0)
