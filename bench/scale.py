@@ -12,9 +12,11 @@
    the sum of the proportional set size (PSS: shared pages split between the processes that
    share them) of every process in the stage's process group, sampled every 100 ms from
    ``/proc/PID/smaps_rollup`` (a build with ``--workers 2`` is three processes), and its CPU
-   time (user + system, the workers' included). With ``--repeat N`` the floor and the builder
-   run N times each, taking turns, so a slow spell of a shared machine falls on both; their
-   figures are the median run's, and the spread is printed.
+   time (user + system, the workers' included). Those reads cost 20-30 ms of CPU each, a tenth
+   of a core or more at 10 Hz, so the floor and the builder, whose wall times make the ratio,
+   are timed in runs without the sampler (``--repeat N`` of them, taking turns, so a slow spell
+   of a shared machine falls on both; the median run counts, and the spread is printed), and
+   their memory is measured in one more run each.
    * floor:      ``python bench/floor.py IN OUT`` (least work giving the same rows)
    * naive:      ``python bench/naive.py IN OUT --seed 1`` (the builder's default stages,
      row by row, as a first-draft script would write them; no near-dup)
@@ -72,9 +74,11 @@ class StageResult:
         return None
 
 
-def run_measured(cmd: list[str], log_dir: Path, timeout: float | None) -> tuple[int, float, float, float, str]:
+def run_measured(cmd: list[str], log_dir: Path, timeout: float | None,
+                 sample: bool = True) -> tuple[int, float, float, float, str]:
     """Run ``cmd`` in its own process group; return (exit_code, wall_s, cpu_s, peak_rss_mb, note). The CPU
-    time is the process's and that of the children it waited for (a build's workers)."""
+    time is the process's and that of the children it waited for (a build's workers). Without ``sample``
+    the peak is only the largest process's ``ru_maxrss``: the process group's memory is not read."""
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / "stdout.txt", "wb") as out, open(log_dir / "stderr.txt", "wb") as err:
         t0 = time.perf_counter()
@@ -100,12 +104,14 @@ def run_measured(cmd: list[str], log_dir: Path, timeout: float | None) -> tuple[
                 tree_peak[0] = max(tree_peak[0], group_rss_kib(proc.pid))
 
         sampler = threading.Thread(target=_sample, daemon=True)
-        sampler.start()
+        if sample:
+            sampler.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             done.set()
-            sampler.join()
+            if sample:
+                sampler.join()
             if timer:
                 timer.cancel()
         wall = time.perf_counter() - t0
@@ -149,7 +155,7 @@ def stderr_tail(log_dir: Path, n: int = 12) -> str:
 
 
 def run_stage(name: str, cmd: list[str] | None, out_dir: Path, log_dir: Path,
-              find_outputs, timeout: float | None, missing: str = "") -> StageResult:
+              find_outputs, timeout: float | None, missing: str = "", sample: bool = True) -> StageResult:
     res = StageResult(name=name, log_dir=log_dir)
     if cmd is None:
         res.error = missing
@@ -157,7 +163,7 @@ def run_stage(name: str, cmd: list[str] | None, out_dir: Path, log_dir: Path,
     if out_dir.exists():
         shutil.rmtree(out_dir)
     try:
-        code, wall, cpu, rss, note = run_measured(cmd, log_dir, timeout)
+        code, wall, cpu, rss, note = run_measured(cmd, log_dir, timeout, sample)
     except OSError as e:  # e.g. executable vanished
         res.error = f"could not start {cmd[0]!r}: {e}"
         return res
@@ -181,16 +187,16 @@ def run_stage(name: str, cmd: list[str] | None, out_dir: Path, log_dir: Path,
     return res
 
 
-def median_run(runs: list[StageResult]) -> StageResult:
-    """One stage run several times: the median run by wall time (a failed run, if any), with every run's
-    wall time and the largest peak memory."""
-    failed = [r for r in runs if not r.ok]
+def median_run(runs: list[StageResult], memory: StageResult) -> StageResult:
+    """One stage timed several times and measured once for memory: the median timed run by wall time, with
+    every run's wall time and the memory run's peak (a failed run, if any)."""
+    failed = [r for r in [*runs, memory] if not r.ok]
     if failed:
         return failed[0]
     ordered = sorted(runs, key=lambda r: r.wall_s)
     median = ordered[(len(ordered) - 1) // 2]
     median.walls = [r.wall_s for r in runs]
-    median.peak_rss_mb = max(r.peak_rss_mb for r in runs)
+    median.peak_rss_mb = memory.peak_rss_mb
     return median
 
 
@@ -271,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=None, help="per-stage timeout in seconds")
     ap.add_argument("--strict", action="store_true", help="exit 1 if any stage failed")
     ap.add_argument("--repeat", type=int, default=1,
-                    help="run the floor and the builder N times each, taking turns, and report the median run")
+                    help="time the floor and the builder N times each, taking turns, and report the median run")
     args = ap.parse_args(argv)
 
     if args.workdir:
@@ -295,21 +301,25 @@ def main(argv: list[str] | None = None) -> int:
         else:
             wanted = set(STAGES) - ({"naive"} if args.skip_naive else set()) - ({"builder-4x"} if args.skip_4x else set())
 
-        paired: dict[str, list[StageResult]] = {}
+        paired: dict[str, tuple] = {}
+        if "floor" in wanted:
+            out = work / "out-floor"
+            paired["floor"] = ([sys.executable, str(HERE / "floor.py"), str(in_dir), str(out)], out, floor_outputs, "")
+        if "builder" in wanted:
+            out = work / "out-builder"
+            cmd, missing = builder_command(args.builder_cmd, in_dir, out, args.workers)
+            paired["builder"] = (cmd, out, builder_outputs, missing)
+        timed: dict[str, list[StageResult]] = {name: [] for name in paired}
         for turn in range(max(args.repeat, 1)):  # floor and builder take turns
-            if "floor" in wanted:
-                out = work / "out-floor"
-                cmd = [sys.executable, str(HERE / "floor.py"), str(in_dir), str(out)]
-                print(f"running floor ({turn + 1}/{args.repeat}) ...", file=sys.stderr)
-                paired.setdefault("floor", []).append(
-                    run_stage("floor", cmd, out, work / "logs" / "floor", floor_outputs, args.timeout))
-            if "builder" in wanted:
-                out = work / "out-builder"
-                cmd, missing = builder_command(args.builder_cmd, in_dir, out, args.workers)
-                print(f"running builder ({turn + 1}/{args.repeat}) ...", file=sys.stderr)
-                paired.setdefault("builder", []).append(run_stage(
-                    "builder", cmd, out, work / "logs" / "builder", builder_outputs, args.timeout, missing))
-        results = [median_run(runs) for runs in paired.values()]
+            for name, (cmd, out, outputs, missing) in paired.items():
+                print(f"timing {name} ({turn + 1}/{max(args.repeat, 1)}) ...", file=sys.stderr)
+                timed[name].append(run_stage(name, cmd, out, work / "logs" / name, outputs, args.timeout, missing,
+                                             sample=False))
+        results = []
+        for name, (cmd, out, outputs, missing) in paired.items():
+            print(f"measuring the memory of {name} ...", file=sys.stderr)
+            memory = run_stage(name, cmd, out, work / "logs" / name, outputs, args.timeout, missing)
+            results.append(median_run(timed[name], memory))
         if "naive" in wanted:
             out = work / "out-naive"
             cmd = [sys.executable, str(HERE / "naive.py"), str(in_dir), str(out), "--seed", "1"]
