@@ -12,7 +12,7 @@
    the sum of the proportional set size (PSS: shared pages split between the processes that
    share them) of every process in the stage's process group, sampled every 100 ms from
    ``/proc/PID/smaps_rollup`` (a build with ``--workers 2`` is three processes), and its CPU
-   time (user + system, the workers' included). Those reads cost 20-30 ms of CPU each, a tenth
+   time (user + system, the workers' included). Those reads cost 20-30 ms of CPU each, a fifth
    of a core or more at 10 Hz, so the floor and the builder, whose wall times make the ratio,
    are timed in runs without the sampler (``--repeat N`` of them, taking turns, so a slow spell
    of a shared machine falls on both; the median run counts, and the spread is printed), and
@@ -103,14 +103,14 @@ def run_measured(cmd: list[str], log_dir: Path, timeout: float | None,
             while not done.wait(0.1):
                 tree_peak[0] = max(tree_peak[0], group_rss_kib(proc.pid))
 
-        sampler = threading.Thread(target=_sample, daemon=True)
-        if sample:
+        sampler = threading.Thread(target=_sample, daemon=True) if sample else None
+        if sampler:
             sampler.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             done.set()
-            if sample:
+            if sampler:
                 sampler.join()
             if timer:
                 timer.cancel()
@@ -189,7 +189,7 @@ def run_stage(name: str, cmd: list[str] | None, out_dir: Path, log_dir: Path,
 
 def median_run(runs: list[StageResult], memory: StageResult) -> StageResult:
     """One stage timed several times and measured once for memory: the median timed run by wall time, with
-    every run's wall time and the memory run's peak (a failed run, if any)."""
+    every run's wall time, and the memory run's peak and (sampled) wall time (a failed run, if any)."""
     failed = [r for r in [*runs, memory] if not r.ok]
     if failed:
         return failed[0]
@@ -197,6 +197,7 @@ def median_run(runs: list[StageResult], memory: StageResult) -> StageResult:
     median = ordered[(len(ordered) - 1) // 2]
     median.walls = [r.wall_s for r in runs]
     median.peak_rss_mb = memory.peak_rss_mb
+    median.extra["sampled_wall_s"] = memory.wall_s
     return median
 
 
@@ -366,8 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         if naive and builder and naive.ok and builder.ok and builder.wall_s:
             naive_ratio = naive.wall_s / builder.wall_s
         rss_ratio = ratio_of(rss_ok(b4x), rss_ok(builder))
-        time_4x_ratio = ratio_of(b4x.wall_s if (b4x and b4x.ok) else None,
-                                 builder.wall_s if (builder and builder.ok) else None)
+        time_4x_ratio = ratio_of(b4x.wall_s if (b4x and b4x.ok) else None,  # both runs sampled
+                                 builder.extra["sampled_wall_s"] if (builder and builder.ok) else None)
         rows_4x_ratio = ratio_of(b4x.rows if (b4x and b4x.ok) else None,
                                  builder.rows if (builder and builder.ok) else None)
         need = " (needs both stages ok)"
