@@ -21,10 +21,12 @@
    * naive:      ``python bench/naive.py IN OUT --seed 1`` (the builder's default stages,
      row by row, as a first-draft script would write them; no near-dup)
    * builder:    ``build-instructions build --kb drug=IN/drugs.json --qa IN/qa.jsonl
-     --eval-set IN/eval.csv --out OUT --seed 1 --quiet --workers N`` (N = ``--workers``, default: the CPU count)
+     --eval-set IN/eval.csv --out OUT --seed 1 --quiet --workers N --timings LOG/timings.json``
+     (N = ``--workers``, default: the CPU count)
    * builder-4x: the same on the 4x workload
-3. Prints a table, the builder/floor, naive/builder and 4x/1x ratios, and as the LAST
-   line one JSON object.
+3. Prints a table, the builder/floor, naive/builder and 4x/1x ratios, the wall and CPU seconds of
+   each stage of the median builder run (from its ``--timings``; "start-up" is the rest: the
+   interpreter, imports and options), and as the LAST line one JSON object.
 
 A stage that fails (non-zero exit, missing CLI, timeout) is reported as FAILED with the
 tail of its stderr; the script carries on and exits 0 unless ``--strict``.
@@ -162,6 +164,7 @@ def run_stage(name: str, cmd: list[str] | None, out_dir: Path, log_dir: Path,
         return res
     if out_dir.exists():
         shutil.rmtree(out_dir)
+    (log_dir / "timings.json").unlink(missing_ok=True)
     try:
         code, wall, cpu, rss, note = run_measured(cmd, log_dir, timeout, sample)
     except OSError as e:  # e.g. executable vanished
@@ -184,6 +187,11 @@ def run_stage(name: str, cmd: list[str] | None, out_dir: Path, log_dir: Path,
         res.error = f"could not read Parquet output: {e}"
         return res
     res.ok = True
+    if (log_dir / "timings.json").is_file():
+        stages = json.loads((log_dir / "timings.json").read_text(encoding="utf-8"))["stages"]
+        rest = {"wall_s": wall - sum(t["wall_s"] for t in stages.values()),
+                "cpu_s": cpu - sum(t["cpu_s"] for t in stages.values())}
+        res.extra["stages"] = {"start-up": {k: round(v, 3) for k, v in rest.items()}, **stages}
     return res
 
 
@@ -219,7 +227,8 @@ def ratio_of(a: float | None, b: float | None) -> float | None:
     return a / b if (a is not None and b) else None
 
 
-def builder_command(base: str | None, in_dir: Path, out_dir: Path, workers: int) -> tuple[list[str] | None, str]:
+def builder_command(base: str | None, in_dir: Path, out_dir: Path, workers: int,
+                    log_dir: Path) -> tuple[list[str] | None, str]:
     if base:
         prefix = shlex.split(base)
     else:
@@ -230,7 +239,7 @@ def builder_command(base: str | None, in_dir: Path, out_dir: Path, workers: int)
         prefix = [exe]
     return prefix + ["build", "--kb", f"drug={in_dir / 'drugs.json'}", "--qa", str(in_dir / "qa.jsonl"),
                      "--eval-set", str(in_dir / "eval.csv"), "--out", str(out_dir), "--seed", "1", "--quiet",
-                     "--workers", str(workers)], ""
+                     "--workers", str(workers), "--timings", str(log_dir / "timings.json")], ""
 
 
 def ensure_workload(in_dir: Path, scale: float, seed: int) -> dict:
@@ -308,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             paired["floor"] = ([sys.executable, str(HERE / "floor.py"), str(in_dir), str(out)], out, floor_outputs, "")
         if "builder" in wanted:
             out = work / "out-builder"
-            cmd, missing = builder_command(args.builder_cmd, in_dir, out, args.workers)
+            cmd, missing = builder_command(args.builder_cmd, in_dir, out, args.workers, work / "logs" / "builder")
             paired["builder"] = (cmd, out, builder_outputs, missing)
         timed: dict[str, list[StageResult]] = {name: [] for name in paired}
         for turn in range(max(args.repeat, 1)):  # floor and builder take turns
@@ -336,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({(info4['drugs_bytes'] + info4['qa_bytes']) / 2**20:.1f} MiB, generated {gen_note})",
                   file=sys.stderr)
             out = work / "out-builder-4x"
-            cmd, missing = builder_command(args.builder_cmd, in_4x, out, args.workers)
+            cmd, missing = builder_command(args.builder_cmd, in_4x, out, args.workers, work / "logs" / "builder-4x")
             print("running builder-4x ...", file=sys.stderr)
             results.append(run_stage("builder-4x", cmd, out, work / "logs" / "builder-4x", builder_outputs,
                                      args.timeout, missing))
@@ -381,6 +390,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"builder 4x/1x peak-RSS ratio:   {fmt(rss_ratio, '.2f')}" + ("" if rss_ratio is not None else need_4x))
         print(f"builder 4x/1x wall-time ratio:  {fmt(time_4x_ratio, '.2f')}"
               + (f" (rows x{rows_4x_ratio:.2f})" if rows_4x_ratio is not None else need_4x))
+        stages = builder.extra.get("stages") if (builder and builder.ok) else None
+        if stages:
+            print(f"\n{'builder stages (median run)':<30} {'wall s':>7} {'cpu s':>7}")
+            for name, t in stages.items():
+                print(f"{name:<30} {t['wall_s']:>7.2f} {t['cpu_s']:>7.2f}")
 
         def ok_val(r: StageResult | None, attr: str, nd: int | None = 3):
             if r is None or not r.ok:
@@ -418,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
             "rss_4x_mb": ok_val(b4x, "peak_rss_mb", 1),
             "rss_4x_over_1x": r3(rss_ratio),
             "time_4x_over_1x": r3(time_4x_ratio),
+            "builder_stages": stages,
         }
         sys.stdout.flush()
         print(json.dumps(summary), flush=True)

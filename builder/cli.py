@@ -196,14 +196,20 @@ def main() -> None:
               help="Run read → quality here (default) or on Dask (pip install '.[dask]').")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster).")
+@click.option("--timings", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write each stage's wall and CPU seconds to this JSON file (kept out of the dataset).")
 @user_errors
-def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report, **settings) -> None:
+def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report, timings, **settings) -> None:
     """Build the dataset; with no arguments, the embedded sample in raw/ into out/sample."""
     settings.update(formats=list(formats) or None, license=license_, report=False if no_report else None)
     config = assemble(config_file, kb, qa, maps, **settings)
     result = build(config, tqdm_progress(quiet), command=sys.argv)
+    if timings is not None:
+        stages = {name: {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3)} for name, (wall, cpu) in result.stages.items()}
+        timings.write_text(json.dumps({"stages": stages}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     if not quiet:
         _print_summary(result)
+        click.echo("\n" + stages_table(result.stages))
         splits = ", ".join(f"{k} {v}" for k, v in result.manifest["splits"].items())
         rejected = result.manifest["totals"]["rejected"]
         click.echo(f"\nwrote {config.out} ({splits}); {rejected} rejects with reasons in rejects.jsonl")
@@ -236,6 +242,13 @@ def ledger_table(ledger: Ledger) -> str:
         reasons = ", ".join(f"{r} {n}" for r, n in sorted(c["rejected_by_reason"].items(), key=lambda x: -x[1])[:3])
         lines.append(f"{name:<28}{c['read']:>8}{c['kept']:>8}{c['rejected']:>10}{c['rows']:>9}  {reasons}")
     return "\n".join(lines)
+
+
+def stages_table(stages: dict[str, tuple[float, float]]) -> str:
+    """Wall and CPU seconds per stage and in all; CPU above wall means the workers ran side by side."""
+    rows = [*stages.items(), ("all", (sum(w for w, _ in stages.values()), sum(c for _, c in stages.values())))]
+    return "\n".join([f"{'stage':<24}{'wall s':>9}{'cpu s':>9}",
+                      *(f"{name:<24}{wall:>9.2f}{cpu:>9.2f}" for name, (wall, cpu) in rows)])
 
 
 def coverage_table(result: BuildResult) -> str:

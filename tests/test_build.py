@@ -5,6 +5,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import datasets
@@ -209,3 +210,21 @@ def test_formats_command_adds_trainer_formats_to_a_build(tmp_path: Path, qa_file
     assert all((out / entry["file_name"]).is_file() for entry in info.values())
     assert {e["formatting"] for e in info.values()} == {"alpaca", "sharegpt"}
     assert not (out / "report").exists()
+
+
+def test_timings_name_every_stage_and_stay_out_of_the_dataset(tmp_path: Path, drug_file: Path, qa_file: Path) -> None:
+    """A user sees where a build's time goes: in the summary, and as JSON for scripts (bench/scale.py)."""
+    timings = tmp_path / "timings.json"
+    started = time.perf_counter()
+    done = cli("build", "--kb", f"drug={drug_file}", "--qa", qa_file, "--out", tmp_path / "out", "--workers", "2",
+               "--timings", timings)
+    took = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr
+    stages = json.loads(timings.read_text(encoding="utf-8"))["stages"]
+    assert list(stages) == ["set up", "read → quality", "duplicates, mixing", "export", "manifest, report"]
+    assert all(s["wall_s"] >= 0 and s["cpu_s"] >= 0 for s in stages.values())
+    assert 0 < sum(s["wall_s"] for s in stages.values()) < took and sum(s["cpu_s"] for s in stages.values()) > 0
+    table = done.stdout.strip().splitlines()[-len(stages) - 4:]
+    assert table[0].split() == ["stage", "wall", "s", "cpu", "s"] and table[-3].startswith("all")
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert written and not [p for p in written if "timings" in p.name or p.read_bytes() == timings.read_bytes()]
