@@ -53,7 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from builder.utf8 import grown, jit, utf8_buffers
+from builder.utf8 import jit, utf8_buffers
 
 
 def _quote(text: str) -> str:
@@ -89,20 +89,38 @@ def _put(out: np.ndarray, at: int, data: np.ndarray, start: int, stop: int) -> i
 
 
 @numba.njit(inline="always")
+def _escape(data: np.ndarray, i: int, end: int) -> int:
+    """How `_quote_into` writes the character at data[i]: 0 as it is, 1 backslashed or named (\\n), 2 as
+    \\uXXXX (other control characters, and U+2028/U+2029, whose three bytes it replaces)."""
+    b = data[i]
+    if b >= 0x20 and b != 0x22 and b != 0x5C and (b != 0xE2 or i + 2 >= end or data[i + 1] != 0x80
+                                                   or data[i + 2] < 0xA8 or data[i + 2] > 0xA9):
+        return 0
+    if b == 0x22 or b == 0x5C or b == 0x08 or b == 0x09 or b == 0x0A or b == 0x0C or b == 0x0D:
+        return 1
+    return 2
+
+
+@numba.njit(inline="always")
 def _quote_into(data: np.ndarray, i: int, end: int, out: np.ndarray, at: int, hexdigits: np.ndarray) -> int:
-    """Writes `_quote` of data[i:end] at out[at:] (room for 6 bytes a byte, plus 2, is the caller's); returns
+    """Writes `_quote` of data[i:end] at out[at:] (room for `_quoted_size` bytes is the caller's); returns
     where it ends. '"' and '\\' are backslashed, \\b \\t \\n \\f \\r named, other control characters and
     U+2028/U+2029 written \\uXXXX (lower-case hex), everything else kept."""
     out[at] = 0x22
     at += 1
     while i < end:
         b = data[i]
-        i += 1
-        if b >= 0x20 and b != 0x22 and b != 0x5C and (b != 0xE2 or i + 1 >= end or data[i] != 0x80
-                                                       or data[i + 1] < 0xA8 or data[i + 1] > 0xA9):
+        if b >= 0x20 and b != 0x22 and b != 0x5C and b != 0xE2:  # most bytes: kept, without asking `_escape`
             out[at] = b
             at += 1
-        elif b == 0x22 or b == 0x5C or b == 0x08 or b == 0x09 or b == 0x0A or b == 0x0C or b == 0x0D:
+            i += 1
+            continue
+        escape = _escape(data, i, end)
+        i += 1
+        if escape == 0:
+            out[at] = b
+            at += 1
+        elif escape == 1:
             out[at] = 0x5C
             out[at + 1] = (b if b == 0x22 or b == 0x5C else 0x62 if b == 0x08 else 0x74 if b == 0x09
                            else 0x6E if b == 0x0A else 0x66 if b == 0x0C else 0x72)
@@ -121,20 +139,41 @@ def _quote_into(data: np.ndarray, i: int, end: int, out: np.ndarray, at: int, he
     return at + 1
 
 
+@numba.njit(inline="always")
+def _quoted_size(data: np.ndarray, i: int, end: int) -> int:
+    """The bytes `_quote_into` writes for data[i:end], quotes included."""
+    size = 2
+    while i < end:
+        escape = _escape(data, i, end)
+        size += 1 if escape == 0 else 2 if escape == 1 else 6
+        i += 3 if escape == 2 and data[i] == 0xE2 else 1
+    return size
+
+
 @jit
 def _json_lines(data: np.ndarray, offsets: np.ndarray, frame: np.ndarray, starts: np.ndarray, lead: np.ndarray,
                 between: np.ndarray, end: np.ndarray) -> np.ndarray:
     columns, rows = offsets.shape[0], offsets.shape[1] - 1
     fixed = len(frame) + len(between) + len(end) + 2 * columns
-    lines = np.empty(len(data) + rows * fixed + len(lead) + 64, np.uint8)
+    lines = np.empty(len(data) + rows * fixed + len(lead) + 64, np.uint8)  # enough unless values need escapes
     hexdigits = np.frombuffer(b"0123456789abcdef", np.uint8)
     at = _put(lines, 0, lead, 0, len(lead))
+    exact = False
     for row in range(rows):
         worst = fixed
         for k in range(columns):
             worst += 6 * (offsets[k, row + 1] - offsets[k, row])
-        if at + worst > len(lines):
-            lines = grown(lines, at + worst)
+        if not exact and at + worst > len(lines):  # near the end, or escapes took the room: size the rest, once
+            need = at
+            for rest in range(row, rows):
+                need += len(frame) + len(end) + (len(between) if rest else 0)
+                for k in range(columns):
+                    need += _quoted_size(data, offsets[k, rest], offsets[k, rest + 1])
+            if need > len(lines):
+                bigger = np.empty(need, np.uint8)
+                bigger[:at] = lines[:at]
+                lines = bigger
+            exact = True
         if row:
             at = _put(lines, at, between, 0, len(between))
         for k in range(columns):

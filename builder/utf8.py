@@ -58,11 +58,3 @@ def fmix(x: np.uint64) -> np.uint64:
     x ^= x >> np.uint64(27)
     x *= np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
-
-
-@jit
-def grown(buffer: np.ndarray, size: int) -> np.ndarray:
-    """A copy of `buffer` with room for at least `size` items, doubling so that growing costs linear time."""
-    bigger = np.empty(max(size, 2 * len(buffer)), buffer.dtype)
-    bigger[:len(buffer)] = buffer
-    return bigger

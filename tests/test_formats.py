@@ -167,3 +167,15 @@ def test_json_lines_escape_as_the_json_module_does():
     assert [json.loads(g) for g in got[:-2]] == values
     framed = json_lines([pa.array(["a", "b"]), pa.array(["c", None])], ["[", ", ", "]"], "<", "|", ";")
     assert bytes(framed) == b'<["a", "c"];|["b", ""];'
+
+
+def test_json_lines_size_escape_heavy_rows_exactly():
+    """The loop writes unchecked into a buffer it sizes itself: rows that grow six-fold when escaped, at every
+    place in a batch, must come out whole (the room runs out at a different row each time)."""
+    pick = random.Random(3)
+    for heavy in range(0, 60, 7):
+        values = ["中文" * pick.randint(0, 40) for _ in range(60)]
+        values[heavy:] = ["".join(pick.choice("\x01\u2028\n\"中") for _ in range(pick.randint(0, 400)))
+                          for _ in values[heavy:]]
+        got = bytes(json_lines([pa.array(values), pa.array(values[::-1])], ["[", ",", "]"], "", "\n", "")).decode()
+        assert [json.loads(line) for line in got.split("\n")] == [list(pair) for pair in zip(values, values[::-1])]
