@@ -35,6 +35,7 @@ import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -128,13 +129,52 @@ def _signatures(texts, ngram: int, bins: int, seed: int, probe: np.ndarray) -> n
 # --------------------------------------------------------------------------- clustering
 
 
-def _band_hash(sig: np.ndarray, cols: range, salt: int) -> np.ndarray:
-    h = np.full(sig.shape[0], _U64(splitmix64(salt)), np.uint64)
-    for c in cols:
+def _band_hash(band: np.ndarray, salt: int) -> np.ndarray:
+    """A 64-bit key per document of a band's slots, given slot by slot: (slots, documents)."""
+    h = np.full(band.shape[1], _U64(splitmix64(salt)), np.uint64)
+    for slot in band:
         h *= P
-        h += sig[:, c].astype(np.uint64)
+        h += slot.astype(np.uint64)
     fmix_inplace(h, np.empty_like(h))
     return h
+
+
+class _Stored:
+    """Signatures another process saved slot by slot (`NearDuplicates.save`), read a band of slots at a
+    time: resolving holds one band of every document, not the whole index. Each read maps the file anew
+    and lets the map go with the array it returns."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.docs = np.load(path, mmap_mode="r").shape[1]
+
+    def __len__(self) -> int:
+        return self.docs
+
+    def slots(self, start: int, stop: int) -> np.ndarray:
+        return np.array(np.load(self.path, mmap_mode="r")[start:stop])
+
+    def signatures(self, docs: np.ndarray) -> np.ndarray:
+        return np.load(self.path, mmap_mode="r")[:, docs].T
+
+
+Part = np.ndarray | _Stored  # (documents, bins) signed here, or saved elsewhere
+
+
+def _slots(part: Part, start: int, stop: int) -> np.ndarray:
+    """Slots start..stop of a part's documents, slot by slot: (slots, documents)."""
+    return part.slots(start, stop) if isinstance(part, _Stored) else part[:, start:stop].T
+
+
+def _signatures_of(parts: list[Part], firsts: np.ndarray, docs: np.ndarray, bins: int) -> np.ndarray:
+    """The whole signatures of some documents, numbered across the parts (which start at `firsts`)."""
+    out = np.empty((len(docs), bins), np.uint16)
+    part_of = np.searchsorted(firsts, docs, side="right") - 1
+    for index in np.unique(part_of).tolist():
+        here = part_of == index
+        part, local = parts[index], docs[here] - firsts[index]
+        out[here] = part.signatures(local) if isinstance(part, _Stored) else part[local]
+    return out
 
 
 def _star_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,7 +233,7 @@ class NearDupConfig:
 class NearDupResult:
     duplicate_of: np.ndarray  # int64; -1 for a kept doc, else the kept doc of its cluster
     cluster: np.ndarray  # int64; cluster id (= its kept doc's index) or -1 for singletons
-    index_bytes_per_doc: float  # memory the index held per document
+    index_bytes_per_doc: float  # signature bytes per document (in memory a band at a time when stored)
     bands: int = 0
     rows: int = 0
     candidate_pairs: int = 0
@@ -274,47 +314,44 @@ class NearDuplicates:
         while s.tasks:
             s.done.append(s.tasks.popleft().result())
 
-    def _signed(self) -> np.ndarray:
-        """The signatures of every document so far, in order, in one array. The parts are moved in one
-        by one, so memory peaks at the index plus one part, not twice the index."""
+    def save(self, path: Path) -> None:
+        """Writes the signatures of the documents added so far to `path` slot by slot, (bins, documents),
+        and lets them go: for the process that resolves duplicates (`load`), which reads them a band at a
+        time. The parts are moved in one by one, so memory peaks at the index plus one part."""
         self._drain()
-        s = self._s
-        sig = np.empty((sum(len(part) for part in s.done), self.config.bins), np.uint16)
-        at = 0
-        while s.done:
-            part = s.done.pop(0)
-            sig[at:at + len(part)] = part
+        parts, at = self._s.done, 0
+        slots = np.empty((self.config.bins, self._n), np.uint16)
+        while parts:
+            part = parts.pop(0)
+            slots[:, at:at + len(part)] = part.T
             at += len(part)
-        s.done = [sig]
-        return sig
-
-    def take_signatures(self) -> np.ndarray:
-        """The signatures of the documents added so far, which then leave the index: to move them to
-        the process that resolves duplicates (`extend`)."""
-        sig = self._signed()
+        np.save(path, slots)
         self._s, self._n = _State(), 0
-        return sig
 
-    def extend(self, signatures: np.ndarray) -> None:
-        """Appends documents signed elsewhere (`take_signatures`) after those added so far."""
+    def load(self, path: Path) -> None:
+        """Appends the documents another process saved to `path` (`save`) after those added so far; their
+        signatures stay on disk until resolving reads them."""
         self._drain()
-        self._s.done.append(signatures)
-        self._n += len(signatures)
+        stored = _Stored(path)
+        if len(stored):
+            self._s.done.append(stored)
+            self._n += len(stored)
 
     # ------------------------------------------------------------------ resolving
 
     def resolve(self) -> NearDupResult:
         c = self.config
         n = self._n
-        sig = self._signed()  # resolve() may be called again (after more add() calls)
-        assert sig.shape == (n, c.bins)
+        self._drain()
+        parts: list[Part] = [part for part in self._s.done if len(part)]
+        firsts = np.cumsum([0, *map(len, parts)], dtype=np.int64)[:-1]  # each part's first document
 
         # candidate pairs: per band, and per whole signature (so identical docs always meet)
-        def band_keys(band: int) -> np.ndarray:
-            return _band_hash(sig, range(band * self.rows, (band + 1) * self.rows), c.seed * 1_000_003 + band + 1)
-
         def band_pairs(band: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            keys = band_keys(band)
+            keys = np.empty(n, np.uint64)
+            for part, first in zip(parts, firsts.tolist(), strict=True):
+                keys[first:first + len(part)] = _band_hash(_slots(part, band * self.rows, (band + 1) * self.rows),
+                                                           c.seed * 1_000_003 + band + 1)
             return (keys, *_star_pairs(keys))
 
         mapper = self._pool.map if self._pool is not None else map
@@ -327,7 +364,8 @@ class NearDuplicates:
             results.append((a, b))
         for col in range(self.bands * self.rows, c.bins):
             whole *= P
-            whole += sig[:, col].astype(np.uint64)
+            for part, first in zip(parts, firsts.tolist(), strict=True):
+                whole[first:first + len(part)] += _slots(part, col, col + 1)[0].astype(np.uint64)
         fmix_inplace(whole, np.empty_like(whole))
         ea, eb = _star_pairs(whole)
         del whole
@@ -340,7 +378,8 @@ class NearDuplicates:
         for i in range(0, key.size, _PAIR_BATCH):
             k = key[i : i + _PAIR_BATCH]
             pa_, pb_ = k // n, k % n
-            eq = np.count_nonzero(sig[pa_] == sig[pb_], axis=1)
+            eq = np.count_nonzero(_signatures_of(parts, firsts, pa_, c.bins)
+                                  == _signatures_of(parts, firsts, pb_, c.bins), axis=1)
             ok = eq >= need
             va.append(pa_[ok])
             vb.append(pb_[ok])
@@ -355,7 +394,7 @@ class NearDuplicates:
         return NearDupResult(
             duplicate_of=duplicate_of,
             cluster=cluster,
-            index_bytes_per_doc=float(sig.itemsize * c.bins),
+            index_bytes_per_doc=float(2 * c.bins),
             bands=self.bands,
             rows=self.rows,
             candidate_pairs=candidates,

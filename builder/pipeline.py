@@ -152,7 +152,7 @@ def _merge(results: Iterable[UnitResult], run: Run) -> list[Path]:
                    key=lambda part: (run.ranks[part.source], part.index))
     for part in parts:
         run.ledger.absorb(part.source, part.counts, part.folder)
-        run.quality.load_index(part.folder / "index.npz", run.spooled)
+        run.quality.load_index(part.folder, run.spooled)
         run.spooled += part.rows
         run.text_bytes += part.text_bytes
     for result in collected:

@@ -126,12 +126,13 @@ class Quality:
             self.near_rows.append(np.arange(first_spool_row, first_spool_row + kept.num_rows, dtype=np.int64))
         return kept, removals, marks
 
-    def save_index(self, path: Path) -> None:
-        """Writes the dedup index of the rows seen so far to `path` and forgets it, for the process that
-        resolves duplicates (`load_index`)."""
-        near = self.near.take_signatures() if self.near is not None else np.zeros((0, 0), np.uint16)
-        np.savez(path, keys=_joined(self.keys, np.uint64), ranks=_joined(self.ranks, np.int32),
-                 numbers=_joined(self.numbers, np.uint64), near_rows=_joined(self.near_rows, np.int64), near=near)
+    def save_index(self, folder: Path) -> None:
+        """Writes the dedup index of the rows seen so far into `folder` (`index.npz`, and the near-duplicate
+        signatures in `near.npy`) and forgets it, for the process that resolves duplicates (`load_index`)."""
+        if self.near is not None:
+            self.near.save(folder / "near.npy")
+        np.savez(folder / "index.npz", keys=_joined(self.keys, np.uint64), ranks=_joined(self.ranks, np.int32),
+                 numbers=_joined(self.numbers, np.uint64), near_rows=_joined(self.near_rows, np.int64))
         self.keys, self.ranks, self.numbers, self.near_rows = [], [], [], []
 
     def close(self) -> None:
@@ -139,15 +140,16 @@ class Quality:
         if self.near is not None:
             self.near.close()
 
-    def load_index(self, path: Path, first_row: int) -> None:
-        """Appends an index written by `save_index` whose rows were spooled from row `first_row` on."""
-        with np.load(path) as index:
+    def load_index(self, folder: Path, first_row: int) -> None:
+        """Appends the index `save_index` wrote into `folder`, whose rows were spooled from row `first_row` on.
+        The near-duplicate signatures stay on disk: resolving reads them a band at a time."""
+        with np.load(folder / "index.npz") as index:
             self.keys.append(index["keys"])
             self.ranks.append(index["ranks"])
             self.numbers.append(index["numbers"])
             if self.near is not None and len(index["near_rows"]):
                 self.near_rows.append(index["near_rows"] + first_row)
-                self.near.extend(index["near"])
+                self.near.load(folder / "near.npy")
 
     def resolve(self) -> tuple[dict[int, tuple[Removal, int]], dict]:
         """Duplicates among all spooled rows: {row: (removal, surviving row)}, and a report. The index is

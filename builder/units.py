@@ -46,7 +46,7 @@ class Part:
 
 @dataclass
 class PartResult:
-    """What a part left in its folder (`rows.arrow`, ledger files, `index.npz`) and its counts."""
+    """What a part left in its folder (`rows.arrow`, ledger files, `index.npz`, `near.npy`) and its counts."""
 
     source: str
     index: int
@@ -118,7 +118,7 @@ def run_unit(config: BuildConfig, parts: list[Part], detected: dict[str, Detecte
 
             run_source(source, detected[source.name], run, emit, part.shard)
         run.ledger.close()
-        quality.save_index(where / "index.npz")
+        quality.save_index(where)
         results.append(PartResult(source.name, part.index, where, run.spooled, run.text_bytes,
                                   run.ledger.counts(source.name)))
     quality.close()

@@ -231,6 +231,35 @@ def test_resolve_again_after_more_adds():
     assert np.array_equal(first.duplicate_of, run(texts[:400]).duplicate_of)
 
 
+def test_signatures_saved_elsewhere_resolve_as_if_added_here(tmp_path, monkeypatch):
+    """Units sign their shards in other processes and save the signatures slot by slot; the resolving
+    process reads them back a band at a time. Stored parts, between and around parts added in place
+    (duplicates across all of them), must give the clusters of one index fed every text."""
+    texts = synth_corpus(2500, seed=11)
+    ref = run(texts)
+    assert (ref.duplicate_of >= 0).sum() > 100
+    monkeypatch.setattr(neardup, "_CHUNK_DOCS", 97)  # parts of several chunks, stored and in memory
+    cuts = [0, 300, 301, 301, 1200, 2000, 2500]
+    mixed = NearDuplicates(NearDupConfig())
+    for index, (start, stop) in enumerate(zip(cuts, cuts[1:])):
+        if index % 2:
+            mixed.add(texts[start:stop])
+            continue
+        unit = NearDuplicates(NearDupConfig())
+        unit.add(texts[start:stop])
+        unit.save(tmp_path / f"{index}.npy")
+        assert len(unit) == 0
+        unit.close()
+        mixed.load(tmp_path / f"{index}.npy")
+        assert np.load(tmp_path / f"{index}.npy").shape == (NearDupConfig().bins, stop - start)
+    assert len(mixed) == len(texts)
+    got = mixed.resolve()
+    mixed.close()
+    assert got.duplicate_of.tobytes() == ref.duplicate_of.tobytes()
+    assert got.cluster.tobytes() == ref.cluster.tobytes()
+    assert got.candidate_pairs == ref.candidate_pairs and got.verified_pairs == ref.verified_pairs
+
+
 def test_seed_changes_hashes_but_not_exact_duplicates():
     texts = synth_corpus(1500, seed=4)
     a, b = run(texts, NearDupConfig(seed=0)), run(texts, NearDupConfig(seed=1))
