@@ -197,7 +197,8 @@ def main() -> None:
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster).")
 @click.option("--timings", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Also write each stage's wall and CPU seconds to this JSON file (kept out of the dataset).")
+              help="Also write each stage's wall and CPU seconds (of this process and its local workers) to this "
+                   "JSON file, kept out of the dataset.")
 @user_errors
 def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report, timings, **settings) -> None:
     """Build the dataset; with no arguments, the embedded sample in raw/ into out/sample."""
