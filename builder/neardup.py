@@ -343,7 +343,7 @@ class NearDuplicates:
         c = self.config
         n = self._n
         self._drain()
-        parts: list[Part] = [part for part in self._s.done if len(part)]
+        parts: list[Part] = self._s.done  # never empty ones: `add` signs none, `load` keeps none
         firsts = np.cumsum([0, *map(len, parts)], dtype=np.int64)[:-1]  # each part's first document
 
         # candidate pairs: per band, and per whole signature (so identical docs always meet)
