@@ -26,7 +26,7 @@ from workload import generate  # noqa: E402
 
 from builder.catalogue import load_catalogue  # noqa: E402
 from builder.clean import clean_batch  # noqa: E402
-from builder.config import PROJECT_ROOT, SourceConfig  # noqa: E402
+from builder.config import SHIPPED_TEMPLATES, SourceConfig  # noqa: E402
 from builder.expand import Expander  # noqa: E402
 from builder.fields import resolve_columns  # noqa: E402
 from builder.read import POSITION, detect, read_source  # noqa: E402
@@ -53,7 +53,7 @@ def drug_contexts(path: Path) -> list[tuple[str, dict]]:
 def plain_entries(entries: tuple) -> tuple:
     """The same entries with Jinja2's own `render` of the same sandboxed templates."""
     env = make_environment()
-    raw = {t["id"]: t for t in tomllib.loads((PROJECT_ROOT / "templates" / "drug.toml").read_text("utf-8"))["templates"]}
+    raw = {t["id"]: t for t in tomllib.loads((SHIPPED_TEMPLATES / "drug.toml").read_text("utf-8"))["templates"]}
     return tuple(
         dataclasses.replace(
             e,
@@ -86,7 +86,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp), scale=args.scale, seed=0)
         contexts = drug_contexts(Path(tmp) / "drugs.json")
-    entries = load_catalogue(PROJECT_ROOT / "templates", ["drug"]).entries["drug"]
+    entries = load_catalogue(SHIPPED_TEMPLATES, ["drug"]).entries["drug"]
     fast, pairs = pairs_per_second(entries, contexts, args.repeat)
     plain, plain_pairs = pairs_per_second(plain_entries(entries), contexts, max(1, args.repeat // 2))
     assert pairs == plain_pairs

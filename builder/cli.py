@@ -1,28 +1,27 @@
 """`build-instructions`: one command per job; a user's mistake is one line on stderr and exit code 2.
 
-The evaluation, preview and publishing commands import their modules when they run, so that a build
-does not pay for loading them.
+Each command imports the stages it runs when it runs, so that `--help`, `--version` and a mistyped flag
+answer at once instead of loading numba, pyarrow and datasets first.
 """
+
+from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from tqdm import tqdm
 
-from builder.catalogue import lint
-from builder.config import SAMPLE_CONFIG, BuildConfig, build_config, load_config_file
 from builder.errors import UserError
-from builder.fields import ALIASES, REQUIRED
-from builder.ledger import Ledger
-from builder.pipeline import BuildResult, build, dry_run
-from builder.units import Progress, no_progress
-from builder.formats import write_dataset_info, write_from_parquet
-from builder.report import write_report
-from schemas import RECORD_MODELS
+
+if TYPE_CHECKING:
+    from builder.config import BuildConfig
+    from builder.ledger import Ledger
+    from builder.pipeline import BuildResult
+    from builder.units import Progress
 
 USER_ERROR = 2
 
@@ -46,10 +45,14 @@ def assemble(
     **settings: object,
 ) -> BuildConfig:
     """The config file (or the embedded sample when nothing is given), with the flags on top."""
+    from builder.config import SAMPLE_CONFIG, SAMPLE_OUT, build_config, load_config_file
+    from schemas import RECORD_MODELS
     if config_file is None and not kb and not qa:
         config_file = SAMPLE_CONFIG
         click.echo(f"no inputs given: using the embedded sample ({SAMPLE_CONFIG})", err=True)
     data = load_config_file(config_file) if config_file else {}
+    if config_file == SAMPLE_CONFIG:
+        data.setdefault("out", str(SAMPLE_OUT))  # under the current folder, never beside the installed sample
     sources = data.setdefault("sources", [])
     encoding = settings.pop("encoding", None)
     for value in kb:
@@ -164,6 +167,9 @@ def user_errors(command: Callable) -> Callable:
 
 def tqdm_progress(quiet: bool) -> Progress:
     """A tqdm bar per source on a terminal; nothing with --quiet or when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    from builder.units import no_progress
     if quiet or not sys.stderr.isatty():
         return no_progress
 
@@ -191,7 +197,8 @@ def main() -> None:
 @click.option("--license", "license_", default=None, help="The dataset's licence for the card (default: the sources').")
 @click.option("--no-report", is_flag=True, help="Skip report/ (HTML with plots and stats.json).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for read → quality (default 1); the output is byte-identical for any number.")
+              help="Processes for read → quality (default: the usable cores); the output is byte-identical for any "
+                   "number.")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default=None,
               help="Run read → quality here (default) or on Dask (pip install '.[dask]').")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
@@ -201,7 +208,8 @@ def main() -> None:
                    "JSON file, kept out of the dataset.")
 @user_errors
 def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report, timings, **settings) -> None:
-    """Build the dataset; with no arguments, the embedded sample in raw/ into out/sample."""
+    """Build the dataset; with no arguments, the embedded sample into ./out/sample."""
+    from builder.pipeline import build
     settings.update(formats=list(formats) or None, license=license_, report=False if no_report else None)
     config = assemble(config_file, kb, qa, maps, **settings)
     result = build(config, tqdm_progress(quiet), command=sys.argv)
@@ -223,6 +231,7 @@ def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report
 @user_errors
 def validate_command(config_file, kb, qa, maps, quiet, folder, **settings) -> None:
     """Check inputs and print the ledger, without writing a dataset (near duplicates and mixing need a build)."""
+    from builder.pipeline import dry_run
     config = assemble(config_file, kb, qa, maps, **settings)
     if folder:
         folder.mkdir(parents=True, exist_ok=True)
@@ -266,9 +275,14 @@ def coverage_table(result: BuildResult) -> str:
 
 
 @main.command("fields")
-@click.argument("kind", required=False, type=click.Choice(sorted(RECORD_MODELS)))
+@click.argument("kind", required=False)
+@user_errors
 def fields_command(kind: str | None) -> None:
-    """List each kind's schema fields and the source field names mapped to them by default."""
+    """List each kind's schema fields (or KIND's) and the source field names mapped to them by default."""
+    from builder.fields import ALIASES, REQUIRED
+    from schemas import RECORD_MODELS
+    if kind is not None and kind not in RECORD_MODELS:
+        raise UserError(f"unknown record kind '{kind}'", remedy=f"use one of: {', '.join(sorted(RECORD_MODELS))}")
     for name in [kind] if kind else sorted(RECORD_MODELS):
         click.echo(f"[{name}]  required: {', '.join(REQUIRED[name])}")
         for field, aliases in ALIASES[name].items():
@@ -285,7 +299,9 @@ def templates_group() -> None:
 @user_errors
 def lint_command(path: Path | None) -> None:
     """Check a catalogue file or folder (default: the shipped templates/); one line per problem."""
-    folder = path or BuildConfig().templates
+    from builder.catalogue import lint
+    from builder.config import SHIPPED_TEMPLATES
+    folder = path or SHIPPED_TEMPLATES
     count, problems = lint(folder)
     for problem in problems:
         click.echo(str(problem))
@@ -308,6 +324,7 @@ def lint_command(path: Path | None) -> None:
 @user_errors
 def preview_command(kind, count, paths, maps, full, **settings) -> None:
     """Render a few records through the catalogue and print the questions and answers."""
+    from builder.config import SAMPLE_CONFIG
     kb = tuple(p if "=" in p else f"{kind}={p}" for p in paths)
     config = assemble(None, kb, (), maps, **settings) if kb else assemble(SAMPLE_CONFIG, (), (), maps, **settings)
     from builder.preview import format_preview, preview
@@ -394,6 +411,7 @@ def report_command(out_dir: Path) -> None:
     """(Re)write OUT_DIR/report/: an HTML page with length, source, template and reject plots, and stats.json."""
     if not (out_dir / "manifest.json").is_file():
         raise UserError("not a build (no manifest.json)", file=out_dir, remedy="give the folder a build wrote")
+    from builder.report import write_report
     click.echo(f"wrote {write_report(out_dir)}")
 
 
@@ -428,6 +446,7 @@ def formats_command(out_dir: Path, formats: tuple[str, ...], system_prompt: str 
     """Add trainer formats to an existing build (from its Parquet) and refresh dataset_info.json."""
     if not (out_dir / "manifest.json").is_file():
         raise UserError("not a build (no manifest.json)", file=out_dir, remedy="give the folder a build wrote")
+    from builder.formats import write_dataset_info, write_from_parquet
     for written in write_from_parquet(out_dir, formats, system_prompt).values():
         for path in written:
             click.echo(f"wrote {path}")

@@ -1,6 +1,8 @@
 """One validated configuration for a build: what the TOML file says, with the command-line flags on top."""
 
+import os
 import tomllib
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -17,8 +19,21 @@ from builder.errors import UserError
 
 Kind = Literal["drug", "disease", "qa"]
 Format = Literal["auto", "csv", "json", "jsonl", "kv", "sharegpt", "alpaca", "messages"]
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_CONFIG = PROJECT_ROOT / "raw" / "sample.toml"
+
+
+def shipped(package: str) -> Path:
+    """A folder of package data (the catalogue, the sample), wherever the tool is installed."""
+    return Path(str(files(package)))
+
+
+SHIPPED_TEMPLATES = shipped("builder.templates")
+SAMPLE_CONFIG = shipped("builder.sample") / "sample.toml"
+SAMPLE_OUT = Path("out/sample")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, not the machine's count), so the default uses them."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Strict(BaseModel):
@@ -117,7 +132,7 @@ class BuildConfig(Strict):
     out: Path = Path("out/dataset")
     seed: int = 42
     split: SplitConfig = Field(default_factory=SplitConfig)
-    templates: Path = PROJECT_ROOT / "templates"
+    templates: Path = SHIPPED_TEMPLATES
     mapping: dict[Kind, dict[str, str]] = Field(default_factory=dict, description="per kind: source field -> field")
     variants: int = Field(1, ge=1, description="phrasings emitted per record and template")
     batch_size: int = Field(5000, gt=0)
@@ -130,7 +145,9 @@ class BuildConfig(Strict):
     name: str = Field("qizhen-instructions", description="dataset name in the card and dataset_info.json")
     license: str | None = Field(None, description="the dataset's licence for the card; default from the sources")
     report: bool = Field(True, description="write report/ (HTML with plots, stats.json) with every build")
-    workers: int = Field(1, ge=1, description="processes for read → quality; the output is the same for any number")
+    workers: int = Field(default_factory=usable_cores, ge=1,
+                         description="processes for read → quality (default: the usable cores); the output is the same "
+                                     "for any number")
     engine: Literal["local", "dask"] = Field("local", description="where read → quality runs: here, or on Dask")
     scheduler: str | None = Field(None, description="Dask scheduler address; unset: a local cluster of `workers`")
     dedup: DedupConfig = Field(default_factory=DedupConfig)

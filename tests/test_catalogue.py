@@ -7,13 +7,12 @@ import pytest
 from jinja2.exceptions import TemplateError
 
 from builder.catalogue import load_catalogue
-from builder.config import PROJECT_ROOT
+from builder.config import SHIPPED_TEMPLATES as SHIPPED
 from builder.errors import UserError
 from builder.expand import Expander, variant_indices
 from builder.render import compile_renderer, make_environment, sentence
 from schemas import DrugRecord
 
-SHIPPED = PROJECT_ROOT / "templates"
 
 
 def catalogue_with(tmp_path: Path, answer: str, questions: str = '["{{ name }}是什么？"]') -> Path:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from builder.config import PROJECT_ROOT
+from builder.config import SAMPLE_CONFIG
 from builder.normalize import entity_name, fold
 from tests.conftest import run
 
-SAMPLE_DRUGS = PROJECT_ROOT / "raw" / "drugs.json"
-SAMPLE_DISEASES = PROJECT_ROOT / "raw" / "diseases.jsonl"
+SAMPLE_DRUGS = SAMPLE_CONFIG.with_name("drugs.json")
+SAMPLE_DISEASES = SAMPLE_CONFIG.with_name("diseases.jsonl")
 
 
 def test_eval_build_is_seeded_and_scores_back(tmp_path: Path) -> None:

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from builder.catalogue import lint
-from builder.config import PROJECT_ROOT
+from builder.config import SHIPPED_TEMPLATES as SHIPPED
 from tests.conftest import run
 
-SHIPPED = PROJECT_ROOT / "templates"
 GOOD = """kind = "drug"
 version = "1"
 
