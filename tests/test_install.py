@@ -5,6 +5,8 @@ downloads nothing; the project itself comes only from the wheel.
 """
 
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -56,3 +58,14 @@ def test_the_installed_tool_builds_a_knowledge_base_with_the_shipped_catalogue(i
     rows = pq.read_table(sorted((tmp_path / "out" / "kb" / "data").glob("*.parquet"))).to_pylist()
     assert rows and {r["kind"] for r in rows} == {"drug"} and all(r["template_id"].startswith("drug.") for r in rows)
     assert any("阿莫西林" in r["instruction"] and "呼吸道感染" in r["output"] for r in rows)
+
+
+def test_help_and_version_load_no_heavy_library() -> None:
+    """`--help` and `--version` answer without numba, pyarrow, datasets or the stages behind them."""
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom builder.cli import main\n"
+            "for args in (['--help'], ['--version'], ['build', '--help'], ['eval', 'score', '--help'], ['push', '--help']):\n"
+            "    assert CliRunner().invoke(main, args).exit_code == 0, args\n"
+            "print(sorted({'numba', 'numpy', 'pyarrow', 'datasets', 'pandas', 'jinja2', 'pydantic', 'huggingface_hub'}"
+            " & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
