@@ -3,7 +3,9 @@
 The YAML front matter is the Hugging Face Hub's dataset-card metadata (`huggingface_hub.DatasetCardData`):
 license, language, task categories, size category, a `default` config whose `data_files` point at
 `data/{split}-*` (only splits that have rows: empty splits have no Parquet shard), and
-`dataset_info` with the 8 row columns and each split's `num_examples`.
+`dataset_info` with the 8 row columns, each split's `num_examples` and `num_bytes`, `download_size` and
+`dataset_size`. `datasets` ignores a splits list that lacks any of name/num_examples/num_bytes, with a
+warning on every `load_dataset`; `num_bytes` is what it counts itself: the split's Arrow data in memory.
 
 The license: the one given, else the single licence all inputs share when it starts with a licence id
 the Hub knows (e.g. "CC0-1.0 (written for this project)" -> cc0-1.0), else "other" (licences differ
@@ -11,17 +13,24 @@ or are unknown). The body always quotes every input's licence as given.
 
 The body reports what the manifest records: sources and their licences, counts per source and
 split, the template catalogue, cleaning/dedup/PII/decontamination figures, held-out entities, the
-exact build command, seed and versions, and a medical disclaimer in Chinese and English.
+input hashes, seed, versions and configuration, and a medical disclaimer in Chinese and English.
+
+The card is published, so it is rendered from `public_manifest`: nothing of the build machine, i.e. no
+command line (it holds local paths and whatever else was typed) and every path cut to its file name.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
-from pathlib import Path
+from pathlib import Path, PurePath, PureWindowsPath
+from typing import get_args, get_origin
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from huggingface_hub.repocard_data import DatasetCardData  # not `huggingface_hub`: its API client is slow to import
+from pydantic import BaseModel
 
+from builder.config import BuildConfig
 from builder.rows import FEATURES
 
 # Licence ids the Hub accepts in card metadata (the common ones; anything else becomes "other").
@@ -69,6 +78,22 @@ def card_license(manifest: dict, license: str | None = None) -> str:
     return spdx if spdx in HUB_LICENSES else "other"
 
 
+def split_bytes(out_dir: Path, split: str) -> int:
+    """A split's `num_bytes` as `datasets` counts it: the size of its Arrow data in memory. The build's `hf/` Arrow
+    shards hold the same table as its Parquet shards and are read memory-mapped, so nothing is decoded; a folder
+    without them is measured from its Parquet, a row group at a time."""
+    total = 0
+    for path in sorted((Path(out_dir) / "hf" / split).glob("data-*.arrow")):
+        with pa.ipc.open_stream(pa.memory_map(str(path))) as stream:
+            total += stream.read_all().nbytes
+    if total:
+        return total
+    for path in sorted((Path(out_dir) / "data").glob(f"{split}-*.parquet")):
+        parquet = pq.ParquetFile(path)
+        total += sum(parquet.read_row_group(i).nbytes for i in range(parquet.num_row_groups))
+    return total
+
+
 def card_data(manifest: dict, out_dir: Path, license: str | None = None,
               pretty_name: str | None = None) -> DatasetCardData:
     splits = {name: int(rows) for name, rows in manifest.get("splits", {}).items()}
@@ -76,9 +101,11 @@ def card_data(manifest: dict, out_dir: Path, license: str | None = None,
     total = sum(splits.values())
     parquet_bytes = sum(p.stat().st_size for p in (Path(out_dir) / "data").glob("*.parquet")) \
         if (Path(out_dir) / "data").is_dir() else 0
+    sizes = {name: split_bytes(out_dir, name) for name in filled}
     info = {
         "features": [{"name": name, "dtype": dtype} for name, dtype in FEATURES.items()],
-        "splits": [{"name": name, "num_examples": splits[name]} for name in filled],
+        "splits": [{"name": name, "num_bytes": sizes[name], "num_examples": splits[name]} for name in filled],
+        "dataset_size": sum(sizes.values()),
     }
     if parquet_bytes:
         info["download_size"] = parquet_bytes
@@ -98,7 +125,8 @@ def card_data(manifest: dict, out_dir: Path, license: str | None = None,
 
 
 def render_card(manifest: dict, out_dir: Path, license: str | None = None, pretty_name: str | None = None) -> str:
-    """The full `README.md` text: YAML front matter, then the body."""
+    """The full `README.md` text: YAML front matter, then the body, from the manifest's public part only."""
+    manifest = public_manifest(manifest)
     data = card_data(manifest, out_dir, license, pretty_name)
     return f"---\n{data.to_yaml()}\n---\n\n{_body(manifest, data, out_dir)}"
 
@@ -107,6 +135,44 @@ def write_card(manifest: dict, out_dir: Path, license: str | None = None, pretty
     path = Path(out_dir) / "README.md"
     path.write_text(render_card(manifest, out_dir, license, pretty_name), encoding="utf-8")
     return path
+
+
+def public_manifest(manifest: dict) -> dict:
+    """The manifest as it may be published: without the command line, which holds local paths and whatever
+    else was typed, and with the inputs', templates' and config's paths cut to file names. What repeats the
+    build stays: input names and sha256, seed, versions and every setting."""
+    public = {key: value for key, value in manifest.items() if key != "command"}
+    public["inputs"] = [{**entry, "path": _name(entry["path"])} if "path" in entry else entry
+                        for entry in manifest.get("inputs", [])]
+    if "templates" in manifest:
+        public["templates"] = {**manifest["templates"],
+                               "files": [_name(f) for f in manifest["templates"].get("files", [])]}
+    if "config" in manifest:
+        public["config"] = _path_free(manifest["config"], BuildConfig)
+    return public
+
+
+def _name(path: object) -> str:
+    return PureWindowsPath(str(path)).name  # the last part after either separator, / or \
+
+
+def _path_free(data: object, annotation: object) -> object:
+    """`data`, the JSON of a value typed `annotation`, with every `Path` in it cut to its file name. The model says
+    which values are paths, so free text that merely holds a slash (a licence, a system prompt) is left as it is."""
+    if isinstance(annotation, type) and issubclass(annotation, PurePath):
+        return _name(data) if isinstance(data, str) else data
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        fields = annotation.model_fields
+        return {key: _path_free(value, fields[key].annotation) if key in fields else value
+                for key, value in data.items()} if isinstance(data, dict) else data
+    args = get_args(annotation)
+    if isinstance(data, list) and get_origin(annotation) in (list, tuple, set, frozenset):
+        return [_path_free(value, args[0]) for value in data]
+    if isinstance(data, dict) and get_origin(annotation) is dict:
+        return {key: _path_free(value, args[1]) for key, value in data.items()}
+    for arg in args:  # X | None, Annotated[X, ...]: each arm leaves data it does not fit as it is
+        data = _path_free(data, arg)
+    return data
 
 
 def _body(manifest: dict, data: DatasetCardData, out_dir: Path) -> str:
@@ -232,15 +298,15 @@ def _quality(manifest: dict) -> list[str]:
 
 
 def _provenance(manifest: dict) -> list[str]:
-    command = manifest.get("command", [])
-    command_text = shlex.join(command) if isinstance(command, list) else str(command)
     versions = manifest.get("versions", {})
     return [
         "## Reproducing this build", "",
-        "```bash", command_text, "```", "",
+        "The configuration below, with each path pointing at your copy of the file it names (the inputs' sha256 "
+        "are listed under Sources), rebuilds this dataset with the same builder and versions: written as TOML, "
+        "`build-instructions build --config FILE`, or the same settings as flags.", "",
         f"Seed: `{manifest.get('seed')}`. Builder: `{manifest.get('builder', '?')}`. Versions: "
         + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
-        "<details><summary>Build configuration</summary>", "", "```json",
+        "<details><summary>Build configuration (paths cut to file names)</summary>", "", "```json",
         json.dumps(manifest.get("config", {}), ensure_ascii=False, indent=2), "```", "", "</details>", "",
     ]
 

@@ -2,13 +2,16 @@
 
 import copy
 import json
+import logging
 import shlex
+import warnings
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import DatasetCard
 
-from builder.card import card_license, render_card, size_category, write_card
+from builder.card import card_license, public_manifest, render_card, size_category, write_card
 from tests.conftest import run
 
 
@@ -38,7 +41,27 @@ def test_front_matter_parses_and_matches_the_build(build: tuple[Path, dict]) -> 
         ("instruction", "string"), ("input", "string"), ("output", "string"), ("source", "string"),
         ("kind", "string"), ("record_id", "string"), ("template_id", "string"), ("variant", "int32")]
     assert {s["name"]: s["num_examples"] for s in info["splits"]} == {s: manifest["splits"][s] for s in filled}
+    sizes = {s: sum(pq.read_table(p).nbytes for p in out.glob(f"data/{s}-*.parquet")) for s in filled}
+    assert {s["name"]: s["num_bytes"] for s in info["splits"]} == sizes  # the Arrow bytes `datasets` counts
+    assert info["dataset_size"] == sum(sizes.values())
+    assert info["download_size"] == sum(p.stat().st_size for p in out.glob("data/*.parquet"))
     assert card.data.pretty_name
+
+
+def test_load_dataset_takes_the_card_without_a_warning(build: tuple[Path, dict], tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """`datasets` drops a splits list missing name/num_examples/num_bytes from the card with a logged warning."""
+    import datasets
+
+    out, manifest = build
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING, logger="datasets"):
+        warnings.simplefilter("always")
+        loaded = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
+    assert [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
+    card = DatasetCard((out / "README.md").read_text(encoding="utf-8")).data.to_dict()["dataset_info"]
+    assert {s: loaded[s].num_rows for s in loaded} == {s: n for s, n in manifest["splits"].items() if n}
+    assert {s["name"]: s["num_bytes"] for s in card["splits"]} == {s: loaded[s].data.nbytes for s in loaded}
 
 
 def test_body_reports_the_manifest(build: tuple[Path, dict]) -> None:
@@ -63,7 +86,7 @@ def test_body_reports_the_manifest(build: tuple[Path, dict]) -> None:
     assert f"{quality['near_duplicates']['removed']} removed from {quality['near_duplicates']['clusters']}" in body
     for reason, count in quality["removed"].items():
         assert f"`{reason}` {count}" in body
-    assert shlex.join(manifest["command"]) in body
+    assert manifest["command"] and shlex.join(manifest["command"]) not in body  # the local command line
     assert f"Seed: `{manifest['seed']}`" in body
     assert all(f"{k} {v}" in body for k, v in manifest["versions"].items())
     assert "不构成任何医疗建议" in body and "not medical advice" in body
@@ -81,6 +104,32 @@ def test_quality_figures_pii_and_held_out_entities(build: tuple[Path, dict]) -> 
     assert "阿莫西林 3" in body and "阿莫西林、布洛芬" in body
     assert "1 evaluation set(s)" in body and "2 evaluation entities" in body
     assert "`ngram_overlap` 4" in body
+
+
+def test_the_card_names_files_not_the_folders_they_were_in(build: tuple[Path, dict]) -> None:
+    out, manifest = build
+    manifest = copy.deepcopy(manifest)
+    config = manifest["config"]
+    config["decontamination"]["eval_sets"] = ["/home/someone/private/eval.jsonl", "C:\\Users\\someone\\eval2.csv"]
+    config["system_prompt"] = "你是医生/药师, see a/b"
+    config["license"] = "CC-BY-4.0 / https://example.org/terms"
+    text = render_card(manifest, out, None, None)
+    for entry in manifest["inputs"]:
+        assert entry["path"] not in text
+        assert f"| {Path(entry['path']).name} |" in text  # the file column
+    for path in [str(out), config["templates"], *manifest["templates"]["files"], "/home/someone", "C:\\Users"]:
+        assert path.replace("\\", "\\\\") not in text and path not in text
+    public = public_manifest(manifest)
+    assert "command" not in public
+    assert public["config"]["decontamination"]["eval_sets"] == ["eval.jsonl", "eval2.csv"]
+    assert [s["path"] for s in public["config"]["sources"]] == [Path(s["path"]).name for s in config["sources"]]
+    assert public["config"]["out"] == out.name and public["config"]["templates"] == "templates"
+    assert public["config"]["system_prompt"] == "你是医生/药师, see a/b"  # free text with a slash is no path
+    assert public["config"]["license"] == "CC-BY-4.0 / https://example.org/terms"
+    assert {k: v for k, v in public["config"].items() if k not in ("sources", "out", "templates", "decontamination",
+                                                                    "system_prompt", "license")} == \
+        {k: v for k, v in config.items() if k not in ("sources", "out", "templates", "decontamination",
+                                                      "system_prompt", "license")}
 
 
 def test_licence_is_other_when_sources_differ_or_are_unknown(build: tuple[Path, dict]) -> None:
