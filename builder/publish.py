@@ -5,12 +5,21 @@ card `README.md` when the build has one (and `manifest.json` for a URL). A push 
 the new shards and deletes the repo's `data/` files the new build does not have, so a second push with
 fewer shards leaves no stale shard behind for `load_dataset` to pick up.
 
-The token comes from the `token` argument or `HF_TOKEN`; it is handed to the client and never printed or
-written anywhere. Uploads go through the hub's ordinary (LFS/regular) protocol and need no Xet package.
+Nothing published names the build machine's folders: the card is rendered path-free (`card.public_manifest`),
+and the manifest, which stays local with its paths and command line, goes to a URL as that same public
+copy, never as the file itself.
+
+The token comes from the `token` argument (`push --token`), else huggingface_hub's own lookup: `HF_TOKEN`,
+then the token `hf auth login` saved; it is handed to the client and never printed or written anywhere.
+Uploads go through the hub's ordinary (LFS/regular) protocol and need no Xet package.
+
+Any failure of the hub or of a filesystem (a missing bucket, refused or missing credentials, an endpoint that
+does not answer) is a `UserError` naming the place and the remedy, never a traceback.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -49,9 +58,15 @@ def build_files(out_dir: Path, extra: tuple[str, ...] = (CARD,)) -> list[str]:
 
 
 def _token(token: str | None) -> str:
-    token = token or os.environ.get("HF_TOKEN")
+    """The token given, else the client's own lookup (HF_TOKEN, then the file `hf auth login` wrote under
+    HF_HOME or at HF_TOKEN_PATH), so a push works wherever the user's other hub tools do."""
+    from huggingface_hub import get_token
+
+    token = token or get_token()
     if not token:
-        raise UserError("no token: set HF_TOKEN to a Hugging Face write token (or pass one) to push")
+        raise UserError("no Hugging Face token to push with",
+                        remedy="log in once with `hf auth login` (older clients: `huggingface-cli login`), or set "
+                               "HF_TOKEN, or pass --token; make a write token at https://huggingface.co/settings/tokens")
     return token
 
 
@@ -136,37 +151,72 @@ def push_to_hub(
     return str(info.commit_url)
 
 
-def publish_to_url(out_dir: Path, url: str, storage_options: dict | None = None) -> list[str]:
-    """Copies the hub layout (data/*.parquet, README.md, manifest.json) to any fsspec URL (s3://bucket/prefix,
-    a folder); returns the written paths as URLs under `url`.
+def public_manifest_bytes(out_dir: Path) -> bytes:
+    """The build's manifest.json as it may leave the machine: `card.public_manifest` of it (no command line,
+    file names instead of paths), which is what the card reports too."""
+    from builder.card import public_manifest
 
-    Files under URL/data/ that the build does not have are removed afterwards, as on the hub.
+    path = Path(out_dir) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as error:
+        raise UserError(f"cannot read the manifest: {_one_line(error)}", file=path,
+                        remedy="rebuild the output folder") from None
+    return (json.dumps(public_manifest(manifest), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _url_error(error: Exception, url: str) -> UserError:
+    """One line for whatever a filesystem raises, its package's own exceptions too (botocore's are no OSError)."""
+    name = type(error).__name__
+    if isinstance(error, FileNotFoundError):
+        remedy = "check the URL: the bucket (or folder) must exist, publishing never creates a bucket"
+    elif isinstance(error, PermissionError) or "Credential" in name:
+        remedy = ("check that you may write there: for S3, the credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                  "AWS_SECRET_ACCESS_KEY) and the bucket's policy")
+    elif isinstance(error, (ConnectionError, TimeoutError)) or "Connect" in name or "Timeout" in name:
+        remedy = "check the endpoint (for S3: AWS_ENDPOINT_URL, or none for AWS itself) and the network"
+    else:
+        remedy = "check the URL, the credentials and the endpoint"
+    return UserError(_one_line(f"cannot write to {url}: {name}: {error}").rstrip("."), remedy=remedy)
+
+
+def publish_to_url(out_dir: Path, url: str, storage_options: dict | None = None) -> list[str]:
+    """Copies the hub layout (data/*.parquet, README.md, and manifest.json as its public copy) to any fsspec URL
+    (s3://bucket/prefix, a folder); returns the written paths as URLs under `url`.
+
+    Files under URL/data/ that the build does not have are removed afterwards, as on the hub. The filesystem is
+    made afresh for every call (fsspec would reuse one), so credentials and endpoints set since are used.
     """
     import fsspec
 
     out_dir = Path(out_dir)
     files = build_files(out_dir, extra=(CARD, MANIFEST))
+    manifest = public_manifest_bytes(out_dir) if MANIFEST in files else b""
     base = url.rstrip("/")
     try:
-        fs, root = fsspec.core.url_to_fs(base, **(storage_options or {}))
+        fs, root = fsspec.core.url_to_fs(base, skip_instance_cache=True, **(storage_options or {}))
     except ImportError as error:
         raise UserError(f"cannot write to {url}: {_one_line(error)}",
                         remedy="install the filesystem's package, e.g. pip install s3fs") from None
-    except ValueError as error:
-        raise UserError(f"cannot write to {url}: {_one_line(error)}") from None
+    except (ValueError, TypeError) as error:
+        raise UserError(f"cannot write to {url}: {_one_line(error)}",
+                        remedy="check the URL's protocol and the storage options") from None
     root = root.rstrip("/")
     written = []
     try:
         if "file" in fs.protocol:  # a folder: make it; a bucket is never created here (a typo would be)
             fs.makedirs(f"{root}/data", exist_ok=True)
         for rel in files:
-            fs.put_file(str(out_dir / rel), f"{root}/{rel}")
+            if rel == MANIFEST:
+                fs.pipe_file(f"{root}/{rel}", manifest)
+            else:
+                fs.put_file(str(out_dir / rel), f"{root}/{rel}")
             written.append(f"{base}/{rel}")
         existing = fs.glob(f"{root}/data/*") if fs.exists(f"{root}/data") else []
         keep = {f"{root}/{rel}".split("://")[-1] for rel in files}
         for path in existing:
             if path.split("://")[-1] not in keep and not fs.isdir(path):
                 fs.rm_file(path)
-    except (OSError, PermissionError) as error:
-        raise UserError(_one_line(f"cannot write to {url}: {type(error).__name__}: {error}")) from None
+    except Exception as error:  # noqa: BLE001 - only filesystem calls above: any failure is the URL's, not a bug here
+        raise _url_error(error, url) from None
     return written

@@ -2,21 +2,33 @@
 
 The hub side runs the real `huggingface_hub` client against a local stand-in server started in a subprocess,
 and reads the pushed repo back with `datasets.load_dataset(repo_id)` in a fresh Python process (so the
-`HF_ENDPOINT`/offline settings it needs are its own, not this test process's). The S3 side needs
-`s3fs`, `moto[server]` and `boto3`; those tests are skipped when they are missing.
+`HF_ENDPOINT`/offline settings it needs are its own, not this test process's); that process also records every
+warning and logged warning the load gives, and there must be none. Tests of the command line run
+`python -m builder` in a fresh process whose environment holds only the hub, AWS and token settings the test
+gives it. The S3 side needs `s3fs` and `moto[server]` (its server runs in a thread of this process, serving
+real HTTP); those tests are skipped when they are missing.
 """
 
 import copy
+import io
 import json
+import logging
 import os
+import shlex
+import shutil
+import socket
 import subprocess
 import sys
 import time
+import tomllib
+import urllib.request
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from builder.card import public_manifest
+from builder.config import SAMPLE_CONFIG, BuildConfig
 from builder.errors import UserError
 from builder.publish import publish_to_url, push_to_hub
 from tests.conftest import run
@@ -51,6 +63,64 @@ def build_one(tmp_path_factory) -> Path:
     out = _build(tmp_path_factory.mktemp("one") / "out")
     (out / "README.md").write_text("---\nlicense: cc0-1.0\nlanguage:\n- zh\n---\n# test card\n", encoding="utf-8")
     return out
+
+
+MARKER = "qz-MARKER-7c1e"  # a folder name no published byte may contain
+
+
+def _clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any hub, token or AWS setting, plus `settings`: a subprocess sees only
+    what the test gives it (never the developer's login or credentials)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "HUGGING_FACE_", "AWS_"))}
+    env.update(HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_OFFLINE="0", HF_DATASETS_OFFLINE="0")
+    return {**env, **settings}
+
+
+def _cli(*args: object, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python -m builder ARGS` as a user runs it, in a fresh process: its exit code, stdout and stderr."""
+    return subprocess.run([sys.executable, "-m", "builder", *map(str, args)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def marked(tmp_path_factory) -> dict:
+    """A build by the real command line whose inputs, template catalogue, evaluation set and output all sit in a
+    folder named MARKER: what is published of it must name none of them, nor the command."""
+    folder = tmp_path_factory.mktemp("marked") / MARKER
+    sample = tomllib.loads(SAMPLE_CONFIG.read_text(encoding="utf-8"))
+    (folder / "inputs").mkdir(parents=True)
+    for source in sample["sources"]:
+        shutil.copy(SAMPLE_CONFIG.parent / source["path"], folder / "inputs" / source["path"])
+    shutil.copy(SAMPLE_CONFIG, folder / "inputs" / "build.toml")  # its paths are relative to itself
+    shutil.copytree(BuildConfig().templates, folder / "catalogue", ignore=shutil.ignore_patterns("__*"))
+    (folder / "eval.csv").write_text("药品,药品适应症,医学专家标注的适应病症,instruction\n"
+                                     "盐酸氨溴索片,用于痰液黏稠不易咳出者。,痰液黏稠,盐酸氨溴索片的适应病症\n", encoding="utf-8")
+    args = ["build", "--config", folder / "inputs" / "build.toml", "--templates", folder / "catalogue",
+            "--eval-set", folder / "eval.csv", "--out", folder / "out", "--quiet"]
+    result = _cli(*args, env=_clean_env())
+    assert result.returncode == 0, result.stderr
+    out = folder / "out"
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["command"][1:] == [str(a) for a in args]  # the local record keeps the command line ...
+    assert MARKER in json.dumps(manifest["config"])  # ... and the paths: the test below has something to find
+    home = str(Path.home())
+    forbidden = {MARKER, str(folder), str(ROOT), shlex.join(manifest["command"][1:]),
+                 *(a for a in manifest["command"] if "/" in a), *([home] if len(home) > 1 else [])}
+    return {"out": out, "forbidden": forbidden}
+
+
+def _leaks(files: dict[str, bytes], forbidden: set[str]) -> dict[str, list[str]]:
+    """Which forbidden strings each published file holds, in its bytes or, for Parquet (compressed), its rows and
+    schema."""
+    found = {}
+    for name, data in files.items():
+        text = data
+        if name.endswith(".parquet"):
+            table = pq.read_table(io.BytesIO(data))
+            text += (str(table.schema) + json.dumps(table.to_pylist(), ensure_ascii=False)).encode()
+        if hits := sorted(f for f in forbidden if f.encode() in text):
+            found[name] = hits
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -115,22 +185,32 @@ def _api(hub):
 
 
 LOAD_BACK = """
-import json, sys, datasets
+import json, logging, sys, warnings
+import datasets
 repo, revision, out = sys.argv[1:4]
-dd = datasets.load_dataset(repo, revision=revision or None)
-json.dump({split: dd[split].to_list() for split in dd}, open(out, "w", encoding="utf-8"), ensure_ascii=False)
+seen = []
+handler = logging.Handler(logging.WARNING)
+handler.emit = lambda record: seen.append(f"{record.name}: {record.getMessage()}")
+logging.getLogger().addHandler(handler)  # `datasets` logs to its own logger "datasets", which propagates here
+logging.getLogger("datasets").setLevel(logging.WARNING)  # its default, whatever DATASETS_VERBOSITY says
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    dd = datasets.load_dataset(repo, revision=revision or None)
+seen += [f"{w.category.__name__}: {w.message}" for w in caught]
+rows = {split: dd[split].to_list() for split in dd}
+json.dump({"rows": rows, "warnings": seen}, open(out, "w", encoding="utf-8"), ensure_ascii=False)
 """
 
 
 def _load_back(hub, repo_id: str, tmp: Path, revision: str = "") -> dict[str, list[dict]]:
-    """`load_dataset(repo_id)` from the stand-in, in a fresh process with a fresh cache."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
-    env.update(HF_ENDPOINT=hub["endpoint"], HF_TOKEN=TOKEN, HF_HOME=str(tmp / "hf-home"), HF_HUB_DISABLE_XET="1",
-               HF_HUB_OFFLINE="0", HF_DATASETS_OFFLINE="0", HF_HUB_DISABLE_TELEMETRY="1")
+    """`load_dataset(repo_id)` from the stand-in, in a fresh process with a fresh cache; it must warn of nothing."""
+    env = _clean_env(HF_ENDPOINT=hub["endpoint"], HF_TOKEN=TOKEN, HF_HOME=str(tmp / "hf-home"))
     result = subprocess.run([sys.executable, "-c", LOAD_BACK, repo_id, revision, str(tmp / "rows.json")],
                             check=False, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads((tmp / "rows.json").read_text(encoding="utf-8"))
+    loaded = json.loads((tmp / "rows.json").read_text(encoding="utf-8"))
+    assert loaded["warnings"] == []
+    return loaded["rows"]
 
 
 def test_push_then_load_dataset_gives_back_every_row(online, build_one, tmp_path):
@@ -177,11 +257,77 @@ def test_private_repo_is_not_readable_without_the_token(online, build_one):
         HfApi(endpoint=online["endpoint"], token=False).dataset_info("qizhen/private")
 
 
-def test_no_token_is_one_clear_line(online, build_one, monkeypatch):
-    monkeypatch.delenv("HF_TOKEN")
-    with pytest.raises(UserError) as error:
-        push_to_hub(build_one, "qizhen/no-token")
-    assert str(error.value).startswith("no token: set HF_TOKEN") and "\n" not in str(error.value)
+def _stored(hub, repo_id: str) -> dict[str, bytes]:
+    """Every file the stand-in keeps for a dataset repo (blobs, commits with their messages, refs): all that was
+    sent to it."""
+    folder = hub["folder"] / "repos" / "datasets" / repo_id
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _repo_files(hub, repo_id: str) -> dict[str, bytes]:
+    """The files on the repo's main branch, by path, read from the stand-in's store."""
+    stored = _stored(hub, repo_id)
+    head = json.loads(stored["refs.json"])["main"]
+    files = json.loads(stored[f"commits/{head}.json"])["files"]
+    return {path: stored[f"blobs/{oid}"] for path, oid in files.items()}
+
+
+def test_a_pushed_build_loads_back_without_a_warning(online, marked, tmp_path):
+    """The build's own card is what `load_dataset` reads first: its dataset_info must be taken as it is
+    (`_load_back` fails on any warning, such as the one for splits without num_bytes)."""
+    out = marked["out"]
+    push_to_hub(out, "qizhen/card")
+    assert _repo_files(online, "qizhen/card")["README.md"] == (out / "README.md").read_bytes()
+    assert _load_back(online, "qizhen/card", tmp_path) == _local_rows(out)
+
+
+def test_nothing_pushed_names_the_build_machine(hub, marked, tmp_path):
+    out, env = marked["out"], _clean_env(HF_ENDPOINT=hub["endpoint"], HF_HOME=str(tmp_path / "home"))
+    result = _cli("push", out, "--repo-id", "qizhen/no-paths", "--token", TOKEN, env=env)
+    assert result.returncode == 0, result.stderr
+    assert set(_repo_files(hub, "qizhen/no-paths")) == _shards(out) | {"README.md"}
+    assert _leaks(_stored(hub, "qizhen/no-paths"), marked["forbidden"]) == {}
+    assert TOKEN not in result.stdout + result.stderr
+
+
+def test_nothing_published_to_a_url_names_the_build_machine(marked, tmp_path):
+    out, dest = marked["out"], tmp_path / "published"
+    result = _cli("push", out, "--url", dest, env=_clean_env())
+    assert result.returncode == 0, result.stderr
+    files = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    assert set(files) == _shards(out) | {"README.md", "manifest.json"}
+    assert _leaks(files, marked["forbidden"]) == {}
+    local = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert json.loads(files["manifest.json"]) == public_manifest(local)  # the public copy, not the file
+    assert files["README.md"] == (out / "README.md").read_bytes()
+
+
+def test_push_with_only_the_token_hf_auth_login_saved(hub, build_one, tmp_path):
+    home = tmp_path / "login-home"
+    env = _clean_env(HF_ENDPOINT=hub["endpoint"], HF_HOME=str(home))  # no HF_TOKEN, no --token
+    login = subprocess.run([sys.executable, "-c", "import sys, huggingface_hub; huggingface_hub.login(token=sys.argv[1])",
+                            TOKEN], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert login.returncode == 0, login.stderr
+    assert (home / "token").read_text(encoding="utf-8").strip() == TOKEN  # where the client keeps it
+    result = _cli("push", build_one, "--repo-id", "qizhen/login-only", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "/commit/" in result.stdout and TOKEN not in result.stdout + result.stderr
+    assert _load_back(hub, "qizhen/login-only", tmp_path) == _local_rows(build_one)
+    # HF_TOKEN comes before the saved token, and --token before both
+    refused = _cli("push", build_one, "--repo-id", "qizhen/login-only", env={**env, "HF_TOKEN": "hf_wrong_env"})
+    assert refused.returncode == 2 and "401" in refused.stderr and "hf_wrong_env" not in refused.stderr
+    given = _cli("push", build_one, "--repo-id", "qizhen/login-only", "--token", TOKEN,
+                 env={**env, "HF_TOKEN": "hf_wrong_env"})
+    assert given.returncode == 0, given.stderr
+
+
+def test_no_token_says_how_to_get_one(hub, build_one, tmp_path):
+    env = _clean_env(HF_ENDPOINT=hub["endpoint"], HF_HOME=str(tmp_path / "never-logged-in"))
+    result = _cli("push", build_one, "--repo-id", "qizhen/no-token", env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: no Hugging Face token to push with; ") and result.stderr.count("\n") == 1
+    assert all(step in result.stderr for step in ("`hf auth login`", "`huggingface-cli login`", "HF_TOKEN", "--token"))
+    assert "no-token" not in hub["log"].read_text()  # refused before any request
 
 
 def test_a_refused_token_is_one_line_with_the_status_and_never_shown(online, build_one):
@@ -240,8 +386,7 @@ def test_publish_to_a_folder_copies_the_hub_layout_and_drops_stale_shards(build_
 
 @pytest.fixture(scope="module")
 def s3():
-    pytest.importorskip("s3fs")
-    pytest.importorskip("boto3")
+    s3fs = pytest.importorskip("s3fs")
     server_module = pytest.importorskip("moto.server")
     saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
     os.environ.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="eu-central-1")
@@ -250,25 +395,34 @@ def s3():
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        import boto3
-
-        boto3.client("s3", endpoint_url=endpoint, region_name="eu-central-1").create_bucket(
-            Bucket="qizhen", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
-        yield {"endpoint": endpoint, "storage_options": {
-            "key": "test", "secret": "test",
-            "client_kwargs": {"endpoint_url": endpoint, "region_name": "eu-central-1"}}}
+        options = {"key": "test", "secret": "test",
+                   "client_kwargs": {"endpoint_url": endpoint, "region_name": "eu-central-1"}}
+        s3fs.S3FileSystem(skip_instance_cache=True, **options).mkdir("qizhen")
+        yield {"endpoint": endpoint, "storage_options": options}
     finally:
         server.stop()
         for key, value in saved.items():
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
 
-def _s3_keys(s3, prefix: str) -> set[str]:
-    import boto3
+def _s3_files(s3, prefix: str) -> dict[str, bytes]:
+    """The objects under s3://qizhen/PREFIX, by key after the prefix."""
+    import s3fs
 
-    client = boto3.client("s3", endpoint_url=s3["endpoint"], region_name="eu-central-1")
-    listing = client.list_objects_v2(Bucket="qizhen", Prefix=prefix)
-    return {item["Key"][len(prefix):] for item in listing.get("Contents", [])}
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **s3["storage_options"])
+    return {key.removeprefix(f"qizhen/{prefix}"): fs.cat_file(key) for key in fs.find(f"qizhen/{prefix}")}
+
+
+def _s3_keys(s3, prefix: str) -> set[str]:
+    return set(_s3_files(s3, prefix))
+
+
+def _s3_env(s3, **settings: str) -> dict[str, str]:
+    """The AWS settings a user of the moto server would have; no retries, so a dead endpoint fails at once."""
+    return _clean_env(**{"AWS_ENDPOINT_URL": s3["endpoint"], "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                         "AWS_DEFAULT_REGION": "eu-central-1", "AWS_CONFIG_FILE": os.devnull,
+                         "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
+                         "AWS_MAX_ATTEMPTS": "1", **settings})
 
 
 def test_publish_to_s3_then_load_dataset_gives_back_every_row(s3, build_many, build_one, tmp_path, monkeypatch):
@@ -296,3 +450,57 @@ def test_publish_to_a_missing_bucket_is_one_line(s3, build_one):
     with pytest.raises(UserError, match="cannot write to s3://no-such-bucket/x") as error:
         publish_to_url(build_one, "s3://no-such-bucket/x", storage_options=s3["storage_options"])
     assert "\n" not in str(error.value)
+
+
+def test_nothing_published_to_s3_names_the_build_machine(s3, marked):
+    result = _cli("push", marked["out"], "--url", "s3://qizhen/no-paths", env=_s3_env(s3))
+    assert result.returncode == 0, result.stderr
+    files = _s3_files(s3, "no-paths/")
+    assert set(files) == _shards(marked["out"]) | {"README.md", "manifest.json"}
+    assert _leaks(files, marked["forbidden"]) == {}
+
+
+def _dead_port() -> int:
+    with socket.socket() as sock:  # a port that nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("url, settings, error, remedy", [
+    ("s3://no-such-bucket/x", {}, "FileNotFoundError: The specified bucket does not exist",
+     "check the URL: the bucket (or folder) must exist"),
+    ("s3://qizhen/x", {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
+     "NoCredentialsError: Unable to locate credentials",
+     "check that you may write there: for S3, the credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID"),
+    ("s3://qizhen/x", {"AWS_ENDPOINT_URL": "http://127.0.0.1:{dead}"},
+     'EndpointConnectionError: Could not connect to the endpoint URL: "http://127.0.0.1:{dead}/',
+     "check the endpoint (for S3: AWS_ENDPOINT_URL"),
+    ("nosuchproto://qizhen/x", {}, "Protocol not known: nosuchproto", "check the URL's protocol"),
+], ids=["missing-bucket", "no-credentials", "unreachable", "unknown-protocol"])
+def test_a_failing_url_is_one_error_line_with_the_remedy(s3, build_one, url, settings, error, remedy):
+    dead = _dead_port()
+    env = {k: v.format(dead=dead) for k, v in _s3_env(s3, **settings).items() if v != ""}
+    result = _cli("push", build_one, "--url", url, env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"error: cannot write to {url}: {error.format(dead=dead)}")
+    assert f"; {remedy}" in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def _moto_auth(s3, free_requests: str) -> None:
+    """Moto checks credentials against its IAM users after `free_requests` requests ("inf": never)."""
+    request = urllib.request.Request(f"{s3['endpoint']}/moto-api/reset-auth", data=free_requests.encode(),
+                                     method="POST", headers={"Content-Type": "text/plain"})
+    urllib.request.urlopen(request, timeout=30).read()
+
+
+def test_refused_credentials_are_one_error_line(s3, build_one):
+    _moto_auth(s3, "0")
+    try:
+        env = _s3_env(s3, AWS_ACCESS_KEY_ID="AKIAWRONGWRONGWRONG1", AWS_SECRET_ACCESS_KEY="wrong-secret-value")
+        result = _cli("push", build_one, "--url", "s3://qizhen/refused", env=env)
+    finally:
+        _moto_auth(s3, "inf")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: cannot write to s3://qizhen/refused: PermissionError: The AWS Access Key Id "
+                                    "you provided does not exist in our records; check that you may write there")
+    assert result.stderr.count("\n") == 1 and "wrong-secret-value" not in result.stderr
