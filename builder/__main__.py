@@ -1,5 +1,5 @@
 """`python -m builder` runs the same CLI as `build-instructions`."""
 
-from builder.cli import main
+from builder import run
 
-main()
+run()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from builder.errors import UserError
+from builder.errors import UserError, machine_error
 
 if TYPE_CHECKING:
     from builder.config import BuildConfig
@@ -162,6 +162,12 @@ def user_errors(command: Callable) -> Callable:
         except KeyboardInterrupt:
             click.echo("interrupted: the previous output is untouched", err=True)
             sys.exit(130)
+        except Exception as exc:
+            error = machine_error(exc)
+            if error is None:
+                raise
+            click.echo(f"error: {error}", err=True)
+            sys.exit(USER_ERROR)
     return wrapper
 
 
@@ -196,6 +202,8 @@ def main() -> None:
 @click.option("--name", default=None, help="Dataset name for the card and dataset_info.json.")
 @click.option("--license", "license_", default=None, help="The dataset's licence for the card (default: the sources').")
 @click.option("--no-report", is_flag=True, help="Skip report/ (HTML with plots and stats.json).")
+@click.option("--allow-empty", is_flag=True,
+              help="Write a dataset with no rows instead of stopping with an error.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes for read → quality (default: the usable cores); the output is byte-identical for any "
                    "number.")
@@ -207,10 +215,12 @@ def main() -> None:
               help="Also write each stage's wall and CPU seconds (of this process and its local workers) to this "
                    "JSON file, kept out of the dataset.")
 @user_errors
-def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report, timings, **settings) -> None:
+def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report, allow_empty, timings,
+                  **settings) -> None:
     """Build the dataset; with no arguments, the embedded sample into ./out/sample."""
     from builder.pipeline import build
-    settings.update(formats=list(formats) or None, license=license_, report=False if no_report else None)
+    settings.update(formats=list(formats) or None, license=license_, report=False if no_report else None,
+                    allow_empty=True if allow_empty else None)
     config = assemble(config_file, kb, qa, maps, **settings)
     result = build(config, tqdm_progress(quiet), command=sys.argv)
     if timings is not None:
@@ -409,10 +419,20 @@ def eval_extraction_command(eval_path) -> None:
 @user_errors
 def report_command(out_dir: Path) -> None:
     """(Re)write OUT_DIR/report/: an HTML page with length, source, template and reject plots, and stats.json."""
-    if not (out_dir / "manifest.json").is_file():
-        raise UserError("not a build (no manifest.json)", file=out_dir, remedy="give the folder a build wrote")
+    from builder.outdir import seal
     from builder.report import write_report
-    click.echo(f"wrote {write_report(out_dir)}")
+    _check_build(out_dir)
+    index = write_report(out_dir)
+    seal(out_dir, added=[p for p in index.parent.rglob("*") if p.is_file()])
+    click.echo(f"wrote {index}")
+
+
+def _check_build(out_dir: Path) -> None:
+    """Commands that add to a build take only a folder a build of this tool wrote."""
+    from builder.outdir import is_our_build
+    if not is_our_build(out_dir):
+        raise UserError("is not an output of build-instructions (no manifest.json naming the tool)", file=out_dir,
+                        remedy="give a folder that `build-instructions build` wrote")
 
 
 @main.command("push")
@@ -450,10 +470,11 @@ def push_command(out_dir, repo_id, url, private, revision, endpoint, token) -> N
 @user_errors
 def formats_command(out_dir: Path, formats: tuple[str, ...], system_prompt: str | None, name: str) -> None:
     """Add trainer formats to an existing build (from its Parquet) and refresh dataset_info.json."""
-    if not (out_dir / "manifest.json").is_file():
-        raise UserError("not a build (no manifest.json)", file=out_dir, remedy="give the folder a build wrote")
     from builder.formats import write_dataset_info, write_from_parquet
-    for written in write_from_parquet(out_dir, formats, system_prompt).values():
-        for path in written:
-            click.echo(f"wrote {path}")
-    click.echo(f"wrote {write_dataset_info(out_dir, ['alpaca', *formats], name)}")
+    from builder.outdir import seal
+    _check_build(out_dir)
+    written = [path for paths in write_from_parquet(out_dir, formats, system_prompt).values() for path in paths]
+    written.append(write_dataset_info(out_dir, ['alpaca', *formats], name))
+    seal(out_dir, added=written)
+    for path in written:
+        click.echo(f"wrote {path}")

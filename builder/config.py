@@ -145,6 +145,7 @@ class BuildConfig(Strict):
     name: str = Field("qizhen-instructions", description="dataset name in the card and dataset_info.json")
     license: str | None = Field(None, description="the dataset's licence for the card; default from the sources")
     report: bool = Field(True, description="write report/ (HTML with plots, stats.json) with every build")
+    allow_empty: bool = Field(False, description="write a dataset with no rows instead of stopping with an error")
     workers: int = Field(default_factory=usable_cores, ge=1,
                          description="processes for read → quality (default: the usable cores); the output is the same "
                                      "for any number")
@@ -172,9 +173,10 @@ class BuildConfig(Strict):
         return self
 
     def by_preference(self) -> list[SourceConfig]:
-        """Sources in the order they are processed: preferred first, so the copy that survives dedup is theirs."""
+        """Sources in the order they are processed and win dedup: the preferred ones in the order given, then
+        the rest by name, so that the order of the flags or of the config's entries changes nothing."""
         rank = {name: i for i, name in enumerate(self.prefer)}
-        return sorted(self.sources, key=lambda s: rank.get(s.name, len(rank)))
+        return sorted(self.sources, key=lambda s: (rank.get(s.name, len(rank)), s.name))
 
     def mapping_for(self, source: SourceConfig) -> dict[str, str]:
         """The user's mappings for one source: the kind's table, then the source's own on top."""

@@ -28,3 +28,34 @@ class UserError(Exception):
         field = f"field '{self.field}': " if self.field else ""
         remedy = f"; {self.remedy}" if self.remedy else ""
         return f"{where}{field}{self.args[0]}{remedy}"
+
+
+def machine_error(exc: BaseException) -> UserError | None:
+    """What the machine or the input's shape did (a full or read-only disk, memory, nesting, a dead worker), as
+    the one line a user's mistake gets; None for anything else, which is a bug and keeps its traceback."""
+    import csv
+    import errno
+    from concurrent.futures import BrokenExecutor
+
+    if isinstance(exc, OSError):
+        remedies = {errno.ENOSPC: "free disk space or choose another --out",
+                    errno.EDQUOT: "free disk space or choose another --out",
+                    errno.EROFS: "choose a folder on a writable disk (--out)",
+                    errno.EACCES: "check the permissions, or choose another folder",
+                    errno.EPERM: "check the permissions, or choose another folder",
+                    errno.ENOTDIR: "a part of the path is a file, not a folder: fix the path",
+                    errno.EMFILE: "raise the open-file limit (ulimit -n)"}
+        return UserError(exc.strerror or str(exc), file=exc.filename,
+                         remedy=remedies.get(exc.errno or 0, "check the path and the disk"))
+    if isinstance(exc, MemoryError):
+        return UserError("out of memory", remedy="use fewer --workers or a smaller batch_size, or free memory")
+    if isinstance(exc, RecursionError):
+        return UserError("a record or template is nested too deeply to process",
+                         remedy="flatten the record, or leave the file out")
+    if isinstance(exc, BrokenExecutor):
+        return UserError("a worker process died (the system may have killed it for lack of memory)",
+                         remedy="use fewer --workers, or free memory, and build again")
+    if isinstance(exc, (csv.Error, UnicodeError)):
+        return UserError(f"cannot read the input: {' '.join(str(exc).split())}",
+                         remedy="fix the file, or give its encoding with --encoding")
+    return None

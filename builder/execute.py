@@ -7,7 +7,13 @@ and leaves its results in files, so no row data passes through a pipe. Results c
 order, so the output does not depend on the executor or on which worker finished first.
 """
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -49,13 +55,30 @@ class Pool:
         """Submits every call now, so the workers start while this process goes on; the pool shuts down once
         the results are read (or their iterator is dropped)."""
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
         try:
             results = pool.map(function, *zip(*calls, strict=True))
         except BaseException:
             pool.shutdown(cancel_futures=True)
             raise
         return _collected(pool, results)
+
+
+def die_with_parent(parent: int) -> None:
+    """A worker ends when the build's process dies (killed, say, by the OOM killer) instead of living on,
+    orphaned: the kernel signals it on Linux; elsewhere a thread watches for the parent to go."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    else:
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # died before the signal was asked for
+        os._exit(1)
 
 
 def _collected(pool: ProcessPoolExecutor, results: Iterator) -> Iterator:

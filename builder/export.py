@@ -2,21 +2,18 @@
 DatasetDict, by `prepare_bucket` in any process; the trainer formats (`builder.formats`) are rendered from the
 Arrow shards (`shard_rows`).
 
-Everything is written into the build's temporary folder; `publish_atomically` swaps it into place
-at the very end, so an interrupted or failed build leaves the previous output untouched.
+Everything is written into the build's temporary folder; `builder.outdir` swaps it into place at the very
+end, so an interrupted or failed build leaves the previous output untouched.
 """
 
 import hashlib
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from builder.errors import UserError
 from builder.hashing import hash64
 from builder.report import COLUMNS, Tally
 from builder.rows import FEATURES, ROW_SCHEMA
@@ -111,24 +108,3 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def prepare_output(out: Path) -> Path:
-    """A fresh temporary folder beside `out`; refuses to replace a folder that is not a build."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
-        raise UserError("exists and is not a previous build (no manifest.json)", file=out,
-                        remedy="choose an empty or new folder for --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    return tmp
-
-
-def publish_atomically(tmp: Path, out: Path) -> None:
-    """Swaps the finished build into place with renames; the old build is removed only afterwards."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)

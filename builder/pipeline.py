@@ -24,13 +24,14 @@ import pyarrow.compute as pc
 from builder import __version__
 from builder.card import write_card
 from builder.config import BuildConfig, SourceConfig
+from builder.errors import UserError
 from builder.execute import Executor, executor_for, shards_per_source
 from builder.expand import Expander
-from builder.export import (Shard, prepare_bucket, prepare_output, publish_atomically, sha256_file, shard_rows,
-                            write_hf)
+from builder.export import Shard, prepare_bucket, sha256_file, shard_rows, write_hf
 from builder.formats import open_writers, write_dataset_info
 from builder.ledger import Ledger, Reject
 from builder.mix import copies_per_row
+from builder.outdir import SIGNATURE, check_output, prepare_output, publish_atomically, seal
 from builder.quality import Quality, Removal
 from builder.read import Detected, detect
 from builder.report import Tally, write_report
@@ -84,8 +85,10 @@ class Stopwatch:
 def build(config: BuildConfig, progress: Progress = no_progress, command: list[str] | None = None) -> BuildResult:
     """Runs every stage and swaps the finished dataset into `config.out`."""
     watch = Stopwatch(children=config.engine != "dask")
+    out = check_output(config.out, [s.path for s in config.sources] + config.decontamination.eval_sets
+                       + [config.templates])
     catalogue = catalogue_for(config)
-    tmp = prepare_output(config.out)
+    tmp = prepare_output(out)
     try:
         ledger = Ledger(tmp)
         run = Run(config, expanders_for(config, catalogue), Quality(config), ledger, progress)
@@ -107,6 +110,8 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
 
             splits, digests, tally = _export(spool, run, tmp, copies, executor, account)
         watch.lap("export")
+        if not sum(splits.values()) and not config.allow_empty:
+            raise empty_build(ledger)
         shutil.rmtree(tmp / "units")
         coverage = _coverage(run.expanders, config, ledger)
         quality = {**run.quality.manifest(), **settled}
@@ -115,12 +120,27 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
         write_card(manifest, tmp, config.license, config.name)
         if config.report:
             write_report(tmp, tally)
-        publish_atomically(tmp, config.out)
+        seal(tmp)
+        publish_atomically(tmp, out)
         watch.lap("manifest, report")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return BuildResult(ledger, coverage, manifest, watch.stages)
+
+
+def empty_build(ledger: Ledger) -> UserError:
+    """A build with no rows is a mistake (wrong files, a mapping that matches nothing) unless asked for."""
+    sources = ledger.to_json()
+    reasons: dict[str, int] = {}
+    for counts in sources.values():
+        for reason, n in counts["rejected_by_reason"].items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    top = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:3]) or "none"
+    read = sum(c["read"] for c in sources.values())
+    return UserError(f"the build has no rows ({read} records read; top reject reasons: {top}); the previous output "
+                     "is untouched", remedy="check the inputs with `build-instructions validate --ledger DIR`, or "
+                     "pass --allow-empty to write an empty dataset")
 
 
 def dry_run(
@@ -306,7 +326,7 @@ def _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp:
     sha256 of the outputs hashed as they were written; the other (small) files are read here."""
     sources = ledger.to_json()
     return {
-        "builder": __version__,
+        "builder": {"name": SIGNATURE, "version": __version__},
         "command": command or [],
         "seed": config.seed,
         "config": config.model_dump(mode="json"),

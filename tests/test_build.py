@@ -118,7 +118,7 @@ def test_refuses_to_replace_a_folder_that_is_not_a_build(tmp_path: Path, qa_file
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me", encoding="utf-8")
     result = run("build", "--qa", qa_file, "--out", precious, "--quiet")
-    assert result.exit_code == 2 and "is not a previous build" in result.stderr
+    assert result.exit_code == 2 and "is not an output of build-instructions" in result.stderr
     assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
 
 
