@@ -5,8 +5,8 @@ and reads the pushed repo back with `datasets.load_dataset(repo_id)` in a fresh 
 `HF_ENDPOINT`/offline settings it needs are its own, not this test process's); that process also records every
 warning and logged warning the load gives, and there must be none. Tests of the command line run
 `python -m builder` in a fresh process whose environment holds only the hub, AWS and token settings the test
-gives it. The S3 side needs `s3fs` and `moto[server]` (its server runs in a thread of this process, serving
-real HTTP); those tests are skipped when they are missing.
+gives it. The S3 side needs `s3fs` and `moto[server]` (its server runs in a process of its own on 127.0.0.1);
+those tests are skipped when they are missing.
 """
 
 import copy
@@ -386,23 +386,32 @@ def test_publish_to_a_folder_copies_the_hub_layout_and_drops_stale_shards(build_
 
 @pytest.fixture(scope="module")
 def s3():
+    """moto's S3 server in a process of its own on 127.0.0.1, as a user's S3-compatible store would be."""
     s3fs = pytest.importorskip("s3fs")
-    server_module = pytest.importorskip("moto.server")
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="eu-central-1")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    pytest.importorskip("moto.server")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"moto's server did not start on {endpoint}") from None
+                time.sleep(0.1)
         options = {"key": "test", "secret": "test",
                    "client_kwargs": {"endpoint_url": endpoint, "region_name": "eu-central-1"}}
         s3fs.S3FileSystem(skip_instance_cache=True, **options).mkdir("qizhen")
         yield {"endpoint": endpoint, "storage_options": options}
     finally:
-        server.stop()
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _s3_files(s3, prefix: str) -> dict[str, bytes]:
