@@ -4,7 +4,7 @@ Templates come from users, so every check runs before any record is read, the sa
 at build time: syntax, variables against the kind's schema, duplicate ids, constructs the sandbox
 exists to stop (attribute access, calls, include/import, Jinja globals), templates that could never
 render or would fail on a record lacking an unguarded field, answers that print no record text.
-Rendering then runs in `SandboxedEnvironment` with `StrictUndefined` and no loader.
+Rendering then runs in the bounded sandbox of `builder.render` with `StrictUndefined` and no loader.
 """
 
 import bisect
@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import TemplateSyntaxError, nodes
+from jinja2.defaults import DEFAULT_NAMESPACE
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from builder.errors import UserError
-from builder.render import Renderer, compile_renderer, make_environment
+from builder.render import FILTERS, Renderer, compile_renderer, make_environment
 from schemas import KB_KINDS, RECORD_MODELS
 
 FORBIDDEN = {
@@ -37,7 +38,6 @@ FORBIDDEN = {
     nodes.AssignBlock: "set is not allowed in templates",
     nodes.FilterBlock: "filter blocks are not allowed in templates",
 }
-FILTERS = frozenset({"sentence", "join", "trim", "replace", "first", "last", "length", "lower", "upper", "default"})
 TESTS = frozenset({"none", "string", "defined", "undefined", "sameas"})
 SAMPLE_TEXT = "示例内容"
 ALWAYS_PRESENT = frozenset({"name", "aliases"})  # the schema requires a name; aliases is a list, maybe empty
@@ -220,7 +220,7 @@ def _check_template(
         n.name for n in ast.find_all(nodes.Name) if n.ctx == "store"
     }
     for name in sorted(names - fields):
-        kind = "a Jinja2 global, not a record field" if name in env.globals else "not a field of this kind"
+        kind = "a Jinja2 global, not a record field" if name in DEFAULT_NAMESPACE else "not a field of this kind"
         found.append(problem(f"unknown variable '{name}' ({kind}); fields are: {', '.join(sorted(fields))}"))
     if found:
         return None, found

@@ -3,18 +3,34 @@
 Most catalogue templates only substitute fields, apply `sentence` or `join`, and test fields with
 `{% if %}`. Such a template is translated from its parsed tree into one Python expression (what
 Jinja2 would compute, without a render context per call: several times faster); any other construct
-falls back to the sandboxed template's own `render`. Both honour StrictUndefined and `finalize`.
+falls back to the sandboxed template's own `render`. Both honour StrictUndefined and `finalize`; the
+sandbox also refuses a text longer than `MAX_TEXT_CHARS` before building it (arithmetic, `replace`,
+`join`, the output stream).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from jinja2 import StrictUndefined, nodes
-from jinja2.exceptions import UndefinedError
+from jinja2.exceptions import SecurityError, TemplateRuntimeError, UndefinedError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 Renderer = Callable[[dict], str]
 TERMINAL = "。！？!?…"
 SOFT_END = "，,、；;：:"
+MAX_TEXT_CHARS = 1_000_000  # 125x the default max_row_chars (8000): far above any real answer, far below a bomb
+MAX_NUMBER_BITS = 4096  # about 1,233 digits: printable (Python refuses to print 4,300) and quick to compute
+FILTERS = frozenset({"sentence", "join", "trim", "replace", "first", "last", "length", "lower", "upper", "default"})
+
+
+class TextTooLong(TemplateRuntimeError):
+    """A rendered text, or a step towards one, over `MAX_TEXT_CHARS`: refused before it is built."""
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_TEXT_CHARS:
+        raise TextTooLong(f"{what} would make a text of more than {MAX_TEXT_CHARS:,} characters, the most a "
+                          "rendered question or answer may hold")
 
 
 def sentence(text: object) -> str:
@@ -37,16 +53,109 @@ def finalize(value: object) -> object:
     return value
 
 
+def replace(value: object, old: object, new: object, count: int | None = None) -> str:
+    """Jinja2's `replace` (autoescape off), refusing a result over the cap before building it."""
+    if value is None:
+        raise UndefinedError("a missing field was passed to `replace`; list it in requires or test it with {% if %}")
+    text, old, new = str(value), str(old), str(new)
+    hits = text.count(old) if count is None or count < 0 else min(text.count(old), count)
+    _check_size(len(text) + hits * (len(new) - len(old)), "`replace`")
+    return text.replace(old, new, -1 if count is None else count)
+
+
+def join(value: object, separator: object = "") -> str:
+    """Jinja2's `join` (autoescape off, no `attribute`), refusing separators that would add more than the cap
+    before joining (the items are the record's own text; the whole output is capped anyway)."""
+    if value is None:
+        raise UndefinedError("a missing field was passed to `join`; list it in requires or test it with {% if %}")
+    separator = str(separator)
+    if not hasattr(value, "__len__"):
+        try:
+            value = list(value)  # type: ignore[call-overload]
+        except TypeError:
+            raise TemplateRuntimeError(f"`join` needs a list or a text, not {type(value).__name__}") from None
+    _check_size((len(value) - 1) * len(separator), "`join`")  # type: ignore[arg-type]
+    return separator.join(map(str, value))  # type: ignore[call-overload]
+
+
+def bounded_concat(pieces: Iterable[str]) -> str:
+    """The environment's `concat`: joins a template's output pieces, stopping as soon as they pass the cap."""
+    parts: list[str] = []
+    size = 0
+    for part in pieces:
+        size += len(part)
+        if size > MAX_TEXT_CHARS:
+            _check_size(size, "the template")
+        parts.append(part)
+    return "".join(parts)
+
+
+SEQUENCES = (str, list, tuple)
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """The sandbox with arithmetic intercepted (no number or repeated text past the caps, no %-formatting)
+    and no attributes.
+
+    Intercepted operators are also never folded at compile time, where `'%09999999999d' % 1` would run.
+    """
+
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
+    intercepted_unops = frozenset({"+", "-"})
+
+    def call_binop(self, context: Context, operator: str, left: object, right: object) -> object:
+        """The operator, once its result is known to fit: sizes checked before anything is built."""
+        if operator == "%" and isinstance(left, str):
+            raise SecurityError("%-formatting is not allowed in templates")
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 \
+                and (abs(left).bit_length() - 1) * right > MAX_NUMBER_BITS:
+            raise SecurityError(f"`**` would make a number of more than {MAX_NUMBER_BITS} bits")
+        if operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if isinstance(sequence, SEQUENCES) and isinstance(times, int):
+                    _check_size(len(sequence) * times, "`*`")
+        if operator == "+" and isinstance(left, SEQUENCES) and isinstance(right, SEQUENCES):
+            _check_size(len(left) + len(right), "`+`")
+        value = _arithmetic(self.binop_table[operator], operator, left, right)
+        if isinstance(value, int) and value.bit_length() > MAX_NUMBER_BITS:
+            raise SecurityError(f"`{operator}` would make a number of more than {MAX_NUMBER_BITS} bits")
+        return value
+
+    def call_unop(self, context: Context, operator: str, arg: object) -> object:
+        """`-x` and `+x` cannot grow anything; intercepted so that a wrong type is a template error."""
+        return _arithmetic(self.unop_table[operator], operator, arg)
+
+    def is_safe_attribute(self, obj: object, attr: str, value: object) -> bool:
+        """None is: templates read record fields, not their attributes (`'{:>9999999999}'.format` would run)."""
+        return False
+
+    def wrap_str_format(self, value: object) -> None:
+        """No `str.format`, sandboxed or not (see `is_safe_attribute`)."""
+        return None
+
+
+def _arithmetic(function: Callable, operator: str, *args: object) -> object:
+    """An operator's Python errors (overflow, division by zero, wrong types) as template errors, not tracebacks."""
+    try:
+        return function(*args)
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        raise TemplateRuntimeError(f"`{operator}`: {exc}") from None
+
+
 def make_environment() -> SandboxedEnvironment:
-    """The one environment templates run in: sandboxed, strict, no loader, plain text."""
-    env = SandboxedEnvironment(
+    """The one environment templates run in: sandboxed, bounded, strict, no loader, no globals, plain text,
+    and only the filters the lint allows (`replace` and `join` bounded)."""
+    env = BoundedSandbox(
         undefined=StrictUndefined,
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=finalize,
     )
-    env.filters["sentence"] = sentence
+    env.filters = {name: env.filters[name] for name in FILTERS - {"sentence", "replace", "join"}}
+    env.filters.update(sentence=sentence, replace=replace, join=join)
+    env.globals.clear()
+    env.concat = bounded_concat  # type: ignore[method-assign]
     return env
 
 
