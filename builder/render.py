@@ -3,9 +3,10 @@
 Most catalogue templates only substitute fields, apply `sentence` or `join`, and test fields with
 `{% if %}`. Such a template is translated from its parsed tree into one Python expression (what
 Jinja2 would compute, without a render context per call: several times faster); any other construct
-falls back to the sandboxed template's own `render`. Both honour StrictUndefined and `finalize`; the
-sandbox also refuses a text longer than `MAX_TEXT_CHARS` before building it (arithmetic, `replace`,
-`join`, the output stream).
+falls back to the sandboxed template's own `render`. Both honour StrictUndefined and `finalize`, and
+both refuse a text longer than `MAX_TEXT_CHARS`: the sandbox before building it (arithmetic, `replace`,
+`join`, the output stream), the fast path by checking `join` the same way and its result once (what it
+translates grows at most in proportion to the record).
 """
 
 from collections.abc import Callable, Iterable
@@ -160,18 +161,28 @@ def make_environment() -> SandboxedEnvironment:
 
 
 def compile_renderer(env: SandboxedEnvironment, ast: nodes.Template, name: str = "template") -> Renderer:
-    """Generated Python when the tree allows it (identical output), else the sandboxed template's render.
+    """Generated Python when the tree allows it (identical output, the same cap), else the sandboxed render.
 
     Only literal text, field names, `sentence`, `join` with a constant and `{% if field %}` are
-    translated, and every literal is embedded with repr(): no text of the template becomes code.
+    translated, and every literal is embedded with repr(): no text of the template becomes code. A tree
+    too deep for Python's compiler renders through the sandbox too.
     """
-    expression = _statements(ast.body)
-    if expression is None:
+    scope = {"_out": _out, "_sentence": sentence, "_join": join, "_check_size": _check_size,
+             "UndefinedError": UndefinedError}
+    try:
+        fast, exact = _statements(ast.body, False), _statements(ast.body, True)
+        if fast is None or exact is None:
+            return env.from_string(ast).render
+        source = f"def exact(ctx):\n    return {exact[0]}\n" \
+                 f"def render(ctx):\n    try:\n        try:\n            text = {_text(*fast)}\n" \
+                 f"        except TypeError:  # a value that is not text: printed as Jinja2 prints it\n" \
+                 f"            text = exact(ctx)\n    except KeyError as missing:\n" \
+                 f"        raise UndefinedError(f'{{missing}} is undefined') from None\n" \
+                 f"    if len(text) > {MAX_TEXT_CHARS}:\n        _check_size(len(text), 'the template')\n" \
+                 f"    return text\n"
+        exec(compile(source, f"<{name}>", "exec"), scope)  # noqa: S102 - code generated from a checked tree
+    except (SyntaxError, RecursionError, MemoryError):
         return env.from_string(ast).render
-    source = f"def render(ctx):\n    try:\n        return {expression}\n    except KeyError as missing:\n" \
-             f"        raise UndefinedError(f'{{missing}} is undefined') from None\n"
-    scope = {"_out": _out, "_sentence": sentence, "UndefinedError": UndefinedError}
-    exec(compile(source, f"<{name}>", "exec"), scope)  # noqa: S102 - code generated from a checked tree
     return scope["render"]
 
 
@@ -182,33 +193,58 @@ def _out(value: object) -> str:
     return value if type(value) is str else str(value)
 
 
-def _statements(body: list[nodes.Node]) -> str | None:
-    parts = [_statement(node) for node in body]
-    if any(part is None for part in parts):
+Code = tuple[str, bool]  # an expression, and whether it is certainly text (else a field's value as it is)
+
+
+def _text(code: str, certain: bool) -> str:
+    return code if certain else f"(_v if (_v := {code}).__class__ is str else _out(_v))"  # inline for plain text
+
+
+def _statements(body: list[nodes.Node], exact: bool) -> Code | None:
+    """One expression for a list of nodes: `+` for up to three parts, one `''.join` of a tuple for more.
+
+    Unless `exact`, a field's value joins the text as it is wherever a value that is not text would raise
+    TypeError there (`''.join`, or `+` after a text); the renderer then renders `exact`ly, converting values.
+    """
+    parts = _parts(body, exact)
+    if parts is None:
         return None
-    return "(" + " + ".join(parts) + ")" if parts else "''"
+    if len(parts) < 2:
+        return parts[0] if parts else ("''", True)
+    strict = not exact and (len(parts) > 3 or parts[0][1] or parts[1][1])
+    codes = [code if strict else _text(code, certain) for code, certain in parts]
+    return ("''.join((" + ", ".join(codes) + "))" if len(parts) > 3 else "(" + " + ".join(codes) + ")"), True
 
 
-def _statement(node: nodes.Node) -> str | None:
-    if isinstance(node, nodes.Output):
-        return _statements(node.nodes)
+def _parts(body: list[nodes.Node], exact: bool) -> list[Code] | None:
+    parts: list[Code] = []
+    for node in body:
+        found = _parts(node.nodes, exact) if isinstance(node, nodes.Output) else [_statement(node, exact)]
+        if found is None or None in found:
+            return None
+        parts += found  # type: ignore[arg-type]
+    return parts
+
+
+def _statement(node: nodes.Node, exact: bool) -> Code | None:
     if isinstance(node, nodes.TemplateData):
-        return repr(node.data)
+        return repr(node.data), True
     if isinstance(node, nodes.If):
-        return _if(node)
-    value = _expression(node)
+        return _if(node, exact)
+    value = _expression(node, exact)
     if value is None:
         return None
-    return f"(_v if (_v := {value}).__class__ is str else _out(_v))"  # inline for plain text
+    certain = isinstance(node, nodes.Filter)  # `sentence` and `join` give text, never None
+    return (_text(value, certain), True) if exact else (value, certain)
 
 
-def _if(node: nodes.If) -> str | None:
-    otherwise = _statements(node.else_)
+def _if(node: nodes.If, exact: bool) -> Code | None:
+    otherwise = _statements(node.else_, exact)
     for branch in reversed([node, *node.elif_]):
-        test, body = _test(branch.test), _statements(branch.body)
+        test, body = _test(branch.test), _statements(branch.body, exact)
         if otherwise is None or test is None or body is None:
             return None
-        otherwise = f"({body} if {test} else {otherwise})"
+        otherwise = f"({body[0]} if {test} else {otherwise[0]})", body[1] and otherwise[1]
     return otherwise
 
 
@@ -216,19 +252,25 @@ def _test(node: nodes.Node) -> str | None:
     if isinstance(node, nodes.Not):
         inner = _test(node.node)
         return None if inner is None else f"(not {inner})"
-    return _expression(node)
+    return _expression(node, False)
 
 
-def _expression(node: nodes.Node) -> str | None:
+def _expression(node: nodes.Node, exact: bool) -> str | None:
     if isinstance(node, nodes.Name) and node.ctx == "load" and node.name.isidentifier():
         return f"ctx[{node.name!r}]"
     if not isinstance(node, nodes.Filter) or node.kwargs or node.dyn_args or node.dyn_kwargs or node.node is None:
         return None
-    inner = _expression(node.node)
+    inner = _expression(node.node, exact)
     if inner is None:
         return None
     if node.name == "sentence" and not node.args:
         return f"_sentence({inner})"
     if node.name == "join" and len(node.args) == 1 and isinstance(node.args[0], nodes.Const):
-        return f"{str(node.args[0].value)!r}.join(map(str, {inner}))"
+        separator = str(node.args[0].value)
+        if exact:
+            return f"_join({inner}, {separator!r})"
+        if separator:  # the cap `join` puts on what separators add, inline; past it, `join` itself refuses
+            most = MAX_TEXT_CHARS // len(separator) + 1
+            inner = f"(_j if len(_j := {inner}) <= {most} else _join(_j, {separator!r}))"
+        return f"{separator!r}.join(map(str, {inner}))"
     return None

@@ -1,21 +1,31 @@
-"""Template resource bombs: bounded by the sandbox, never a traceback.
+"""Template resource bombs: bounded by the sandbox and the fast path alike, never a traceback.
 
-Everything that could blow up runs in a subprocess with a 2 GB address-space limit and a timeout, so a
+Every command that could blow up runs in a subprocess with a 2 GB address-space limit and a timeout, so a
 regression fails the test instead of taking the machine down.
 """
 
 import json
+import re
 import resource
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from builder.render import MAX_TEXT_CHARS, compile_renderer, make_environment
 
 LIMIT = 2 << 30
 
 
 def _limit() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+
+
+def bounded(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real CLI in a subprocess with at most 2 GB of address space and `timeout` seconds."""
+    return subprocess.run([sys.executable, "-m", "builder", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=_limit)
 
 
 SANDBOX = r"""
@@ -67,3 +77,72 @@ def test_the_sandbox_bounds_what_the_lint_refuses(source: str, error: str, messa
     assert done.returncode == 0, done.stderr
     kind, detail = json.loads(done.stdout)
     assert kind == error and (detail == message if error == "ok" else str(message) in detail), detail
+
+
+def _both(source: str) -> tuple:
+    env = make_environment()
+    ast = env.parse(source)
+    fast, slow = compile_renderer(env, ast), env.from_string(ast).render
+    assert fast.__qualname__ == "render"  # the generated code, not the sandbox
+    return fast, slow
+
+
+def _outcome(render, context: dict) -> tuple[str, str]:
+    try:
+        return "ok", render(context)
+    except Exception as exc:  # noqa: BLE001 - both paths must fail the same way
+        return type(exc).__name__, ""
+
+
+@pytest.mark.parametrize(
+    ("source", "context"),
+    [
+        ("{{ name }}的适应证：{{ indications | sentence }}", {"name": "布洛芬", "indications": "用" * (MAX_TEXT_CHARS - 9)}),
+        ("{{ name }}的适应证：{{ indications | sentence }}", {"name": "布洛芬", "indications": "用" * (MAX_TEXT_CHARS - 8)}),
+        ("{{ indications }}", {"indications": "用" * MAX_TEXT_CHARS}),
+        ("{{ indications }}", {"indications": "用" * (MAX_TEXT_CHARS + 1)}),
+        ("{{ aliases | join('、') }}", {"aliases": ["甲"] * (MAX_TEXT_CHARS // 2)}),
+        ("{{ aliases | join('、') }}", {"aliases": ["甲"] * (MAX_TEXT_CHARS // 2 + 1)}),
+        ("{{ aliases | join('、、') | sentence }}", {"aliases": [""] * (MAX_TEXT_CHARS // 2 + 1)}),
+        ("{{ aliases | join('、、') | sentence }}", {"aliases": [""] * (MAX_TEXT_CHARS // 2 + 2)}),
+    ],
+)
+def test_the_fast_path_applies_the_same_cap(source: str, context: dict) -> None:
+    fast, slow = _both(source)
+    expected = _outcome(slow, context)
+    assert _outcome(fast, context) == expected
+    assert expected[0] in ("ok", "TextTooLong") and len(expected[1]) <= MAX_TEXT_CHARS
+
+
+@pytest.mark.parametrize("source", ["{{ a }}{{ b }}", "x{{ a }}", "{{ a }}x", "{{ a }}{{ b }}x", "{{ a }}x{{ b }}",
+                                    "{% if a %}{{ a }}{% endif %}{{ b }}", "x{% if a %}{{ a }}{% endif %}{{ b }}y",
+                                    "{{ a }}{{ b }}{{ a }}{{ b }}", "{{ a }}", "{% if a %}{{ b }}{% else %}{{ a }}{% endif %}"])
+@pytest.mark.parametrize("a", ["甲", ["甲", "乙"], [], 7, None, ""])
+@pytest.mark.parametrize("b", ["乙", ["丙"], 0, None])
+def test_the_fast_path_prints_any_value_as_jinja_does(source: str, a: object, b: object) -> None:
+    """Values join the text unconverted where anything else would raise TypeError; then the exact code runs."""
+    fast, slow = _both(source)
+    assert _outcome(fast, {"a": a, "b": b}) == _outcome(slow, {"a": a, "b": b})
+
+
+def test_a_long_record_is_not_an_error(tmp_path: Path) -> None:
+    """Legitimately long text renders (the quality stage's max_row_chars judges it), far below the cap."""
+    kb = tmp_path / "drugs.jsonl"
+    rows = [{"name": "布洛芬", "indications": "用于头痛。" * 40_000}, {"name": "阿司匹林", "indications": "用于发热。"}]
+    kb.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    built = bounded("build", "--kb", f"drug={kb}", "--out", tmp_path / "out", "--quiet", "--workers", "1")
+    assert built.returncode == 0, built.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert "too_long_row" in json.dumps(manifest)
+
+
+def test_a_record_over_the_cap_stops_the_build_with_one_line(tmp_path: Path) -> None:
+    """Only a field of about a million characters meets the cap: the build names the template and the record."""
+    kb = tmp_path / "drugs.jsonl"
+    rows = [{"name": "布洛芬", "indications": "用于头痛。" * 240_000}, {"name": "阿司匹林", "indications": "用于发热。"}]
+    kb.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    built = bounded("build", "--kb", f"drug={kb}", "--out", tmp_path / "out", "--quiet", "--workers", "1")
+    assert built.returncode == 2 and built.stderr.count("\n") == 1, built.stderr
+    assert re.match(r"error: \S+drug\.toml:\d+: drug\.\w+: cannot render for record '布洛芬' \(.* would make a text "
+                    r"of more than 1,000,000 characters", built.stderr), built.stderr
+    assert not (tmp_path / "out").exists()
