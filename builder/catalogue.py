@@ -2,9 +2,10 @@
 
 Templates come from users, so every check runs before any record is read, the same at lint time and
 at build time: syntax, variables against the kind's schema, duplicate ids, constructs the sandbox
-exists to stop (attribute access, calls, include/import, Jinja globals), templates that could never
-render or would fail on a record lacking an unguarded field, answers that print no record text.
-Rendering then runs in the bounded sandbox of `builder.render` with `StrictUndefined` and no loader.
+exists to stop (attribute access, calls, include/import, Jinja globals), loops, arithmetic and growth
+that could blow a text up, templates that could never render or would fail on a record lacking an
+unguarded field, answers that print no record text. Rendering then runs in the bounded sandbox of
+`builder.render` with `StrictUndefined` and no loader.
 """
 
 import bisect
@@ -17,7 +18,6 @@ from pathlib import Path
 
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.defaults import DEFAULT_NAMESPACE
-from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from builder.errors import UserError
@@ -36,8 +36,15 @@ FORBIDDEN = {
     nodes.CallBlock: "call blocks are not allowed in templates",
     nodes.Assign: "set is not allowed in templates",
     nodes.AssignBlock: "set is not allowed in templates",
+    nodes.With: "with is not allowed in templates",
     nodes.FilterBlock: "filter blocks are not allowed in templates",
+    nodes.For: "loops ({{% for %}}) are not allowed: print a list with `| join('、')`",
+    **dict.fromkeys(
+        (nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow, nodes.Pos, nodes.Neg),
+        "arithmetic (`{op}`) is not allowed: a template only rephrases the question and presents what the "
+        "record says"),
 }
+GROWTH = frozenset({"replace", "join"})  # allowed filters whose output can be many times longer than their input
 TESTS = frozenset({"none", "string", "defined", "undefined", "sameas"})
 SAMPLE_TEXT = "示例内容"
 ALWAYS_PRESENT = frozenset({"name", "aliases"})  # the schema requires a name; aliases is a list, maybe empty
@@ -146,7 +153,7 @@ def read_catalogue(path: Path, kind: str | None) -> tuple[list[Entry], list[Prob
                      else _line_of_string(text, lines, _quoted(source), line))
             ast, found = _check_template(env, source, fields, raw, role, path, where, entry_id)
             problems += found
-            if ast is not None:
+            if ast is not None and not found:  # compiled once its trial renders passed
                 compiled[role] = compile_renderer(env, ast, f"{entry_id} {role}")
         seen.add(entry_id)
         if len(problems) == here:
@@ -204,21 +211,24 @@ def _check_template(
     problem = lambda message, at=line: Problem(path, at, entry_id, f"{role}: {message}")  # noqa: E731
     try:
         ast = env.parse(source)
+        tree = list(ast.find_all(nodes.Node))  # walked once, in order: a tree too deep to walk fails here
     except TemplateSyntaxError as exc:
         return None, [problem(f"template syntax error: {exc.message}", line + (exc.lineno or 1) - 1)]
-    found = []
-    for node_type, message in FORBIDDEN.items():
-        for node in ast.find_all(node_type):
-            found.append(problem(message.format(attr=getattr(node, "attr", ""))))
-    for node in ast.find_all(nodes.Filter):
-        if node.name not in FILTERS:
+    except (RecursionError, ValueError, MemoryError) as exc:  # nested too deep; an integer too long to read
+        why = "it nests too deeply" if isinstance(exc, RecursionError) else exc
+        return None, [problem(f"cannot be parsed ({why})")]
+    found = [problem(message.format(attr=getattr(node, "attr", ""), op=getattr(node, "operator", "")))
+             for node_type, message in FORBIDDEN.items() for node in tree if isinstance(node, node_type)]
+    for node in tree:
+        if isinstance(node, nodes.Filter) and node.name not in FILTERS:
             found.append(problem(f"filter '{node.name}' is not allowed; use one of: {', '.join(sorted(FILTERS))}"))
-    for node in ast.find_all(nodes.Test):
-        if node.name not in TESTS:
+        elif isinstance(node, nodes.Filter) and node.name in GROWTH and (why := _growth(node)):
+            found.append(problem(why))
+    for node in tree:
+        if isinstance(node, nodes.Test) and node.name not in TESTS:
             found.append(problem(f"test '{node.name}' is not allowed; use one of: {', '.join(sorted(TESTS))}"))
-    names = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"} - {
-        n.name for n in ast.find_all(nodes.Name) if n.ctx == "store"
-    }
+    loaded = {n.name for n in tree if isinstance(n, nodes.Name) and n.ctx == "load"}
+    names = loaded - {n.name for n in tree if isinstance(n, nodes.Name) and n.ctx == "store"}
     for name in sorted(names - fields):
         kind = "a Jinja2 global, not a record field" if name in DEFAULT_NAMESPACE else "not a field of this kind"
         found.append(problem(f"unknown variable '{name}' ({kind}); fields are: {', '.join(sorted(fields))}"))
@@ -227,21 +237,36 @@ def _check_template(
     return ast, _trial_renders(env, ast, names, raw, role, problem)
 
 
+def _growth(node: nodes.Filter) -> str | None:
+    """Why a growth filter could blow a text up, if it could: a computed argument, or growth inside growth."""
+    inner = next((n.name for n in (node.node, *node.node.find_all(nodes.Filter))  # type: ignore[union-attr]
+                  if isinstance(n, nodes.Filter) and n.name in GROWTH), None)
+    if inner:
+        return (f"nested growth: `{node.name}` is applied to the output of `{inner}`, so their lengths multiply; "
+                "use one of them")
+    if node.kwargs or node.dyn_args or node.dyn_kwargs or not all(isinstance(a, nodes.Const) for a in node.args):
+        return f"`{node.name}` takes literal arguments only: one computed from the record can multiply its length"
+    return None
+
+
 def _trial_renders(env: SandboxedEnvironment, ast: nodes.Template, names: set[str], raw: dict, role: str, problem):
-    """Renders with every field present and with only the required ones: what a real record can meet."""
-    template = env.from_string(ast)
+    """Renders with every field present and with only the required ones: what a real record can meet.
+
+    Any exception is a finding, not a crash: a template the sandbox refuses, or one too deep to compile.
+    """
     requires = set(raw.get("requires", [])) if isinstance(raw.get("requires"), list) else set()
     full = {name: ["别名"] if name == "aliases" else SAMPLE_TEXT for name in names}
     try:
+        template = env.from_string(ast)
         if not template.render(full).strip():
             return [problem("renders empty even when every field is present: it can never produce a row")]
-    except TemplateError as exc:
-        return [problem(f"cannot render even with every field present ({exc})")]
+    except Exception as exc:  # noqa: BLE001 - reported as a problem of the template
+        return [problem(f"cannot render even with every field present ({exc or type(exc).__name__})")]
     found = []
     for name in sorted(names - requires - ALWAYS_PRESENT):
         try:
             template.render({**full, name: [] if name == "aliases" else None})
-        except TemplateError:
+        except Exception:  # noqa: BLE001 - a record without the field would stop the build
             found.append(problem(f"prints '{name}', which is not in requires and not guarded by "
                                  f"{{% if {name} %}}: a record without it would stop the build"))
     if role == "answer" and not names - {"name"}:

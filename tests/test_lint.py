@@ -63,6 +63,14 @@ def test_shipped_catalogue_is_clean() -> None:
         ('requires = ["indications"]', 'requires = ["indication"]', 5, "requires unknown field(s) indication"),
         ("{{ name }}的适应证：{{ indications | sentence }}", "{% if false %}{{ name }}{{ indications }}{% endif %}", 11,
          "answer: renders empty even when every field is present"),
+        ("{{ indications | sentence }}", "{% for a in aliases %}{{ a }}{% endfor %}{{ indications }}", 11,
+         "answer: loops ({% for %}) are not allowed: print a list with `| join('、')`"),
+        ("{{ name }}能治什么病？", "{{ name * 2 }}能治什么病？", 9,
+         "question 2: arithmetic (`*`) is not allowed: a template only rephrases the question"),
+        ("{{ indications | sentence }}", "{{ indications | replace('；', '。') | join('、') }}", 11,
+         "answer: nested growth: `join` is applied to the output of `replace`, so their lengths multiply"),
+        ("{{ indications | sentence }}", "{{ indications | replace('。', name) }}", 11,
+         "answer: `replace` takes literal arguments only: one computed from the record can multiply its length"),
     ],
 )
 def test_each_problem_is_one_line_with_its_location(tmp_path: Path, old: str, new: str, line: int, message: str) -> None:

@@ -1,4 +1,4 @@
-"""Template resource bombs: bounded by the sandbox and the fast path alike, never a traceback.
+"""Template resource bombs: refused by the lint and before a build, bounded by the sandbox, never a traceback.
 
 Every command that could blow up runs in a subprocess with a 2 GB address-space limit and a timeout, so a
 regression fails the test instead of taking the machine down.
@@ -7,15 +7,39 @@ regression fails the test instead of taking the machine down.
 import json
 import re
 import resource
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from builder.catalogue import lint
+from builder.config import SHIPPED_TEMPLATES as SHIPPED
 from builder.render import MAX_TEXT_CHARS, compile_renderer, make_environment
 
 LIMIT = 2 << 30
+LINE = re.compile(r"^\S+\.toml:\d+: [\w.-]+: .+$")  # file:line: template-id: message
+BOMBS = [
+    ("{{ name|replace('', name)|replace('', name)|replace('', name) }}",
+     "nested growth: `replace` is applied to the output of `replace`"),
+    ("{{ 'a' * 10**10 }}", "arithmetic (`*`) is not allowed: a template only rephrases the question"),
+    ("{{ name * 2e9 }}", "arithmetic (`*`) is not allowed"),
+    ("{{ '%01000000000d' % 1 }}", "arithmetic (`%`) is not allowed"),
+    ("{{ 9**9999999 }}", "arithmetic (`**`) is not allowed"),
+    ("{{ 9**9**9 }}", "arithmetic (`**`) is not allowed"),
+    ("{{ -1 }}", "arithmetic (`-`) is not allowed"),
+    ("{% for a in name %}{% for b in name %}{{ a }}{% endfor %}{% endfor %}",
+     "loops ({% for %}) are not allowed: print a list with `| join('、')`"),
+    ("{% for a in aliases %}{{ a }}{% endfor %}", "loops ({% for %}) are not allowed"),
+    ("{{ indications|replace('', indications) }}", "`replace` takes literal arguments only"),
+    ("{{ aliases|join(name) }}", "`join` takes literal arguments only"),
+    ("{{ aliases|join('、')|trim|replace('、', '和') }}", "nested growth: `replace` is applied to the output of `join`"),
+    ("{% with x = name|replace('药', '药药') %}{{ x|replace('药', '药药') }}{% endwith %}", "with is not allowed"),
+    ("{{ 1" + "0" * 5000 + " }}", "cannot be parsed (Exceeds the limit"),
+    ("{{ " + "(" * 3000 + "name" + ")" * 3000 + " }}", "cannot be parsed (it nests too deeply)"),
+    ("{{ name" + "|trim" * 5000 + " }}", "cannot be parsed (it nests too deeply)"),
+]
 
 
 def _limit() -> None:
@@ -26,6 +50,50 @@ def bounded(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
     """The real CLI in a subprocess with at most 2 GB of address space and `timeout` seconds."""
     return subprocess.run([sys.executable, "-m", "builder", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, preexec_fn=_limit)
+
+
+def with_answer(tmp_path: Path, template: str) -> Path:
+    """The shipped catalogue with `template` in front of drug.indications' answer text (drug.toml line 24)."""
+    copy = tmp_path / "templates"
+    shutil.copytree(SHIPPED, copy)
+    path = copy / "drug.toml"
+    text = path.read_text(encoding="utf-8")
+    quoted = template.replace("\\", "\\\\").replace('"', '\\"')
+    path.write_text(text.replace("{{ indications | sentence }}", quoted + "{{ indications }}", 1), encoding="utf-8")
+    return copy
+
+
+@pytest.fixture(scope="module")
+def long_named_drugs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Drugs whose names would make the triple `replace` need about 1.6 billion characters, were it run."""
+    path = tmp_path_factory.mktemp("kb") / "drugs.jsonl"
+    rows = [{"name": f"药{i}" + "甲" * 198, "indications": "用于头痛。"} for i in range(3)]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("template", "message"), BOMBS, ids=[b[0][:40] for b in BOMBS])
+def test_bombs_fail_lint_and_build_with_one_line(tmp_path: Path, long_named_drugs: Path, template: str,
+                                                 message: str) -> None:
+    folder = with_answer(tmp_path, template)
+    where = f"{folder / 'drug.toml'}:24: drug.indications: answer: {message}"
+    linted = bounded("templates", "lint", folder)
+    assert linted.returncode == 1, linted.stderr
+    assert any(line.startswith(where) for line in linted.stdout.splitlines()), linted.stdout
+    assert all(LINE.match(line) for line in linted.stdout.splitlines()), linted.stdout
+    assert "Traceback" not in linted.stdout + linted.stderr
+    out = tmp_path / "out"
+    built = bounded("build", "--templates", folder, "--kb", f"drug={long_named_drugs}", "--out", out, "--quiet")
+    assert built.returncode == 2, built.stderr
+    assert built.stderr.count("\n") == 1 and built.stderr.startswith(f"error: {where}"), built.stderr
+    assert "templates lint" in built.stderr and "Traceback" not in built.stderr and not out.exists()
+
+
+def test_shipped_catalogue_lints_clean_under_the_limit() -> None:
+    count, problems = lint(SHIPPED)
+    assert problems == [] and count >= 39
+    linted = bounded("templates", "lint")
+    assert linted.returncode == 0 and linted.stdout.startswith(f"ok: {count} templates"), linted.stdout
 
 
 SANDBOX = r"""
