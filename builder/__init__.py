@@ -10,14 +10,21 @@ def run() -> None:
     """The console script `build-instructions`. It lives here, before anything heavy is imported, so that
     Ctrl-C at any moment (the imports of start-up included) ends with one line and exit code 130."""
     try:
-        import click
-
-        from builder.cli import main
-        code = main.main(prog_name="build-instructions", standalone_mode=False)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+        code = _main()
+    except KeyboardInterrupt:
         print("interrupted: the previous output is untouched", file=sys.stderr)
         sys.exit(INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _main() -> object:
+    import click
+
+    from builder.cli import main
+    try:
+        return main.main(prog_name="build-instructions", standalone_mode=False)
+    except click.exceptions.Abort:  # click's own word for Ctrl-C while it parses
+        raise KeyboardInterrupt from None
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+        return exc.exit_code
