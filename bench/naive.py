@@ -55,7 +55,8 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
 
-from schemas import DrugRecord, QARecord
+from schemas.drug import DrugRecord
+from schemas.qa import QARecord
 
 # source key -> schema field (the keys CareGPT-style drug files use)
 DRUG_KEYS = {

@@ -46,7 +46,7 @@ def assemble(
 ) -> BuildConfig:
     """The config file (or the embedded sample when nothing is given), with the flags on top."""
     from builder.config import SAMPLE_CONFIG, SAMPLE_OUT, build_config, load_config_file
-    from schemas import RECORD_MODELS
+    from schemas import KB_KINDS, RECORD_MODELS
     if config_file is None and not kb and not qa:
         config_file = SAMPLE_CONFIG
         click.echo(f"no inputs given: using the embedded sample ({SAMPLE_CONFIG})", err=True)
@@ -57,9 +57,9 @@ def assemble(
     encoding = settings.pop("encoding", None)
     for value in kb:
         kind, path = _pair(value, "--kb")
-        if kind not in ("drug", "disease"):
+        if kind not in KB_KINDS:
             raise UserError(f"--kb {value}: unknown record kind '{kind}'",
-                            remedy="use --kb drug=PATH or --kb disease=PATH")
+                            remedy=f"use --kb KIND=PATH with a kind of schemas/: {', '.join(KB_KINDS)}")
         sources.append({"kind": kind, "path": path, **({"encoding": encoding} if encoding else {})})
     for path in qa:
         sources.append({"kind": "qa", "path": path, **({"encoding": encoding} if encoding else {})})
@@ -124,7 +124,8 @@ def input_options(command: Callable) -> Callable:
     """The options every command that reads inputs shares."""
     options = [
         click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config (see README)."),
-        click.option("--kb", multiple=True, metavar="KIND=PATH", help="A knowledge-base file: drug=… or disease=…"),
+        click.option("--kb", multiple=True, metavar="KIND=PATH",
+                     help="A knowledge-base file; KIND is a record kind (drug, disease, …; see `fields`)."),
         click.option("--qa", multiple=True, metavar="PATH", help="A QA file (CSV, JSONL, ShareGPT, Alpaca)."),
         click.option("--map", "maps", multiple=True, metavar="SOURCE_FIELD=FIELD",
                      help="Map a source field to a schema field (empty FIELD drops it)."),
@@ -322,7 +323,7 @@ def lint_command(path: Path | None) -> None:
 
 
 @main.command("preview")
-@click.option("--kind", type=click.Choice(["drug", "disease"]), default="drug", show_default=True)
+@click.option("--kind", default="drug", show_default=True, help="A record kind of schemas/ (see `fields`).")
 @click.option("--n", "count", type=int, default=5, show_default=True, help="How many records to show.")
 @click.option("--kb", "paths", multiple=True, metavar="PATH", help="Knowledge-base file(s); default: the sample.")
 @click.option("--map", "maps", multiple=True, metavar="SOURCE_FIELD=FIELD",
@@ -335,6 +336,9 @@ def lint_command(path: Path | None) -> None:
 def preview_command(kind, count, paths, maps, full, **settings) -> None:
     """Render a few records through the catalogue and print the questions and answers."""
     from builder.config import SAMPLE_CONFIG
+    from schemas import KB_KINDS
+    if kind not in KB_KINDS:
+        raise UserError(f"--kind {kind}: unknown record kind", remedy=f"use one of: {', '.join(KB_KINDS)}")
     kb = tuple(p if "=" in p else f"{kind}={p}" for p in paths)
     config = assemble(None, kb, (), maps, **settings) if kb else assemble(SAMPLE_CONFIG, (), (), maps, **settings)
     from builder.preview import format_preview, preview
@@ -347,7 +351,8 @@ def eval_group() -> None:
 
 
 @eval_group.command("build")
-@click.option("--kb", multiple=True, required=True, metavar="KIND=PATH", help="Knowledge base: drug=… or disease=…")
+@click.option("--kb", multiple=True, required=True, metavar="KIND=PATH",
+              help="Knowledge base: KIND=PATH (drug, disease, …).")
 @click.option("--map", "maps", multiple=True, metavar="SOURCE_FIELD=FIELD", help="Map a source field to a field.")
 @click.option("--n", "count", type=int, default=100, show_default=True, help="Entities per kind.")
 @click.option("--seed", type=int, default=None, help="Which entities (default 42).")
@@ -361,8 +366,8 @@ def eval_build_command(kb, maps, count, seed, out) -> None:
     items = sample_items(config, count)
     for path in write_eval(items, out):
         click.echo(f"wrote {path}")
-    kinds = {kind: sum(1 for i in items if i.kind == kind) for kind in ("drug", "disease")}
-    click.echo(f"{kinds['drug']} drug and {kinds['disease']} disease questions; "
+    kinds = {kind: sum(1 for i in items if i.kind == kind) for kind in dict.fromkeys(i.kind for i in items)}
+    click.echo(f"{', '.join(f'{n} {kind}' for kind, n in kinds.items())} questions; "
                f"give {out} to a build with --eval-set to hold these entities out of training")
 
 

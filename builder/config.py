@@ -16,8 +16,8 @@ from pydantic import (
 )
 
 from builder.errors import UserError
+from schemas import RECORD_MODELS
 
-Kind = Literal["drug", "disease", "qa"]
 Format = Literal["auto", "csv", "json", "jsonl", "kv", "sharegpt", "alpaca", "messages"]
 
 
@@ -36,6 +36,13 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _known_kind(kind: str) -> str:
+    """A kind is known when schemas/ (or a plug-in) defines it; the message lists the kinds there are."""
+    if kind not in RECORD_MODELS:
+        raise ValueError(f"unknown record kind '{kind}'; the kinds are: {', '.join(RECORD_MODELS)}")
+    return kind
+
+
 class Strict(BaseModel):
     """Unknown keys in a config file are typos; refuse them instead of ignoring them."""
 
@@ -46,7 +53,7 @@ class SourceConfig(Strict):
     """One input file and how to read it; `auto` settings are detected and recorded in the manifest."""
 
     path: Path
-    kind: Kind
+    kind: str = Field(description="a record kind: a model in schemas/ (drug, disease, …) or qa")
     name: str = ""
     format: Format = "auto"
     encoding: str | None = Field(None, description="utf-8, utf-8-sig or gb18030; detected when unset")
@@ -57,6 +64,11 @@ class SourceConfig(Strict):
     license: str | None = None
     weight: float | None = Field(None, gt=0, description="mixing: keep this fraction of records (>1 repeats them)")
     target: int | None = Field(None, gt=0, description="mixing: about this many rows, sampled by record")
+
+    @field_validator("kind")
+    @classmethod
+    def known_kind(cls, kind: str) -> str:
+        return _known_kind(kind)
 
     @model_validator(mode="after")
     def default_name(self) -> "SourceConfig":
@@ -133,7 +145,7 @@ class BuildConfig(Strict):
     seed: int = 42
     split: SplitConfig = Field(default_factory=SplitConfig)
     templates: Path = SHIPPED_TEMPLATES
-    mapping: dict[Kind, dict[str, str]] = Field(default_factory=dict, description="per kind: source field -> field")
+    mapping: dict[str, dict[str, str]] = Field(default_factory=dict, description="per kind: source field -> field")
     variants: int = Field(1, ge=1, description="phrasings emitted per record and template")
     batch_size: int = Field(5000, gt=0)
     shard_rows: int = Field(500_000, gt=0, description="about the most rows in a Parquet shard")
@@ -155,6 +167,13 @@ class BuildConfig(Strict):
     filters: FilterConfig = Field(default_factory=FilterConfig)
     pii: PIIConfig = Field(default_factory=PIIConfig)
     decontamination: DecontamConfig = Field(default_factory=DecontamConfig)
+
+    @field_validator("mapping")
+    @classmethod
+    def mapped_kinds_exist(cls, mapping: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for kind in mapping:
+            _known_kind(kind)
+        return mapping
 
     @field_validator("sources")
     @classmethod

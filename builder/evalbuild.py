@@ -1,12 +1,13 @@
-"""Evaluation sets from a knowledge base: seeded entities, QiZhen's questions, gold lists from the records.
+"""Evaluation sets from a knowledge base: seeded entities, each kind's questions, gold lists from the records.
 
-Drugs get QiZhen's question "{药品}的适应病症" with the record's indications as reference text and
-the extracted indication phrases as gold labels, written as QiZhen's CSV (药品, 药品适应症,
-医学专家标注的适应病症, instruction) so existing tools read it. Diseases get the three questions
-QiZhen asked ("哪些药物能治疗{疾病}？", "{疾病}需要做哪些检查？", "{疾病}的临床表现有哪些？") with the
-record's drugs, exams and symptoms as gold lists. Every item also goes to a JSONL beside the CSV.
-Entities are picked by the smallest hash of (seed, entity), so the choice does not depend on file
-order; given to a build with `--eval-set`, the file holds those entities out of training.
+Each record kind declares the questions an evaluation asks of it (`eval_questions`: field and question).
+Drugs get QiZhen's question "{药品}的适应病症" with the record's indications as reference text and the
+extracted indication phrases as gold labels, written as QiZhen's CSV (药品, 药品适应症, 医学专家标注的适应病症,
+instruction: the kind's `eval_columns`) so existing tools read it; diseases get the three questions QiZhen
+asked, with the record's drugs, exams and symptoms as gold lists; other kinds what they declare. Every item
+also goes to a JSONL beside the CSV. Entities are picked by the smallest hash of (seed, entity), so the
+choice does not depend on file order; given to a build with `--eval-set`, the file holds those entities out of
+training.
 """
 
 import csv
@@ -23,14 +24,8 @@ from builder.normalize import entity_name
 from builder.units import cleaned_batches
 from builder.read import detect
 from builder.validate import Invalid, kb_record_id, validate_kb
+from schemas import KB_KINDS, RECORD_MODELS
 
-DISEASE_QUESTIONS = (
-    ("drugs", "哪些药物能治疗{name}？"),
-    ("exams", "{name}需要做哪些检查？"),
-    ("symptoms", "{name}的临床表现有哪些？"),
-)
-DRUG_COLUMNS = ("药品", "药品适应症", "医学专家标注的适应病症", "instruction")
-DISEASE_COLUMNS = ("疾病", "参考答案", "标注", "instruction")
 
 
 @dataclass(frozen=True)
@@ -62,21 +57,21 @@ def sample_items(config: BuildConfig, count: int) -> list[Item]:
                 if items and key not in candidates:
                     candidates[key] = items
     if not candidates:
-        raise UserError("no record with indications (drugs) or drugs/exams/symptoms (diseases) to evaluate on",
-                        remedy="give a knowledge base with --kb drug=PATH or --kb disease=PATH")
+        asked = "; ".join(f"{kind}: {', '.join(f for f, _ in RECORD_MODELS[kind].eval_questions)}" for kind in KB_KINDS
+                          if RECORD_MODELS[kind].eval_questions)
+        raise UserError(f"no record with a field an evaluation asks about ({asked})",
+                        remedy="give a knowledge base with --kb KIND=PATH whose records fill one of those fields")
     picked = []
-    for kind in ("drug", "disease"):
+    for kind in KB_KINDS:
         keys = sorted((k for k in candidates if k[0] == kind), key=lambda k: (hash64(config.seed, *k), k))
         picked += [item for key in keys[:count] for item in candidates[key]]
     return picked
 
 
 def _items(kind: str, record, record_id: str) -> list[Item]:
-    if kind == "drug":
-        gold = extract_indications(record.indications) if record.indications else []
-        return [Item(record.name, kind, f"{record.name}的适应病症", record.indications, gold, record_id)] if gold else []
+    """The kind's questions the record can answer: those whose field yields a gold list."""
     items = []
-    for field, question in DISEASE_QUESTIONS:
+    for field, question in RECORD_MODELS[kind].eval_questions:
         text = getattr(record, field)
         gold = extract_indications(text) if text else []
         if gold:
@@ -85,18 +80,17 @@ def _items(kind: str, record, record_id: str) -> list[Item]:
 
 
 def write_eval(items: list[Item], out: Path) -> list[Path]:
-    """The CSV per kind in QiZhen's layout (drugs at `out`, diseases beside it) and one JSONL of all items."""
+    """A CSV per kind (the kind in QiZhen's own layout at `out`, the others as `STEM.KIND.csv` beside it) and one
+    JSONL of all items."""
     out.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind, path, columns in (("drug", out, DRUG_COLUMNS),
-                                ("disease", out.with_name(f"{out.stem}.disease{out.suffix}"), DISEASE_COLUMNS)):
-        rows = [i for i in items if i.kind == kind]
-        if not rows:
-            continue
+    for kind in dict.fromkeys(i.kind for i in items):
+        model = RECORD_MODELS[kind]
+        path = out if model.eval_columns else out.with_name(f"{out.stem}.{kind}{out.suffix}")
         with path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(columns)
-            writer.writerows((i.entity, i.reference, "|".join(i.gold), i.question) for i in rows)
+            writer.writerow(model.eval_columns or (model.label, "参考答案", "标注", "instruction"))
+            writer.writerows((i.entity, i.reference, "|".join(i.gold), i.question) for i in items if i.kind == kind)
         written.append(path)
     jsonl = out.with_suffix(".jsonl")
     jsonl.write_text("".join(json.dumps(asdict(i), ensure_ascii=False) + "\n" for i in items), encoding="utf-8")

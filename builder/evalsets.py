@@ -16,9 +16,12 @@ from builder.config import SourceConfig
 from builder.errors import UserError
 from builder.fields import normalise_key
 from builder.read import POSITION, detect, read_source
+from schemas import KB_KINDS, RECORD_MODELS
 
+ENTITY_COLUMNS = {name: kind for kind, model in RECORD_MODELS.items() if kind in KB_KINDS
+                  for name in (model.label, f"{model.label}名称", kind)}
 COLUMNS = {
-    "entity": ("药品", "疾病", "entity", "name", "drug", "disease", "药品名称", "疾病名称"),
+    "entity": (*ENTITY_COLUMNS, "entity", "name"),
     "kind": ("kind", "类型"),
     "question": ("instruction", "question", "问题", "prompt"),
     "reference": ("药品适应症", "reference", "label_text", "answer", "output", "参考答案"),
@@ -58,11 +61,12 @@ def load_eval_set(path: Path) -> EvalSet:
     if not rows or (columns["entity"] is None and columns["question"] is None):
         found = ", ".join(dict.fromkeys(k for row in rows[:1] for k in row if k != POSITION)) or "(none)"
         raise UserError(f"not an evaluation set: no entity or question column; columns are: {found}", file=path,
-                        remedy="name the entity column 药品/疾病/entity, or the question column instruction/question")
+                        remedy=f"name the entity column {'/'.join(ENTITY_COLUMNS)}/entity, or the question column "
+                        "instruction/question")
     items = tuple(
         EvalItem(
             entity=_get(row, columns["entity"]),
-            kind=_get(row, columns["kind"]) or ("disease" if columns["entity"] in ("疾病", "disease") else "drug"),
+            kind=_get(row, columns["kind"]) or ENTITY_COLUMNS.get(columns["entity"], "drug"),  # QiZhen's: drugs
             question=_get(row, columns["question"]),
             reference=_get(row, columns["reference"]),
             gold=_gold(row.get(columns["gold"]) if columns["gold"] else None),

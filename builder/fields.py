@@ -1,4 +1,5 @@
-"""Field mapping: the names Chinese medical sources give their fields, mapped to the schema's fields."""
+"""Field mapping: the names Chinese medical sources give their fields (each kind's `source_names`), mapped to
+the schema's fields."""
 
 import re
 import unicodedata
@@ -6,63 +7,14 @@ import unicodedata
 from builder.errors import UserError
 from schemas import RECORD_MODELS
 
-ALIASES: dict[str, dict[str, list[str]]] = {
-    "drug": {
-        "name": ["name", "名称", "药品", "药名", "药品名称", "通用名", "通用名称", "药物名称", "药材", "药材名称",
-                 "title"],
-        "aliases": ["aliases", "alias", "别名", "别称", "商品名", "其他名称", "异名"],
-        "english_name": ["english_name", "英文名", "英文名称", "英文"],
-        "category": ["category", "药品类型", "药品分类", "药物分类", "分类", "类别", "药材分类"],
-        "dosage_form": ["dosage_form", "剂型", "性状剂型"],
-        "specification": ["specification", "规格"],
-        "ingredients": ["ingredients", "成分", "成份", "主要成分", "组成", "处方组成"],
-        "indications": ["indications", "适应症", "适应证", "主治", "功能主治", "功能与主治", "适用症", "适应病症"],
-        "usage_dosage": ["usage_dosage", "用法用量", "用法与用量", "用量用法", "用法"],
-        "contraindications": ["contraindications", "禁忌", "禁忌证", "禁忌症"],
-        "adverse_reactions": ["adverse_reactions", "不良反应", "副作用"],
-        "precautions": ["precautions", "注意事项", "注意"],
-        "interactions": ["interactions", "药物相互作用", "相互作用"],
-        "pharmacology": ["pharmacology", "药理作用", "药理毒理", "药理"],
-        "pharmacokinetics": ["pharmacokinetics", "药代动力学", "药动学"],
-        "storage": ["storage", "贮藏", "储藏", "贮存"],
-        "prescription": ["prescription", "处方类型", "处方药", "otc", "是否处方药"],
-        "pregnancy_lactation": ["pregnancy_lactation", "孕妇及哺乳期妇女用药", "孕妇及哺乳期用药"],
-        "pediatric_use": ["pediatric_use", "儿童用药"],
-        "geriatric_use": ["geriatric_use", "老年用药", "老年患者用药"],
-        "overdose": ["overdose", "药物过量"],
-        "efficacy": ["efficacy", "功效", "功用", "功能"],
-        "nature_meridian": ["nature_meridian", "性味归经", "性味"],
-        "expert_comment": ["expert_comment", "专家点评"],
-        "approval_number": ["approval_number", "批准文号"],
-        "manufacturer": ["manufacturer", "生产企业", "生产厂家", "厂家"],
-    },
-    "disease": {
-        "name": ["name", "名称", "疾病", "疾病名称", "病名", "title"],
-        "aliases": ["aliases", "alias", "别名", "别称", "又名"],
-        "department": ["department", "科室", "就诊科室", "所属科室"],
-        "overview": ["overview", "简介", "概述", "疾病简介", "desc"],
-        "symptoms": ["symptoms", "症状", "临床表现", "典型症状", "主要症状"],
-        "causes": ["causes", "病因", "发病原因"],
-        "exams": ["exams", "检查", "检查项目", "诊断检查", "相关检查"],
-        "treatments": ["treatments", "治疗", "治疗方法", "治疗方式"],
-        "drugs": ["drugs", "常用药物", "常用药品", "推荐药物", "药物治疗", "治疗药物"],
-        "complications": ["complications", "并发症"],
-        "prevention": ["prevention", "预防", "预防措施"],
-        "diet": ["diet", "饮食", "饮食保健", "饮食建议", "宜吃", "饮食注意"],
-        "susceptible_population": ["susceptible_population", "易感人群", "多发人群"],
-        "transmission": ["transmission", "传染方式", "传播途径"],
-        "prognosis": ["prognosis", "预后", "治愈率"],
-    },
-    "qa": {
-        "question": ["question", "ask", "问", "问题", "提问", "病人提问", "患者提问", "query", "instruction", "prompt"],
-        "answer": ["answer", "答", "回答", "医生回答", "回复", "response", "output", "reply"],
-        "input": ["input", "context", "上下文"],
-        "title": ["title", "标题"],
-        "department": ["department", "科室", "就诊科室"],
-    },
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    kind: {field: names for field, names in model.source_names.items() if field in model.model_fields}
+    for kind, model in RECORD_MODELS.items()
 }
-
-REQUIRED: dict[str, tuple[str, ...]] = {"drug": ("name",), "disease": ("name",), "qa": ("question", "answer")}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    kind: tuple(name for name, info in model.model_fields.items() if info.is_required())
+    for kind, model in RECORD_MODELS.items()
+}
 _PUNCT = re.compile(r"[\s:：_\-·.（）()\[\]【】]+")
 
 

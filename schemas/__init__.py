@@ -1,11 +1,44 @@
-"""Pydantic models of the records the builder reads and of the row it writes."""
+"""Pydantic models of the records the builder reads, found at start-up: a record kind is data, not code.
 
-from schemas.disease import DiseaseRecord
-from schemas.drug import DrugRecord
+Every model in a module of this package that sets `kind` is a kind, and so is every model a plug-in names
+in the entry-point group `qizhen_instructions.kinds`. Each list of kinds (the config's, the command line's,
+the evaluation builder's, the field table) derives from `RECORD_MODELS`.
+"""
+
+import importlib
+import pkgutil
+from importlib.metadata import entry_points
+
+from pydantic import BaseModel
+
+from schemas.base import KBRecord
 from schemas.qa import QARecord
-from schemas.row import OutputRow
 
-RECORD_MODELS = {"drug": DrugRecord, "disease": DiseaseRecord, "qa": QARecord}
-KB_KINDS = ("drug", "disease")
+ENTRY_POINTS = "qizhen_instructions.kinds"
 
-__all__ = ["DiseaseRecord", "DrugRecord", "KB_KINDS", "OutputRow", "QARecord", "RECORD_MODELS"]
+
+def _kinds_here() -> list[type[BaseModel]]:
+    found = []
+    for module in pkgutil.iter_modules(__path__):
+        for value in vars(importlib.import_module(f"{__name__}.{module.name}")).values():
+            if isinstance(value, type) and issubclass(value, BaseModel) and isinstance(vars(value).get("kind"), str):
+                found.append(value)
+    return found
+
+
+def _discover() -> dict[str, type[BaseModel]]:
+    """The kinds of this package and of installed plug-ins; a kind named twice is a packaging mistake."""
+    models: dict[str, type[BaseModel]] = {}
+    plugins = [point.load() for point in entry_points(group=ENTRY_POINTS)]
+    for model in [*_kinds_here(), *plugins]:
+        if not (isinstance(model, type) and issubclass(model, (KBRecord, QARecord))):
+            raise TypeError(f"{model!r} (entry point group {ENTRY_POINTS}) is not a KBRecord subclass")
+        if models.setdefault(model.kind, model) is not model:
+            raise TypeError(f"record kind '{model.kind}' is defined twice: {models[model.kind]} and {model}")
+    return dict(sorted(models.items()))
+
+
+RECORD_MODELS: dict[str, type[BaseModel]] = _discover()
+KB_KINDS: tuple[str, ...] = tuple(kind for kind, model in RECORD_MODELS.items() if issubclass(model, KBRecord))
+
+__all__ = ["KB_KINDS", "KBRecord", "QARecord", "RECORD_MODELS"]

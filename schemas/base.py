@@ -1,6 +1,7 @@
 """What every knowledge-base record shares: a name, aliases, and text fields that are present or None."""
 
 import re
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -9,7 +10,21 @@ LEADING_MARKS = "，、；：,;:。！？ "
 
 
 class KBRecord(BaseModel):
-    """A knowledge-base entity; `name` is the only field every kind must carry."""
+    """A knowledge-base entity; `name` is the only field every kind must carry.
+
+    A subclass that sets `kind` is a record kind: found at start-up (`schemas.RECORD_MODELS`), read with
+    `--kb KIND=PATH`, expanded through `templates/KIND.toml`. It declares the names sources give its fields
+    (`source_names`), what its entity is called (`label`), and the questions an evaluation set asks of it.
+    """
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    source_names: ClassVar[dict[str, tuple[str, ...]]] = {
+        "name": ("name", "名称", "title"),
+        "aliases": ("aliases", "alias", "别名", "别称", "异名", "又名"),
+    }
+    eval_questions: ClassVar[tuple[tuple[str, str], ...]] = ()
+    eval_columns: ClassVar[tuple[str, str, str, str] | None] = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 

@@ -1,5 +1,7 @@
 """A drug record, with the fields package inserts and drug knowledge bases carry."""
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from schemas.base import KBRecord
@@ -9,6 +11,39 @@ Text = str | None
 
 class DrugRecord(KBRecord):
     """One drug (Western or traditional); every field but the name is optional text."""
+
+    kind: ClassVar[str] = "drug"
+    label: ClassVar[str] = "药品"
+    source_names: ClassVar[dict[str, tuple[str, ...]]] = {
+        "name": ("name", "名称", "药品", "药名", "药品名称", "通用名", "通用名称", "药物名称", "药材", "药材名称", "title"),
+        "aliases": ("aliases", "alias", "别名", "别称", "商品名", "其他名称", "异名"),
+        "english_name": ("english_name", "英文名", "英文名称", "英文"),
+        "category": ("category", "药品类型", "药品分类", "药物分类", "分类", "类别", "药材分类"),
+        "dosage_form": ("dosage_form", "剂型", "性状剂型"),
+        "specification": ("specification", "规格"),
+        "ingredients": ("ingredients", "成分", "成份", "主要成分", "组成", "处方组成"),
+        "indications": ("indications", "适应症", "适应证", "主治", "功能主治", "功能与主治", "适用症", "适应病症"),
+        "usage_dosage": ("usage_dosage", "用法用量", "用法与用量", "用量用法", "用法"),
+        "contraindications": ("contraindications", "禁忌", "禁忌证", "禁忌症"),
+        "adverse_reactions": ("adverse_reactions", "不良反应", "副作用"),
+        "precautions": ("precautions", "注意事项", "注意"),
+        "interactions": ("interactions", "药物相互作用", "相互作用"),
+        "pharmacology": ("pharmacology", "药理作用", "药理毒理", "药理"),
+        "pharmacokinetics": ("pharmacokinetics", "药代动力学", "药动学"),
+        "storage": ("storage", "贮藏", "储藏", "贮存"),
+        "prescription": ("prescription", "处方类型", "处方药", "otc", "是否处方药"),
+        "pregnancy_lactation": ("pregnancy_lactation", "孕妇及哺乳期妇女用药", "孕妇及哺乳期用药"),
+        "pediatric_use": ("pediatric_use", "儿童用药"),
+        "geriatric_use": ("geriatric_use", "老年用药", "老年患者用药"),
+        "overdose": ("overdose", "药物过量"),
+        "efficacy": ("efficacy", "功效", "功用", "功能"),
+        "nature_meridian": ("nature_meridian", "性味归经", "性味"),
+        "expert_comment": ("expert_comment", "专家点评"),
+        "approval_number": ("approval_number", "批准文号"),
+        "manufacturer": ("manufacturer", "生产企业", "生产厂家", "厂家"),
+    }
+    eval_questions: ClassVar[tuple[tuple[str, str], ...]] = (("indications", "{name}的适应病症"),)
+    eval_columns: ClassVar[tuple[str, str, str, str] | None] = ("药品", "药品适应症", "医学专家标注的适应病症", "instruction")
 
     english_name: Text = Field(None, description="英文名")
     category: Text = Field(None, description="药品类型 / 药品分类")

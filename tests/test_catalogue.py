@@ -11,7 +11,7 @@ from builder.config import SHIPPED_TEMPLATES as SHIPPED
 from builder.errors import UserError
 from builder.expand import Expander, variant_indices
 from builder.render import compile_renderer, make_environment, sentence
-from schemas import DrugRecord
+from schemas.drug import DrugRecord
 
 
 
