@@ -23,6 +23,7 @@ from builder.ledger import Ledger, Reject, SourceCounts
 from builder.normalize import entity_name
 from builder.quality import TEXT_COLUMNS, Quality, QualityReport
 from builder.read import POSITION, WHOLE, Detected, Shard, read_source, shards
+from builder.render import MAX_TEXT_CHARS
 from builder.rows import ENTITY_COLUMN, POSITION_COLUMN, SPOOL_SCHEMA, WORK_SCHEMA, template_rows
 from builder.split import with_keys
 from builder.validate import Invalid, kb_record_id, qa_record_ids, validate_kb, validate_qa
@@ -214,6 +215,11 @@ def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ru
             run.ledger.reject(Reject(removal.stage, removal.reason, source.name, str(source.path), position,
                                      detected.position_kind, "name", rid, removal.detail, removal.duplicate_of))
             continue
+        if oversized := _oversized(context):
+            invalid = Invalid(position, oversized, "too_long_field", f"{len(context[oversized]):,} characters, more "
+                              f"than the {MAX_TEXT_CHARS:,} a rendered text may hold")
+            run.ledger.reject(_reject(source, detected, "expand", invalid, rid))
+            continue
         rows = expander.expand(context, rid)
         if not rows:
             missing = expander.missing_fields(context)
@@ -224,6 +230,11 @@ def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ru
         for name, values in template_rows(source.name, source.kind, rid, position, entity, rows).items():
             columns[name].extend(values)
     return pa.table(columns, schema=WORK_SCHEMA)
+
+
+def _oversized(context: dict) -> str | None:
+    """The first field too long for any rendered text to hold: the record is rejected, not the build stopped."""
+    return next((f for f, v in context.items() if isinstance(v, str) and len(v) > MAX_TEXT_CHARS), None)
 
 
 def _qa_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
