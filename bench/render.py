@@ -86,7 +86,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp), scale=args.scale, seed=0)
         contexts = drug_contexts(Path(tmp) / "drugs.json")
-    entries = load_catalogue(SHIPPED_TEMPLATES, ["drug"]).entries["drug"]
+    entries = load_catalogue([SHIPPED_TEMPLATES], ["drug"]).entries["drug"]
     fast, pairs = pairs_per_second(entries, contexts, args.repeat)
     plain, plain_pairs = pairs_per_second(plain_entries(entries), contexts, max(1, args.repeat // 2))
     assert pairs == plain_pairs

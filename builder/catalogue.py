@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,25 +87,30 @@ class Problem:
         return f"{self.file}:{self.line}: {self.template_id}: {self.message}"
 
 
-def load_catalogue(folder: Path, kinds: list[str] | tuple[str, ...] = KB_KINDS) -> Catalogue:
-    """Loads `<kind>.toml` for each kind asked for; any lint problem stops the build with its location."""
+def load_catalogue(folders: Sequence[Path], kinds: Sequence[str] = KB_KINDS) -> Catalogue:
+    """Each kind's templates from every folder holding `<kind>.toml`, in order: a later folder adds templates and
+    replaces those of the same id (in place); any lint problem stops the build with its location."""
     entries: dict[str, tuple[Entry, ...]] = {}
     files: list[Path] = []
     digest = hashlib.sha256()
     for kind in kinds:
-        path = folder / f"{kind}.toml"
-        if not path.is_file():
-            raise UserError(f"no template catalogue for kind '{kind}'", file=path,
-                            remedy="write one (see templates/README.md) or point --templates at a folder that has it")
-        text = path.read_text(encoding="utf-8")
-        digest.update(path.name.encode() + b"\0" + text.encode("utf-8") + b"\0")
-        files.append(path)
-        found, problems = read_catalogue(path, kind)
-        if problems:
-            first = problems[0]
-            raise UserError(f"{first.template_id}: {first.message}", file=first.file, line=first.line,
-                            remedy=f"{len(problems)} problem(s) in all: `build-instructions templates lint {folder}`")
-        entries[kind] = tuple(found)
+        paths = [folder / f"{kind}.toml" for folder in folders if (folder / f"{kind}.toml").is_file()]
+        if not paths:
+            raise UserError(f"no template catalogue for kind '{kind}'", file=folders[-1] / f"{kind}.toml",
+                            remedy="write one (see templates/README.md) and add its folder with --templates")
+        merged: dict[str, Entry] = {}
+        for path in paths:
+            text = path.read_text(encoding="utf-8")
+            digest.update(path.name.encode() + b"\0" + text.encode("utf-8") + b"\0")
+            files.append(path)
+            found, problems = read_catalogue(path, kind)
+            if problems:
+                first = problems[0]
+                raise UserError(f"{first.template_id}: {first.message}", file=first.file, line=first.line,
+                                remedy=f"{len(problems)} problem(s) in all: `build-instructions templates lint "
+                                       f"{path.parent}`")
+            merged.update((entry.id, entry) for entry in found)
+        entries[kind] = tuple(merged.values())
     return Catalogue(entries, tuple(files), digest.hexdigest())
 
 

@@ -74,6 +74,9 @@ def assemble(
         for kind in fitting:
             mapping.setdefault(kind, {})[column] = target
     _quality_flags(data, settings)
+    data["templates"] = [*data.get("templates", []), *map(str, settings.pop("templates", None) or ())]
+    if settings.pop("replace_templates", False):
+        data["replace_templates"] = True
     if settings.get("split"):
         settings["split"] = {**data.get("split", {}), **_split(str(settings["split"]))}
     if settings.get("group_by"):
@@ -130,7 +133,11 @@ def input_options(command: Callable) -> Callable:
         click.option("--map", "maps", multiple=True, metavar="SOURCE_FIELD=FIELD",
                      help="Map a source field to a schema field (empty FIELD drops it)."),
         click.option("--encoding", default=None, help="Encoding of the --kb/--qa files (detected when unset)."),
-        click.option("--templates", type=click.Path(path_type=Path), default=None, help="Template catalogue folder."),
+        click.option("--templates", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+                     help="A catalogue folder added to the shipped one (a template with a shipped id replaces it); "
+                          "repeatable."),
+        click.option("--replace-templates", is_flag=True,
+                     help="Use only the --templates folders, not the shipped catalogue."),
         click.option("--seed", type=int, default=None, help="Seed for phrasing choice, shuffle and split."),
         click.option("--variants", type=int, default=None, help="Phrasings per record and template (default 1)."),
         click.option("--eval-set", "eval_sets", multiple=True, type=click.Path(path_type=Path),
@@ -328,7 +335,9 @@ def lint_command(path: Path | None) -> None:
 @click.option("--kb", "paths", multiple=True, metavar="PATH", help="Knowledge-base file(s); default: the sample.")
 @click.option("--map", "maps", multiple=True, metavar="SOURCE_FIELD=FIELD",
               help="Map a source field to a schema field.")
-@click.option("--templates", type=click.Path(path_type=Path), default=None, help="Template catalogue folder.")
+@click.option("--templates", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="A catalogue folder added to the shipped one; repeatable.")
+@click.option("--replace-templates", is_flag=True, help="Use only the --templates folders.")
 @click.option("--seed", type=int, default=None, help="Which records and phrasings (default 42).")
 @click.option("--variants", type=int, default=None, help="Phrasings per record and template.")
 @click.option("--full", is_flag=True, help="Print whole answers, not the first 160 characters.")

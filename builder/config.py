@@ -144,7 +144,9 @@ class BuildConfig(Strict):
     out: Path = Path("out/dataset")
     seed: int = 42
     split: SplitConfig = Field(default_factory=SplitConfig)
-    templates: Path = SHIPPED_TEMPLATES
+    templates: list[Path] = Field(default_factory=list, description="catalogue folders added to the shipped one: "
+                                  "their templates add to it, and one with a shipped template's id replaces it")
+    replace_templates: bool = Field(False, description="use only the `templates` folders, not the shipped catalogue")
     mapping: dict[str, dict[str, str]] = Field(default_factory=dict, description="per kind: source field -> field")
     variants: int = Field(1, ge=1, description="phrasings emitted per record and template")
     batch_size: int = Field(5000, gt=0)
@@ -191,6 +193,22 @@ class BuildConfig(Strict):
             raise ValueError(f"prefer names unknown source(s) {', '.join(unknown)}")
         return self
 
+    @field_validator("templates", mode="before")
+    @classmethod
+    def one_or_more_folders(cls, value: object) -> object:
+        """`templates = "dir"` in a config file, as before, or a list of folders."""
+        return [value] if isinstance(value, str | Path) else value
+
+    @model_validator(mode="after")
+    def something_to_replace_with(self) -> "BuildConfig":
+        if self.replace_templates and not self.templates:
+            raise ValueError("replace_templates needs at least one templates folder")
+        return self
+
+    def catalogue_folders(self) -> list[Path]:
+        """The folders the catalogue is read from, in order: the shipped one (unless replaced), then the user's."""
+        return self.templates if self.replace_templates else [SHIPPED_TEMPLATES, *self.templates]
+
     def by_preference(self) -> list[SourceConfig]:
         """Sources in the order they are processed and win dedup: the preferred ones in the order given, then
         the rest by name, so that the order of the flags or of the config's entries changes nothing."""
@@ -214,9 +232,11 @@ def load_config_file(path: Path) -> dict:
     for source in data.get("sources", []):
         if "path" in source:
             source["path"] = str((base / source["path"]).resolve())
-    for key in ("out", "templates"):
-        if key in data:
-            data[key] = str((base / data[key]).resolve())
+    if "out" in data:
+        data["out"] = str((base / data["out"]).resolve())
+    if "templates" in data:
+        folders = data["templates"] if isinstance(data["templates"], list) else [data["templates"]]
+        data["templates"] = [str((base / folder).resolve()) for folder in folders]
     decontamination = data.get("decontamination", {})
     if "eval_sets" in decontamination:
         decontamination["eval_sets"] = [str((base / p).resolve()) for p in decontamination["eval_sets"]]

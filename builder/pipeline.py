@@ -86,7 +86,7 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
     """Runs every stage and swaps the finished dataset into `config.out`."""
     watch = Stopwatch(children=config.engine != "dask")
     out = check_output(config.out, [s.path for s in config.sources] + config.decontamination.eval_sets
-                       + [config.templates])
+                       + config.templates)
     catalogue = catalogue_for(config)
     tmp = prepare_output(out)
     try:

@@ -130,13 +130,15 @@ def run_unit(config: BuildConfig, parts: list[Part], detected: dict[str, Detecte
 def catalogue_for(config: BuildConfig) -> Catalogue:
     """The catalogue for the kinds the build reads, loaded once per process while its files stay the same."""
     kinds = tuple(k for k in KB_KINDS if any(s.kind == k for s in config.sources))
-    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(config.templates.glob("*.toml")))
-    return _catalogue(config.templates, kinds, stamp)
+    folders = tuple(config.catalogue_folders())
+    stamp = tuple((p.as_posix(), p.stat().st_mtime_ns, p.stat().st_size)
+                  for folder in folders for p in sorted(folder.glob("*.toml")))
+    return _catalogue(folders, kinds, stamp)
 
 
 @lru_cache(maxsize=4)
-def _catalogue(folder: Path, kinds: tuple[str, ...], _stamp: tuple) -> Catalogue:
-    return load_catalogue(folder, kinds)
+def _catalogue(folders: tuple[Path, ...], kinds: tuple[str, ...], _stamp: tuple) -> Catalogue:
+    return load_catalogue(folders, kinds)
 
 
 def expanders_for(config: BuildConfig, catalogue: Catalogue) -> dict[str, Expander]:

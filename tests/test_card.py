@@ -111,19 +111,21 @@ def test_the_card_names_files_not_the_folders_they_were_in(build: tuple[Path, di
     manifest = copy.deepcopy(manifest)
     config = manifest["config"]
     config["decontamination"]["eval_sets"] = ["/home/someone/private/eval.jsonl", "C:\\Users\\someone\\eval2.csv"]
+    config["templates"] = ["/home/someone/my-templates"]
     config["system_prompt"] = "你是医生/药师, see a/b"
     config["license"] = "CC-BY-4.0 / https://example.org/terms"
     text = render_card(manifest, out, None, None)
     for entry in manifest["inputs"]:
         assert entry["path"] not in text
         assert f"| {Path(entry['path']).name} |" in text  # the file column
-    for path in [str(out), config["templates"], *manifest["templates"]["files"], "/home/someone", "C:\\Users"]:
+    for path in [str(out), *config["templates"], *manifest["templates"]["files"], "/home/someone", "C:\\Users"]:
         assert path.replace("\\", "\\\\") not in text and path not in text
     public = public_manifest(manifest)
     assert "command" not in public
     assert public["config"]["decontamination"]["eval_sets"] == ["eval.jsonl", "eval2.csv"]
     assert [s["path"] for s in public["config"]["sources"]] == [Path(s["path"]).name for s in config["sources"]]
-    assert public["config"]["out"] == out.name and public["config"]["templates"] == "templates"
+    assert public["config"]["out"] == out.name
+    assert public["config"]["templates"] == ["my-templates"]
     assert public["config"]["system_prompt"] == "你是医生/药师, see a/b"  # free text with a slash is no path
     assert public["config"]["license"] == "CC-BY-4.0 / https://example.org/terms"
     assert {k: v for k, v in public["config"].items() if k not in ("sources", "out", "templates", "decontamination",

@@ -12,7 +12,7 @@ from builder.errors import UserError
 from builder.expand import Expander, variant_indices
 from builder.render import compile_renderer, make_environment, sentence
 from schemas.drug import DrugRecord
-
+from tests.conftest import run
 
 
 def catalogue_with(tmp_path: Path, answer: str, questions: str = '["{{ name }}是什么？"]') -> Path:
@@ -27,7 +27,7 @@ def catalogue_with(tmp_path: Path, answer: str, questions: str = '["{{ name }}�
 
 
 def test_shipped_catalogue_loads_with_the_seed_question() -> None:
-    catalogue = load_catalogue(SHIPPED)
+    catalogue = load_catalogue([SHIPPED])
     drug = {entry.id: entry for entry in catalogue.entries["drug"]}
     record = DrugRecord(name="地屈孕酮", indications="用于治疗痛经。")
     assert drug["drug.indications"].questions[0](record.model_dump()) == "地屈孕酮的适应病症是什么？"
@@ -37,10 +37,10 @@ def test_shipped_catalogue_loads_with_the_seed_question() -> None:
 def test_hash_changes_with_the_catalogue(tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(SHIPPED, copy)
-    before = load_catalogue(copy).sha256
+    before = load_catalogue([copy]).sha256
     path = copy / "drug.toml"
     path.write_text(path.read_text(encoding="utf-8").replace("适应病症是什么", "适应病症是哪些", 1), encoding="utf-8")
-    assert load_catalogue(copy).sha256 != before
+    assert load_catalogue([copy]).sha256 != before
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_sandbox_refuses_escapes_even_without_the_lint(answer: str) -> None:
 
 def test_loading_refuses_a_catalogue_with_problems(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"drug.toml:7: drug.test: answer: prints 'category'.*1 problem\(s\)"):
-        load_catalogue(catalogue_with(tmp_path, "{{ indications }}{{ category }}"), ["drug"])
+        load_catalogue([catalogue_with(tmp_path, "{{ indications }}{{ category }}")], ["drug"])
 
 
 def test_sentence_closes_text_with_one_mark() -> None:
@@ -77,7 +77,7 @@ def test_variant_choice_is_stable_and_distinct() -> None:
 
 
 def test_expand_counts_skips_by_missing_field() -> None:
-    expander = Expander(load_catalogue(SHIPPED, ["drug"]).entries["drug"], 0, 2)
+    expander = Expander(load_catalogue([SHIPPED], ["drug"]).entries["drug"], 0, 2)
     context = DrugRecord(name="布洛芬", indications="用于疼痛。").model_dump()
     rows = expander.expand(context, "drug-1")
     assert sorted(r[0] for r in rows) == ["drug.indications"] * 2 + ["drug.overview"] * 2
@@ -132,3 +132,33 @@ def test_fast_renderer_matches_jinja_on_the_shipped_catalogue(kind: str) -> None
                 continue
             assert fast(record) == expected, source
     assert fast_count == len(sources)  # every shipped template takes the fast path
+
+
+def _rows(out: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+    return pq.read_table(sorted((out / "data").glob("*.parquet"))).to_pylist()
+
+
+def test_templates_add_to_the_shipped_catalogue_and_replace_by_id(tmp_path: Path, drug_file: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "drug.toml").write_text(
+        'kind = "drug"\n\n[[templates]]\nid = "drug.indications"\nrequires = ["indications"]\n'
+        'questions = ["{{ name }}能治什么？"]\nanswer = "{{ name }}：{{ indications | sentence }}"\n\n'
+        '[[templates]]\nid = "drug.mine"\nrequires = ["usage_dosage"]\n'
+        'questions = ["{{ name }}该怎么吃？"]\nanswer = "{{ usage_dosage | sentence }}"\n', encoding="utf-8")
+    assert run("build", "--kb", f"drug={drug_file}", "--templates", folder, "--out", tmp_path / "add",
+               "--quiet").exit_code == 0
+    rows = _rows(tmp_path / "add")
+    ids = {r["template_id"] for r in rows}
+    assert {"drug.mine", "drug.indications", "drug.usage_dosage", "drug.contraindications"} <= ids
+    assert {r["instruction"] for r in rows if r["template_id"] == "drug.indications"} == {"阿莫西林能治什么？",
+                                                                                         "布洛芬能治什么？"}
+    assert run("build", "--kb", f"drug={drug_file}", "--templates", folder, "--replace-templates", "--out",
+               tmp_path / "only", "--quiet").exit_code == 0
+    assert {r["template_id"] for r in _rows(tmp_path / "only")} == {"drug.mine", "drug.indications"}
+
+
+def test_replacing_the_catalogue_needs_a_folder(tmp_path: Path, drug_file: Path) -> None:
+    result = run("build", "--kb", f"drug={drug_file}", "--replace-templates", "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 2 and "replace_templates needs at least one templates folder" in result.stderr
