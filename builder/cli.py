@@ -99,6 +99,9 @@ def _quality_flags(data: dict, settings: dict) -> None:
         dedup.update({"near": not no_near} | ({"threshold": threshold} if threshold is not None else {}))
     if no_pii:
         data["pii"] = {"qa": False, "records": False}
+    if extra := settings.pop("extra_filters", ()):
+        section = data.setdefault("filters", {})
+        section["extra"] = [*section.get("extra", []), *extra]
     if prefer := settings.pop("prefer", ()):
         data["prefer"] = list(prefer)
     names = {s.get("name") or Path(s["path"]).stem: s for s in data.get("sources", [])}
@@ -149,6 +152,8 @@ def input_options(command: Callable) -> Callable:
         click.option("--near-threshold", type=float, default=None, help="Near-duplicate Jaccard threshold (0.8)."),
         click.option("--no-near-dup", is_flag=True, help="Skip near-duplicate removal."),
         click.option("--no-pii", is_flag=True, help="Skip PII scrubbing."),
+        click.option("--filter", "extra_filters", multiple=True, metavar="NAME",
+                     help="Also run an installed plug-in quality filter (`components` lists them); repeatable."),
         click.option("--group-by", type=click.Choice(["entity", "record"]), default=None,
                      help="Keep all rows of an entity (default) or of a record in one split."),
         click.option("--quiet", is_flag=True, help="No progress bars or summary."),
@@ -204,8 +209,9 @@ def main() -> None:
 @input_options
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (replaced atomically).")
 @click.option("--split", default=None, metavar="T,V,T", help="Train,validation,test fractions, e.g. 0.9,0.05,0.05.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(["alpaca_jsonl", "sharegpt", "messages"]),
-              help="A trainer format beside Parquet, HF and the Alpaca JSON list; repeatable.")
+@click.option("--format", "formats", multiple=True, metavar="NAME",
+              help="A trainer format beside Parquet, HF and the Alpaca JSON list (`components` lists them); "
+                   "repeatable.")
 @click.option("--system-prompt", default=None, help="System turn for the messages format.")
 @click.option("--name", default=None, help="Dataset name for the card and dataset_info.json.")
 @click.option("--license", "license_", default=None, help="The dataset's licence for the card (default: the sources').")
@@ -305,6 +311,16 @@ def fields_command(kind: str | None) -> None:
         click.echo(f"[{name}]  required: {', '.join(REQUIRED[name])}")
         for field, aliases in ALIASES[name].items():
             click.echo(f"  {field:<24}{'、'.join(a for a in aliases if a != field)}")
+
+
+@main.command("components")
+def components_command() -> None:
+    """List what a build can use: record kinds, quality filters and output formats, plug-ins' included."""
+    from builder.filters import FILTERS
+    from builder.formats import FORMATS
+    from schemas import RECORD_MODELS
+    for title, names in (("kinds", RECORD_MODELS), ("filters", FILTERS), ("formats", FORMATS)):
+        click.echo(f"{title + ':':<10}{', '.join(names)}")
 
 
 @main.group("templates")
@@ -478,13 +494,15 @@ def push_command(out_dir, repo_id, url, private, revision, endpoint, token) -> N
 @main.command("formats")
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--format", "formats", multiple=True, required=True,
-              type=click.Choice(["alpaca_jsonl", "sharegpt", "messages"]), help="A trainer format; repeatable.")
+              metavar="NAME", help="A trainer format (`components` lists them); repeatable.")
 @click.option("--system-prompt", default=None, help="System turn for the messages format.")
 @click.option("--name", default="qizhen-instructions", show_default=True, help="Name in dataset_info.json.")
 @user_errors
 def formats_command(out_dir: Path, formats: tuple[str, ...], system_prompt: str | None, name: str) -> None:
     """Add trainer formats to an existing build (from its Parquet) and refresh dataset_info.json."""
-    from builder.formats import write_dataset_info, write_from_parquet
+    from builder.formats import FORMATS, write_dataset_info, write_from_parquet
+    if unknown := [f for f in formats if f not in FORMATS]:
+        raise UserError(f"--format {unknown[0]}: unknown output format", remedy=f"use one of: {', '.join(FORMATS)}")
     from builder.outdir import seal
     _check_build(out_dir)
     written = [path for paths in write_from_parquet(out_dir, formats, system_prompt).values() for path in paths]

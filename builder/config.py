@@ -120,6 +120,17 @@ class FilterConfig(Strict):
     min_cjk_ratio: float = Field(0.2, ge=0, le=1, description="share of Chinese characters an answer needs")
     stray_punctuation: bool = True
     question_equals_answer: bool = True
+    extra: list[str] = Field(default_factory=list, description="plug-in filters to run too, by name, in order")
+
+    @field_validator("extra")
+    @classmethod
+    def installed(cls, names: list[str]) -> list[str]:
+        from builder.registry import plugin_names
+        missing = [name for name in names if name not in plugin_names("filters")]
+        if missing:
+            raise ValueError(f"no installed plug-in filter '{missing[0]}'; installed: "
+                             f"{', '.join(plugin_names('filters')) or 'none'}")
+        return names
 
 
 class PIIConfig(Strict):
@@ -152,8 +163,9 @@ class BuildConfig(Strict):
     batch_size: int = Field(5000, gt=0)
     shard_rows: int = Field(500_000, gt=0, description="about the most rows in a Parquet shard")
     prefer: list[str] = Field(default_factory=list, description="source names, most preferred first")
-    formats: list[Literal["alpaca_jsonl", "sharegpt", "messages"]] = Field(
-        default_factory=list, description="trainer formats beside Parquet, the HF dataset and the Alpaca JSON list"
+    formats: list[str] = Field(
+        default_factory=list, description="trainer formats beside Parquet, the HF dataset and the Alpaca JSON list: "
+                                          "alpaca_jsonl, sharegpt, messages, or a plug-in's"
     )
     system_prompt: str | None = Field(None, description="system turn of the OpenAI messages format")
     name: str = Field("qizhen-instructions", description="dataset name in the card and dataset_info.json")
@@ -192,6 +204,16 @@ class BuildConfig(Strict):
         if unknown:
             raise ValueError(f"prefer names unknown source(s) {', '.join(unknown)}")
         return self
+
+    @field_validator("formats")
+    @classmethod
+    def known_formats(cls, names: list[str]) -> list[str]:
+        """Every name a registered output format (built in or a plug-in's): none is ignored."""
+        from builder.formats import FORMATS
+        unknown = [name for name in names if name not in FORMATS]
+        if unknown:
+            raise ValueError(f"unknown output format '{unknown[0]}'; the formats are: {', '.join(FORMATS)}")
+        return names
 
     @field_validator("templates", mode="before")
     @classmethod
@@ -251,7 +273,7 @@ def build_config(data: dict, origin: str) -> BuildConfig:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "config"
         raise UserError(
-            f"{first['msg']} (input: {first.get('input')!r})",
+            f"{first['msg'].removeprefix('Value error, ')} (input: {first.get('input')!r})",
             file=origin,
             field=where,
             remedy=f"fix this setting ({exc.error_count()} problem(s) in all)",

@@ -6,13 +6,15 @@ or a Latin alias list is legitimate there), so template rows only face the lengt
 """
 
 from collections.abc import Callable
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.config import FilterConfig
+from builder.registry import with_plugins
 from builder.utf8 import code_point, jit, utf8_buffers
 
 PUNCTUATION_ONLY = r"^[\p{P}\p{S}\s]+$"
@@ -25,27 +27,64 @@ HAN_RANGES = (  # RE2's \p{Han} (a test holds them to it), first and last code p
 )
 
 
+@dataclass(frozen=True)
+class Filter:
+    """A quality filter: the reason it gives, its check over a batch (True removes the row), whether it judges
+    only free text (QA rows; a template row's text is a frame written for the record), and the FilterConfig switch
+    that turns it off. A plug-in adds one through the entry-point group `qizhen_instructions.filters`."""
+
+    reason: str
+    check: Callable[["Batch"], pa.Array]
+    free_text_only: bool = True
+    switch: str | None = None
+
+
+@dataclass
+class Batch:
+    """What a filter sees: the rows, their folded text (instruction, input, output joined by \\x1f, folded with
+    `fold_array`), the settings, and column lengths computed once for every filter that asks."""
+
+    rows: pa.Table
+    folded: pa.Array
+    config: FilterConfig
+
+    @cached_property
+    def output(self) -> pa.Array:
+        return self.rows["output"].combine_chunks()
+
+    @cached_property
+    def output_chars(self) -> pa.Array:
+        return pc.utf8_length(self.output)
+
+    @cached_property
+    def row_chars(self) -> pa.Array:
+        return pc.add(pc.add(pc.utf8_length(self.rows["instruction"]), pc.utf8_length(self.rows["input"])),
+                      self.output_chars)
+
+
+BUILTIN_FILTERS = {f.reason: f for f in (
+    Filter("too_short_answer", lambda b: pc.less(b.output_chars, b.config.min_answer_chars)),
+    Filter("punctuation_only_answer", lambda b: pc.match_substring_regex(b.output, PUNCTUATION_ONLY)),
+    Filter("stray_punctuation_start", lambda b: pc.match_substring_regex(b.output, STRAY_START),
+           switch="stray_punctuation"),
+    Filter("question_equals_answer", lambda b: question_equals_answer(b.folded), switch="question_equals_answer"),
+    Filter("too_long_row", lambda b: pc.greater(b.row_chars, b.config.max_row_chars), free_text_only=False),
+    Filter("not_chinese", lambda b: pa.array(han_counts(b.output) < b.config.min_cjk_ratio * np.maximum(
+        b.output_chars.to_numpy(zero_copy_only=False), 1))),
+)}
+FILTERS = with_plugins("filters", BUILTIN_FILTERS, Filter)
+
+
 def filter_reasons(rows: pa.Table, folded: pa.Array, config: FilterConfig, free_text: bool) -> np.ndarray:
-    """Per row, the first reason (in the order below) that removes it, else None; `folded` is each row's
-    instruction, input and output folded (`fold_array`) and joined by \\x1f."""
-    output = rows["output"].combine_chunks()
-    length = pc.utf8_length(output)
-    total = pc.add(pc.add(pc.utf8_length(rows["instruction"]), pc.utf8_length(rows["input"])), length)
-    checks: list[tuple[str, Callable[[], pa.Array]]] = [
-        ("too_short_answer", lambda: pc.less(length, config.min_answer_chars)),
-        ("punctuation_only_answer", lambda: pc.match_substring_regex(output, PUNCTUATION_ONLY)),
-        ("stray_punctuation_start", lambda: pc.match_substring_regex(output, STRAY_START)),
-        ("question_equals_answer", lambda: question_equals_answer(folded)),
-        ("too_long_row", lambda: pc.greater(total, config.max_row_chars)),
-        ("not_chinese", lambda: pa.array(han_counts(output) < config.min_cjk_ratio * np.maximum(
-            length.to_numpy(zero_copy_only=False), 1))),
-    ]
-    wanted = {"stray_punctuation_start": config.stray_punctuation,
-              "question_equals_answer": config.question_equals_answer}
+    """Per row, the first reason that removes it, else None: the built-in filters in their order, then the
+    plug-in filters the config names (`extra`), in its order."""
+    batch = Batch(rows, folded, config)
+    chosen = [*BUILTIN_FILTERS.values(), *(FILTERS[name] for name in config.extra)]
     reasons = np.full(rows.num_rows, None, dtype=object)
-    for reason, check in reversed(checks):
-        if wanted.get(reason, True) and (free_text or reason == "too_long_row"):
-            reasons[np.asarray(pc.fill_null(check(), False).to_numpy(zero_copy_only=False), bool)] = reason
+    for spec in reversed(chosen):
+        if (spec.switch is None or getattr(config, spec.switch)) and (free_text or not spec.free_text_only):
+            hit = pc.fill_null(spec.check(batch), False).to_numpy(zero_copy_only=False)
+            reasons[np.asarray(hit, bool)] = spec.reason
     return reasons
 
 

@@ -53,6 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from builder.registry import with_plugins
 from builder.utf8 import jit, utf8_buffers
 
 
@@ -312,7 +313,7 @@ _ALPACA_INFO = {
     "columns": {"prompt": "instruction", "query": "input", "response": "output"},
 }
 ALPACA_JSON = Format("alpaca", "alpaca", ".json", _alpaca_parts, _ALPACA_INFO)
-FORMATS: dict[str, Format] = {
+_BUILTIN: dict[str, Format] = {
     "alpaca_jsonl": Format("alpaca_jsonl", "alpaca", ".jsonl", _alpaca_parts, _ALPACA_INFO),
     "sharegpt": Format("sharegpt", "sharegpt", ".json", _sharegpt_parts, {
         "formatting": "sharegpt",
@@ -326,7 +327,8 @@ FORMATS: dict[str, Format] = {
                  "assistant_tag": "assistant", "system_tag": "system"},
     }),
 }
-KNOWN = {"alpaca": ALPACA_JSON, **FORMATS}  # every format a build writes or dataset_info can name
+KNOWN = with_plugins("formats", {"alpaca": ALPACA_JSON, **_BUILTIN}, Format)  # every format a build can write
+FORMATS = {name: spec for name, spec in KNOWN.items() if spec is not ALPACA_JSON}  # the ones a user chooses
 
 
 def formats_named(names: Iterable[str]) -> list[Format]:

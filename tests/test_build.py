@@ -182,7 +182,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
          "qa.csv:2: cannot decode as utf-8"),
         (lambda d: ["--qa", _file(d / "qa.jsonl", b"{}\n"), "--eval-set", d / "gone.csv"], "gone.csv: no such file"),
         (lambda d: ["--kb", "drugs.json"], "not of the form LEFT=RIGHT"),
-        (lambda d: ["--kb", "herb=x.json"], "unknown record kind 'herb'"),
+        (lambda d: ["--kb", "unicorn=x.json"], "unknown record kind 'unicorn'"),
         (lambda d: ["--qa", _file(d / "qa.jsonl", b"{}\n"), "--map", "x=nonsense"], "no source's kind has a field 'nonsense'"),
         (lambda d: ["--qa", _file(d / "qa.jsonl", b"{}\n"), "--split", "0.5,0.5,0.5"], "split fractions add up to 1.5"),
     ],
