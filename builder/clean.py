@@ -26,7 +26,10 @@ PLACEHOLDER_ITEM = (
 BLOCK_TAG = r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^<>]*>"
 INLINE_TAG = r"(?i)</?[a-z][a-z0-9]*(\s[^<>]*)?/?>|<!--.*?-->"
 ENTITY = r"&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]{1,31});"
-ODD_SPACE = "[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff\u200b]"
+ODD_SPACE = "[\t\x0b\x0c\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff\u200b]"
+# C0 and C1 controls (but tab, LF, CR, VT, FF, handled as space and line ends) and the bidi embeddings, overrides,
+# isolates and marks: invisible, they reorder or hide what a reader sees (RE2 escapes: a pattern holds no NUL)
+CONTROL = r"[\x00-\x08\x0e-\x1f\x7f-\x9f\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 ENTITY_RE = re.compile(ENTITY)
 TERMINAL_MARKS, SOFT_MARKS = "。！？!?", "，、；：,;:"
 PUNCTUATION_RUNS = (  # source typos: "，，" "。，" "：。" fold to one mark, the terminal one if any
@@ -35,7 +38,7 @@ PUNCTUATION_RUNS = (  # source typos: "，，" "。，" "：。" fold to one mar
     (rf"([{SOFT_MARKS}])[{SOFT_MARKS}]+", r"\1"),
 )
 NEEDS_WORK = (
-    rf"[<&\r]|{ODD_SPACE}|  | \n|\n[ \n]|{UNKNOWN}|[{SOFT_MARKS}{TERMINAL_MARKS}]{{2}}", r"^\s", r"\s$"
+    rf"[<&\r]|{ODD_SPACE}|{CONTROL}|  | \n|\n[ \n]|{UNKNOWN}|[{SOFT_MARKS}{TERMINAL_MARKS}]{{2}}", r"^\s", r"\s$"
 )  # one alternation is 4x slower
 PLACEHOLDER_MAX = max(map(len, PLACEHOLDERS)) + 8
 
@@ -65,6 +68,7 @@ def _rewrite(values: pa.Array) -> pa.Array:
     values = pc.replace_substring_regex(values, BLOCK_TAG, "\n")
     values = pc.replace_substring_regex(values, INLINE_TAG, "")
     values = _unescape_entities(values)
+    values = pc.replace_substring_regex(values, CONTROL, "")  # after entities: &#x202e; is one too
     values = pc.replace_substring_regex(values, ODD_SPACE, " ")
     values = pc.replace_substring_regex(values, "\r\n?", "\n")
     values = pc.replace_substring_regex(values, " *\n[ \n]*", "\n")

@@ -52,3 +52,22 @@ def test_batch_cleaning_skips_named_columns_and_keeps_nulls() -> None:
     batch = pa.RecordBatch.from_pydict({"a": [" x ", None, "无"], "keep": [" x ", "无", None], "n": [1, 2, 3]})
     cleaned = clean_batch(batch, skip=frozenset({"keep"}))
     assert cleaned.to_pydict() == {"a": ["x", None, None], "keep": [" x ", "无", None], "n": [1, 2, 3]}
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("建议\x00测量血压", "建议测量血压"),
+        ("\x1b[31m红色\x1b[0m警告\x07", "[31m红色[0m警告"),
+        ("口服\x7f，\x85每日\x9f一次", "口服，每日一次"),
+        ("用于\u202e压血高\u202c。", "用于压血高。"),
+        ("\u2066阿莫西林\u2069\u200e与\u200f\u2067头孢\u2068", "阿莫西林与头孢"),
+        ("第一行\x0b第二行\x0c第三行", "第一行 第二行 第三行"),
+        ("本品&#x202e;用于&#27;高血压", "本品用于高血压"),
+        ("换行\n与\t制表", "换行\n与 制表"),
+    ],
+)
+def test_control_and_bidi_characters_are_removed(raw: str, clean: str) -> None:
+    """C0/C1 controls and bidi overrides, isolates and marks are invisible and can reorder or hide what a reader
+    sees; they never reach the training text (entities that name one included). Tab and line ends keep their role."""
+    assert clean_text(raw) == clean
