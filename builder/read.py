@@ -58,7 +58,9 @@ class RecordError(ValueError):
 
 
 def detect_encoding(path: Path, declared: str | None) -> str:
-    """BOM first, then UTF-8, then GB18030, judged on the head of the file; the rest is checked while reading."""
+    """BOM first, then UTF-8, then GB18030, judged on the head of the file; the rest is checked while reading.
+    A character cut off by the end of the head (or of a truncated file) is left to the line reader, which names
+    its line; so is a stray byte in text that is otherwise UTF-8."""
     head = path.open("rb").read(SNIFF_BYTES)
     if declared:
         try:
@@ -71,17 +73,55 @@ def detect_encoding(path: Path, declared: str | None) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    for encoding in DETECTABLE:
-        try:
-            codecs.getincrementaldecoder(encoding)().decode(head, final=len(head) < SNIFF_BYTES)
-            return encoding
-        except UnicodeDecodeError:
-            continue
+    if _head_decodes(head, "utf-8") or _mostly_utf8(head):
+        return "utf-8"
+    if _head_decodes(head, "gb18030"):
+        return "gb18030"
+    at = _first_bad_byte(head)
+    line, column = _place(head, at)
     raise UserError(
-        "the file is neither UTF-8 nor GB18030 (wrong encoding)",
-        file=path,
-        remedy="convert it to UTF-8, or set encoding = \"...\" for this source in the config",
+        f"the file is neither UTF-8 nor GB18030: byte {column} of this line (byte {at} of the file) is not UTF-8"
+        " (wrong encoding)",
+        file=path, line=line,
+        remedy="convert it to UTF-8, or set encoding = \"...\" for this source in the config (--encoding)",
     )
+
+
+def _head_decodes(head: bytes, encoding: str) -> bool:
+    """Whether the head decodes, but for a character the cut left unfinished at its end."""
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _mostly_utf8(head: bytes) -> bool:
+    """UTF-8 with a few bad bytes (a damaged file), not another encoding: GB18030 text read as UTF-8 fails at
+    nearly every character, while a damaged UTF-8 file has far more good characters than bad bytes."""
+    text = head.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    return bad * 10 < len(text) - len(text.encode("ascii", errors="ignore")) - bad
+
+
+def _first_bad_byte(data: bytes) -> int:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return len(data)
+
+
+def _place(data: bytes, at: int) -> tuple[int, int]:
+    """(line, byte in the line) of byte `at`, counting lines as the readers do (LF, CRLF or a lone CR)."""
+    before = data[:at]
+    start = max(before.rfind(b"\n"), before.rfind(b"\r")) + 1
+    return before.count(b"\n") + _lone_crs(before) + 1, at - start
+
+
+def _lone_crs(data: bytes) -> int:
+    """CRs that end a line on their own (universal newlines), not as the CR of a CRLF."""
+    return data.count(b"\r") - data.count(b"\r\n") if b"\r" in data else 0
 
 
 def detect_container(path: Path, declared: str) -> str:
@@ -95,12 +135,12 @@ def detect_container(path: Path, declared: str) -> str:
             file=path,
             remedy="give a CSV, JSON, JSONL or key:value text file (format = csv|json|jsonl|kv)",
         )
-    first = head.lstrip(codecs.BOM_UTF8).lstrip()[:1]
+    first = _first_character(head)
     if not first and len(head) < SNIFF_BYTES:  # nothing but a BOM and white space
         raise UserError("the file is empty", file=path, remedy="give a file that holds records, or leave this source out")
-    if first == b"[":
+    if first == "[":
         return "json"
-    if first == b"{":
+    if first == "{":
         return "jsonl"
     container = CONTAINERS.get(path.suffix.lower())
     if container in ("csv", "kv"):
@@ -110,6 +150,13 @@ def detect_container(path: Path, declared: str) -> str:
         file=path,
         remedy="name it .csv/.json/.jsonl/.txt or set format = csv|json|jsonl|kv for this source",
     )
+
+
+def _first_character(head: bytes) -> str:
+    """The first character after any BOM and white space; a UTF-16 file (with its BOM) is decoded to find it."""
+    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    text = head.decode("utf-16", errors="ignore") if utf16 else head.removeprefix(codecs.BOM_UTF8).decode("latin-1")
+    return text.lstrip(" \t\r\n\x0b\x0c")[:1]
 
 
 def detect(source: SourceConfig) -> Detected:
@@ -159,16 +206,21 @@ RELEASE_PAGES = hasattr(mmap, "MADV_DONTNEED")  # Linux and macOS; elsewhere map
 
 
 def _newlines(mapped: mmap.mmap, start: int, end: int) -> int:
-    """Line ends in a byte range of a mapped file, counted in numpy a block at a time (no copy to Python bytes);
-    each block's pages are let go once counted, so the file's size never shows in this process's memory."""
+    """Line ends (LF, or a lone CR) in a byte range of a mapped file, counted in numpy a block at a time (no copy
+    to Python bytes); each block's pages are let go once counted, so the file's size never shows in this process's
+    memory."""
     count = 0
     for at in range(start, end, 1 << 24):
-        block = np.frombuffer(mapped, np.uint8, min(1 << 24, end - at), at)
-        count += int(np.count_nonzero(block == 10))
+        size = min(1 << 24, end - at)
+        block = np.frombuffer(mapped, np.uint8, min(size + 1, len(mapped) - at), at)  # and the byte after it
+        count += int(np.count_nonzero(block[:size] == 10))
+        if mapped.find(b"\r", at, at + size) >= 0:
+            crs = block[:size] == 13
+            count += int(np.count_nonzero(crs)) - int(np.count_nonzero(crs[: len(block) - 1] & (block[1:] == 10)))
         del block  # the map cannot close while a view of it lives
         first = at - at % mmap.PAGESIZE
         if RELEASE_PAGES:
-            mapped.madvise(mmap.MADV_DONTNEED, first, min(at + (1 << 24), end) - first)
+            mapped.madvise(mmap.MADV_DONTNEED, first, at + size - first)
     return count
 
 
@@ -197,28 +249,58 @@ def _open_text(path: Path, encoding: str) -> io.TextIOWrapper:
 
 
 def decoded_lines(path: Path, encoding: str) -> Iterator[str]:
-    """Lines decoded one by one, so a byte that does not decode is reported with its exact line."""
+    """Lines decoded one by one, so a byte that does not decode is reported with its exact line. Lines end at
+    LF, CRLF or a lone CR, as Python reads text (universal newlines)."""
     if codecs.lookup(encoding).name.startswith("utf-16"):
         with _open_text(path, encoding) as text:
             yield from text
         return
     with path.open("rb") as handle:
-        yield from _decode(handle, encoding, 1, path)
+        yield from _decode(_universal(handle), encoding, 1, path)
+
+
+_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")
+
+
+def _universal(raw_lines: Iterable[bytes]) -> Iterator[bytes]:
+    """Byte lines split after each lone CR as well (a CR byte is never part of a UTF-8 or GB18030 character)."""
+    for raw in raw_lines:
+        cr = raw.find(b"\r")
+        if cr < 0 or cr == len(raw) - 2 and raw.endswith(b"\n"):
+            yield raw
+        else:
+            yield from (part for part in _LONE_CR.split(raw) if part)
 
 
 def _decode(raw_lines: Iterable[bytes], encoding: str, start: int, path: Path) -> Iterator[str]:
+    """Decodes line by line; a BOM that starts a later line (files joined together) is dropped."""
     first_encoding = encoding
     encoding = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
     for number, raw in enumerate(raw_lines, start=start):
         try:
-            yield raw.decode(first_encoding if number == 1 else encoding)
+            text = raw.decode(first_encoding if number == 1 else encoding)
         except UnicodeDecodeError as exc:
-            guess = next((e for e in DETECTABLE if e != encoding and _decodes(raw, e)), None)
-            hint = f"it looks like {guess}: set encoding = \"{guess}\"" if guess else "set the file's real encoding"
-            raise UserError(
-                f"cannot decode as {encoding} at byte {exc.start} of the line ({exc.reason}): wrong encoding",
-                file=path, line=number, remedy=f"{hint} for this source, or convert the file to UTF-8",
-            ) from exc
+            raise _undecodable(raw, exc, encoding, path, number) from exc
+        yield text[1:] if text.startswith("\ufeff") else text
+
+
+CUT_SHORT = ("unexpected end of data", "incomplete multibyte sequence")  # UTF-8's and GB18030's words for it
+
+
+def _undecodable(raw: bytes, exc: UnicodeDecodeError, encoding: str, path: Path, number: int) -> UserError:
+    """The error for a line that does not decode: a character cut off by the end of the file is a truncated file,
+    anything else a wrong encoding (or a damaged byte) at a byte of the line."""
+    if exc.reason in CUT_SHORT and exc.end == len(raw) and not raw.endswith((b"\n", b"\r")):
+        return UserError(
+            f"the file ends inside a character (byte {exc.start} of its last line): it looks truncated",
+            file=path, line=number, remedy="restore the complete file, or delete its broken last line",
+        )
+    guess = next((e for e in DETECTABLE if e != encoding and _decodes(raw, e)), None)
+    hint = f"it looks like {guess}: set encoding = \"{guess}\"" if guess else "set the file's real encoding"
+    return UserError(
+        f"cannot decode as {encoding} at byte {exc.start} of the line ({exc.reason}): wrong encoding or a damaged byte",
+        file=path, line=number, remedy=f"{hint} for this source, fix that byte, or convert the file to UTF-8",
+    )
 
 
 FAST_CHUNK = 3 << 20
@@ -226,26 +308,26 @@ FAST_CHUNK = 3 << 20
 
 def _jsonl_batches(source: SourceConfig, detected: Detected, batch_size: int, shard: Shard) -> Iterator[ReadBatch]:
     """UTF-8 JSONL in chunks of whole lines: Arrow's C++ reader when a chunk is flat string objects,
-    the line-by-line reader (with its rejects and exact positions) for any chunk that is not."""
-    for start, chunk, newlines in _line_chunks(source.path, shard):
+    the line-by-line reader (with its rejects and exact positions) for any chunk that is not, or that holds
+    a lone CR (which Arrow ends a record at, and the positions below would not count)."""
+    for start, chunk, ends in _line_chunks(source.path, shard):
         bom = len(codecs.BOM_UTF8) if start == 1 and chunk.startswith(codecs.BOM_UTF8) else 0
-        table = _flat_strings(chunk[bom:])
-        if table is None:
-            lines = _decode(io.BytesIO(chunk), detected.encoding, start, source.path)
-            yield from _batches(_jsonl_items(lines, source, start), source, detected, batch_size)
-            continue
-        count = newlines + (not chunk.endswith(b"\n"))
-        if table.num_rows == count:  # no blank line: a record per line
-            positions = np.arange(start, start + count, dtype=np.int64)
-        else:
-            positions = np.array([start + i for i, line in enumerate(chunk.split(b"\n")) if line.strip()], np.int64)
-        if len(positions) != table.num_rows:
-            lines = _decode(io.BytesIO(chunk), detected.encoding, start, source.path)
-            yield from _batches(_jsonl_items(lines, source, start), source, detected, batch_size)
-            continue
-        table = table.append_column(POSITION, pa.array(positions))
-        for batch in table.to_batches(max_chunksize=batch_size):
-            yield ReadBatch(batch)
+        lone_crs = bool(_lone_crs(chunk))
+        table = None if lone_crs else _flat_strings(chunk[bom:])
+        if table is not None:
+            count = ends + (not chunk.endswith(b"\n"))
+            if table.num_rows == count:  # no blank line: a record per line
+                positions = np.arange(start, start + count, dtype=np.int64)
+            else:
+                positions = np.array([start + i for i, line in enumerate(chunk.split(b"\n")) if line.strip()],
+                                     np.int64)
+            if len(positions) == table.num_rows:
+                table = table.append_column(POSITION, pa.array(positions))
+                yield from (ReadBatch(batch) for batch in table.to_batches(max_chunksize=batch_size))
+                continue
+        raw_lines = _universal(io.BytesIO(chunk)) if lone_crs else io.BytesIO(chunk)
+        lines = _decode(raw_lines, detected.encoding, start, source.path)
+        yield from _batches(_jsonl_items(lines, source, start), source, detected, batch_size)
 
 
 def _line_chunks(path: Path, shard: Shard) -> Iterator[tuple[int, bytes, int]]:
@@ -258,14 +340,14 @@ def _line_chunks(path: Path, shard: Shard) -> Iterator[tuple[int, bytes, int]]:
         while left > 0 and (block := handle.read(int(min(FAST_CHUNK, left)))):
             left -= len(block)
             block = rest + block
-            cut = block.rfind(b"\n") + 1
+            cut = max(block.rfind(b"\n"), block.rfind(b"\r", 0, len(block) - 1)) + 1  # an LF may follow a last CR
             chunk, rest = block[:cut], block[cut:]
             if chunk:
-                newlines = chunk.count(b"\n")
-                yield line, chunk, newlines
-                line += newlines
+                ends = chunk.count(b"\n") + _lone_crs(chunk)
+                yield line, chunk, ends
+                line += ends
     if rest:
-        yield line, rest, 0
+        yield line, rest, _lone_crs(rest)
 
 
 def _flat_strings(chunk: bytes) -> pa.Table | None:
@@ -302,6 +384,9 @@ def _batches(items: Iterable[Item], source: SourceConfig, detected: Detected, si
         try:
             item = next(iterator, None)
         except UnicodeDecodeError as exc:
+            if exc.reason in CUT_SHORT:
+                raise UserError(f"the file ends inside a character after item {position}: it looks truncated",
+                                file=source.path, remedy="restore the complete file") from exc
             raise UserError(
                 f"cannot decode as {detected.encoding} after item {position} ({exc.reason}): wrong encoding",
                 file=source.path,
@@ -489,29 +574,116 @@ def _kv_or_error(block: str) -> dict[str, str | None] | RecordError:
         return exc
 
 
+CSV_CELL_LIMIT = 1 << 24  # characters; the csv module's default of 131,072 stops at a long but real answer
+
+
 def _csv_items(lines: Iterable[str], source: SourceConfig) -> Iterator[Item]:
-    """CSV with or without a header row; a row with the wrong number of cells is a reject."""
-    lines = iter(lines)
-    first_line = next(lines, "")
-    reader = csv.reader(itertools.chain([first_line], lines), _dialect(first_line, source))
-    first = next(reader, None)
-    if first is None:
+    """CSV with or without a header row. A row with the wrong number of cells, or whose quote runs on across
+    records, is a reject at its first line; reading goes on from the line after that one, so a stray quote costs
+    its own record and never swallows the records after it."""
+    csv.field_size_limit(CSV_CELL_LIMIT)
+    physical = _Lines(lines)
+    first_line = next(physical, None)
+    if first_line is None:
         return
-    header = _has_header(first, source)
-    columns = first if header else _columns_without_header(first, source)
-    if not header:
-        yield 1, _csv_row(first, columns)
-    previous = reader.line_num
-    for cells in reader:
-        start, previous = previous + 1, reader.line_num
-        if not any(cell.strip() for cell in cells):
+    physical.give_back([first_line])
+    dialect = _dialect(first_line, source)
+    reader = csv.reader(physical, dialect)
+    number, columns = 1, None
+    while (record := _next_record(reader, physical, dialect)) is not None:
+        cells, taken = record
+        if isinstance(cells, list) and not any(cell.strip() for cell in cells):
+            number += len(taken)  # a blank line
             continue
-        if len(cells) != len(columns):
-            yield start, RecordError(
-                "malformed_row", f"{len(cells)} cells where the header has {len(columns)} (a stray delimiter or quote?)"
-            )
+        if columns is None:
+            if isinstance(cells, csv.Error):
+                raise UserError(f"the header row cannot be read ({cells})", file=source.path, line=number,
+                                remedy="fix the first row, or give header = false and columns = [...]")
+            header = _has_header(cells, source)
+            columns = cells if header else _columns_without_header(cells, source)
+            if not header:
+                yield number, _csv_row(cells, columns)
+            number += len(taken)
             continue
-        yield start, _csv_row(cells, columns)
+        problem = _csv_problem(cells, taken, len(columns), dialect)
+        if problem is not None:
+            yield number, problem
+            physical.give_back(taken[1:])  # read again as lines of their own
+            number += 1
+            continue
+        yield number, _csv_row(cells, columns)
+        number += len(taken)
+
+
+class _Lines:
+    """Physical lines for the csv reader, keeping those of the record being read, so that after a bad record
+    the lines it took beyond its first can be given back and read again."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines, self._back = iter(lines), []
+        self.taken: list[str] = []
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        line = self._back.pop() if self._back else next(self._lines)
+        self.taken.append(line)
+        return line
+
+    def give_back(self, lines: list[str]) -> None:
+        self._back.extend(reversed(lines))
+
+
+def _next_record(reader: Iterator[list[str]], physical: _Lines,
+                 dialect: type[csv.Dialect]) -> tuple[list[str] | csv.Error, list[str]] | None:
+    """The next record's cells (or the csv module's complaint) and the lines it took; None at the end. The reader
+    is strict so that a quote cannot run on silently; a slip within one line (text after a closing quote) is
+    read as the csv module reads it by default."""
+    physical.taken = []
+    try:
+        cells = next(reader, None)
+    except csv.Error as exc:
+        if len(physical.taken) > 1 or "field limit" in str(exc):
+            return exc, physical.taken
+        cells = next(csv.reader(physical.taken, dialect, strict=False))
+    return None if cells is None else (cells, physical.taken)
+
+
+def _csv_problem(cells: list[str] | csv.Error, taken: list[str], width: int,
+                 dialect: type[csv.Dialect]) -> RecordError | None:
+    """Why a record is a reject: a cell past the limit, a quote the csv module saw run on over lines, a wrong
+    cell count, or a quoted cell holding lines that read as whole rows (a quote that opened a cell and closed
+    only in a later record)."""
+    if isinstance(cells, csv.Error) and len(taken) == 1:
+        return RecordError("cell_too_long", f"a cell longer than {CSV_CELL_LIMIT:,} characters")
+    if isinstance(cells, csv.Error):
+        what = str(cells)
+    elif len(cells) != width:
+        what = f"{len(cells)} cells where the header has {width}"
+    elif len(taken) > 1 and _swallows_records(taken, cells, width, dialect):
+        what = "lines inside its quoted cell read as whole rows"
+    else:
+        return None
+    if len(taken) == 1:
+        return RecordError("malformed_row", f"{what} (a stray delimiter or quote?)")
+    return RecordError("unclosed_quote", f"a quote opened in this row does not close where the row ends ({what}); "
+                                         f"the {len(taken) - 1} lines after it are read as rows of their own")
+
+
+def _swallows_records(taken: list[str], cells: list[str], width: int, dialect: type[csv.Dialect]) -> bool:
+    """Whether a line inside the record's quoted cell reads on its own as a whole row of `width` cells. The last
+    line counts only when the last cell is the one that spans lines (else it holds the cells after it). Not for
+    two columns, where one comma in a line of prose would look like a row."""
+    inside = taken[1:] if "\n" in cells[-1] or "\r" in cells[-1] else taken[1:-1]
+    return width > 2 and any(_width(line, dialect) == width for line in inside)
+
+
+def _width(line: str, dialect: type[csv.Dialect]) -> int:
+    try:
+        return len(next(csv.reader([line], dialect), []))
+    except csv.Error:
+        return 0
 
 
 def _csv_row(cells: list[str], columns: list[str]) -> dict[str, str | None]:
@@ -524,7 +696,7 @@ def _dialect(first_line: str, source: SourceConfig) -> type[csv.Dialect]:
     delimiter = source.delimiter or max(counts, key=counts.get)
     if not counts.get(delimiter) and not source.delimiter:
         delimiter = "\t" if source.path.suffix.lower() == ".tsv" else ","
-    return type("Detected", (csv.excel,), {"delimiter": delimiter})
+    return type("Detected", (csv.excel,), {"delimiter": delimiter, "strict": True})
 
 
 HEADER_CELL = re.compile(r"[^。？！，；?!;\n]{1,16}")

@@ -198,3 +198,47 @@ def test_jsonl_fast_path_keeps_positions_and_rejects_across_chunks(tmp_path: Pat
     assert [r["__pos"] for r in rows] == expected
     assert all(r["question"] == f"问题{r['__pos']}" for r in rows if r["__pos"] != 15)
     assert [r["answer"] for r in rows if r["__pos"] == 15] == ["5"]
+
+
+def test_a_bom_at_the_start_of_a_later_line_is_dropped_in_the_fast_reader_chunk(tmp_path: Path) -> None:
+    """Files joined with `cat` carry a BOM mid-file: Arrow refuses that chunk and the line reader strips it."""
+    lines = [json.dumps({"question": f"问题{i}", "answer": f"回答{i}"}, ensure_ascii=False).encode() for i in range(1, 5)]
+    path = tmp_path / "qa.jsonl"
+    path.write_bytes(codecs.BOM_UTF8 + lines[0] + b"\n" + lines[1] + b"\n" + codecs.BOM_UTF8 + lines[2] + b"\n" + lines[3])
+    rows, rejects = read_all(path)
+    assert [(r["question"], r["__pos"]) for r in rows] == [(f"问题{i}", i) for i in range(1, 5)] and not rejects
+
+
+def test_a_csv_cell_past_the_limit_is_a_reject_and_the_next_rows_are_read(tmp_path: Path, monkeypatch) -> None:
+    import builder.read
+
+    monkeypatch.setattr(builder.read, "CSV_CELL_LIMIT", 1000)
+    path = tmp_path / "qa.csv"
+    path.write_text(f"question,answer\n头痛？,{'休息' * 600}\n发烧？,喝水。\n", encoding="utf-8")
+    rows, rejects = read_all(path)
+    assert [(r.reason, r.position) for r in rejects] == [("cell_too_long", 2)] and "1,000 characters" in rejects[0].detail
+    assert [r["__pos"] for r in rows] == [3]
+
+
+def test_text_after_a_closing_quote_on_one_line_is_read_as_before(tmp_path: Path) -> None:
+    """The strict reader catches quotes that run on; a slip within one line keeps the csv module's lenient reading."""
+    path = tmp_path / "qa.csv"
+    path.write_text('question,answer\n头痛？,"多喝水"是关键\n发烧？,喝水。\n', encoding="utf-8")
+    rows, rejects = read_all(path)
+    assert [(r["answer"], r["__pos"]) for r in rows] == [("多喝水是关键", 2), ("喝水。", 3)] and not rejects
+
+
+def test_csv_lines_end_at_a_lone_cr_and_a_crlf_inside_a_quoted_cell_stays(tmp_path: Path) -> None:
+    path = tmp_path / "qa.csv"
+    path.write_bytes('question,answer\r头痛？,"多喝水，\r\n休息。"\r发烧？,喝水。\n咳嗽？,止咳。'.encode())
+    rows, _ = read_all(path)
+    assert [(r["answer"], r["__pos"]) for r in rows] == [("多喝水，\r\n休息。", 2), ("喝水。", 4), ("止咳。", 5)]
+
+
+def test_key_value_text_with_cr_line_ends_keeps_its_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "drugs.txt"
+    path.write_bytes("阿莫西林\r适应证:用于感染。\r\r布洛芬\r适应证:用于疼痛。\r".encode())
+    rows, _ = read_all(path, kind="drug")
+    assert [(r["名称"], r["适应证"], r["__pos"]) for r in rows] == [("阿莫西林", "用于感染。", 1), ("布洛芬", "用于疼痛。", 4)]
+
+
