@@ -33,24 +33,25 @@ SKIPPED = (".git", "out", "build", "dist", "*.egg-info", "__pycache__", ".venv",
 GOALS = {"later_build_s": 5.0, "help_s": 1.0}
 
 
-def build_wheel(repo: Path, dest: Path) -> Path:
-    """The wheel a user installs, built by pip from a clean copy of the tree (the checkout's out/ and caches stay out)."""
-    source = dest / "source"
-    shutil.copytree(repo, source, ignore=shutil.ignore_patterns(*SKIPPED))
+def build_wheel(project: Path, dest: Path) -> Path:
+    """The wheel a user installs, built by pip from a clean copy of the project (its out/ and caches stay out)."""
+    source = dest / f"source-{project.name}"
+    shutil.copytree(project, source, ignore=shutil.ignore_patterns(*SKIPPED))
+    before = set(dest.glob("*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(dest), str(source)],
                    check=True, stdout=subprocess.DEVNULL)
     shutil.rmtree(source)
-    return next(dest.glob("qizhen_instructions-*.whl"))
+    return (set(dest.glob("*.whl")) - before).pop()
 
 
-def make_venv(path: Path, wheel: Path, reuse_deps: bool) -> Path:
-    """A new virtual environment holding the wheel; returns its bin folder. With `reuse_deps` its dependencies are
-    this environment's, seen through a .pth file (plain path entries: this environment's own .pth files, among
+def make_venv(path: Path, wheels: list[Path], reuse_deps: bool) -> Path:
+    """A new virtual environment holding the wheels; returns its bin folder. With `reuse_deps` their dependencies
+    are this environment's, seen through a .pth file (plain path entries: this environment's own .pth files, among
     them an editable install of the project, are not run, so `builder` comes from the wheel)."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     bin_dir = path / ("Scripts" if os.name == "nt" else "bin")
     python = bin_dir / "python"
-    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", str(wheel)]
+    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", *map(str, wheels)]
     subprocess.run(install + (["--no-deps"] if reuse_deps else []), check=True, stdout=subprocess.DEVNULL)
     if reuse_deps:
         site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
@@ -95,7 +96,7 @@ def main() -> None:
     wheel = build_wheel(REPO, root / "dist")
     wheel_s = time.perf_counter() - start
     start = time.perf_counter()
-    bin_dir = make_venv(root / "venv", wheel, args.reuse_deps)
+    bin_dir = make_venv(root / "venv", [wheel], args.reuse_deps)
     install_s = time.perf_counter() - start
     work = root / "work"
     work.mkdir(exist_ok=True)

@@ -316,10 +316,10 @@ def fields_command(kind: str | None) -> None:
 @main.command("components")
 def components_command() -> None:
     """List what a build can use: record kinds, quality filters and output formats, plug-ins' included."""
-    from builder.filters import FILTERS
-    from builder.formats import FORMATS
+    from builder.filters import known_filters
+    from builder.formats import choosable_formats
     from schemas import RECORD_MODELS
-    for title, names in (("kinds", RECORD_MODELS), ("filters", FILTERS), ("formats", FORMATS)):
+    for title, names in (("kinds", RECORD_MODELS), ("filters", known_filters()), ("formats", choosable_formats())):
         click.echo(f"{title + ':':<10}{', '.join(names)}")
 
 
@@ -500,9 +500,10 @@ def push_command(out_dir, repo_id, url, private, revision, endpoint, token) -> N
 @user_errors
 def formats_command(out_dir: Path, formats: tuple[str, ...], system_prompt: str | None, name: str) -> None:
     """Add trainer formats to an existing build (from its Parquet) and refresh dataset_info.json."""
-    from builder.formats import FORMATS, write_dataset_info, write_from_parquet
-    if unknown := [f for f in formats if f not in FORMATS]:
-        raise UserError(f"--format {unknown[0]}: unknown output format", remedy=f"use one of: {', '.join(FORMATS)}")
+    from builder.formats import choosable_formats, write_dataset_info, write_from_parquet
+    if unknown := [f for f in formats if f not in choosable_formats()]:
+        raise UserError(f"--format {unknown[0]}: unknown output format",
+                        remedy=f"use one of: {', '.join(choosable_formats())}")
     from builder.outdir import seal
     _check_build(out_dir)
     written = [path for paths in write_from_parquet(out_dir, formats, system_prompt).values() for path in paths]

@@ -7,7 +7,7 @@ or a Latin alias list is legitimate there), so template rows only face the lengt
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -72,14 +72,19 @@ BUILTIN_FILTERS = {f.reason: f for f in (
     Filter("not_chinese", lambda b: pa.array(han_counts(b.output) < b.config.min_cjk_ratio * np.maximum(
         b.output_chars.to_numpy(zero_copy_only=False), 1))),
 )}
-FILTERS = with_plugins("filters", BUILTIN_FILTERS, Filter)
+
+
+@cache
+def known_filters() -> dict[str, Filter]:
+    """The built-in filters, then the plug-ins' (loaded on first use, so that a plug-in may import this module)."""
+    return with_plugins("filters", BUILTIN_FILTERS, Filter)
 
 
 def filter_reasons(rows: pa.Table, folded: pa.Array, config: FilterConfig, free_text: bool) -> np.ndarray:
     """Per row, the first reason that removes it, else None: the built-in filters in their order, then the
     plug-in filters the config names (`extra`), in its order."""
     batch = Batch(rows, folded, config)
-    chosen = [*BUILTIN_FILTERS.values(), *(FILTERS[name] for name in config.extra)]
+    chosen = [*BUILTIN_FILTERS.values(), *(known_filters()[name] for name in config.extra)]
     reasons = np.full(rows.num_rows, None, dtype=object)
     for spec in reversed(chosen):
         if (spec.switch is None or getattr(config, spec.switch)) and (free_text or not spec.free_text_only):

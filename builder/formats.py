@@ -43,6 +43,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import BinaryIO, Self
@@ -313,7 +314,7 @@ _ALPACA_INFO = {
     "columns": {"prompt": "instruction", "query": "input", "response": "output"},
 }
 ALPACA_JSON = Format("alpaca", "alpaca", ".json", _alpaca_parts, _ALPACA_INFO)
-_BUILTIN: dict[str, Format] = {
+BUILTIN_FORMATS: dict[str, Format] = {
     "alpaca_jsonl": Format("alpaca_jsonl", "alpaca", ".jsonl", _alpaca_parts, _ALPACA_INFO),
     "sharegpt": Format("sharegpt", "sharegpt", ".json", _sharegpt_parts, {
         "formatting": "sharegpt",
@@ -327,16 +328,25 @@ _BUILTIN: dict[str, Format] = {
                  "assistant_tag": "assistant", "system_tag": "system"},
     }),
 }
-KNOWN = with_plugins("formats", {"alpaca": ALPACA_JSON, **_BUILTIN}, Format)  # every format a build can write
-FORMATS = {name: spec for name, spec in KNOWN.items() if spec is not ALPACA_JSON}  # the ones a user chooses
+@cache
+def known_formats() -> dict[str, Format]:
+    """Every format a build can write: the Alpaca JSON list, the built-ins, then the plug-ins' (loaded on first use,
+    so that a plug-in may import this module)."""
+    return with_plugins("formats", {"alpaca": ALPACA_JSON, **BUILTIN_FORMATS}, Format)
+
+
+def choosable_formats() -> list[str]:
+    """The formats a user may ask for (the Alpaca JSON list is always written)."""
+    return [name for name in known_formats() if name != "alpaca"]
 
 
 def formats_named(names: Iterable[str]) -> list[Format]:
-    """The formats for names (keys of KNOWN); an unknown name is an error naming the choices."""
-    unknown = [name for name in names if name not in KNOWN]
+    """The formats for names (keys of `known_formats`); an unknown name is an error naming the choices."""
+    known = known_formats()
+    unknown = [name for name in names if name not in known]
     if unknown:
-        raise ValueError(f"unknown format {unknown[0]!r}; choose from {', '.join(KNOWN)}")
-    return [KNOWN[name] for name in names]
+        raise ValueError(f"unknown format {unknown[0]!r}; choose from {', '.join(known)}")
+    return [known[name] for name in names]
 
 
 def open_writers(out_dir: Path, split: str, formats: Iterable[str], system: str | None = None) -> list[FormatWriter]:
@@ -375,9 +385,11 @@ def _parquet_splits(out_dir: Path) -> dict[str, list[Path]]:
 
 def dataset_info(out_dir: Path, formats: Iterable[str], name: str) -> dict:
     """LLaMA-Factory `dataset_info.json` entries, `{name}_{format}_{split}`, for each format named
-    (a key of KNOWN) and each split whose file exists in `out_dir` and holds a row."""
+    (a key of `known_formats`) and each split whose file exists in `out_dir` and holds a row."""
     out_dir, entries = Path(out_dir), {}
     for spec in formats_named(formats):
+        if not spec.llama_factory:
+            continue  # a format LLaMA-Factory does not read (a plug-in's, say) gets no entry
         format_name = spec.name
         for path in sorted((out_dir / spec.folder).glob(f"*{spec.suffix}")):
             if path.suffix != spec.suffix or not _has_rows(path):

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from builder.formats import (
-    FORMATS,
+    BUILTIN_FORMATS,
     FormatWriter,
     dataset_info,
     json_lines,
@@ -45,7 +45,7 @@ def load(path: Path) -> datasets.Dataset:
 
 
 def write(name: str, out: Path, rows: list[dict], system: str | None = None) -> Path:
-    writer = FormatWriter(FORMATS[name], out, "train", system)
+    writer = FormatWriter(BUILTIN_FORMATS[name], out, "train", system)
     writer.write(table(rows[:1]))  # table by table, as the build streams them
     writer.write(table([]))
     writer.write(table(rows[1:]))
@@ -92,11 +92,11 @@ def test_messages_round_trip(tmp_path: Path, system: str | None) -> None:
 
 
 def test_empty_split_is_valid_and_left_out_of_dataset_info(tmp_path: Path) -> None:
-    for writer in open_writers(tmp_path, "test", FORMATS):
+    for writer in open_writers(tmp_path, "test", BUILTIN_FORMATS):
         writer.close()
     assert json.loads((tmp_path / "sharegpt" / "test.json").read_text(encoding="utf-8")) == []
     assert (tmp_path / "messages" / "test.jsonl").read_text(encoding="utf-8") == ""
-    assert dataset_info(tmp_path, FORMATS, "qz") == {}
+    assert dataset_info(tmp_path, BUILTIN_FORMATS, "qz") == {}
 
 
 def test_unknown_format_is_refused(tmp_path: Path) -> None:
@@ -125,7 +125,7 @@ def test_build_formats_match_chinese_llama_alpaca_and_llama_factory(tmp_path: Pa
         assert loaded.column_names == ["instruction", "input", "output"]
         assert loaded.to_list() == parquet[split].select_columns(["instruction", "input", "output"]).to_list()
 
-    written = write_from_parquet(out, FORMATS, system="你是一名医学助手。")
+    written = write_from_parquet(out, BUILTIN_FORMATS, system="你是一名医学助手。")
     assert all(len(paths) == len(manifest["splits"]) for paths in written.values())
     for split in manifest["splits"]:
         expected = parquet[split].to_list()
@@ -137,7 +137,7 @@ def test_build_formats_match_chinese_llama_alpaca_and_llama_factory(tmp_path: Pa
         assert [[m["role"] for m in ms] for ms in messages] == [["system", "user", "assistant"]] * len(expected)
         assert [(m[1]["content"], m[2]["content"]) for m in messages] == [(prompt(r), r["output"]) for r in expected]
 
-    info = json.loads(write_dataset_info(out, ["alpaca", *FORMATS], "qizhen").read_text(encoding="utf-8"))
+    info = json.loads(write_dataset_info(out, ["alpaca", *BUILTIN_FORMATS], "qizhen").read_text(encoding="utf-8"))
     assert len(info) == 4 * len(manifest["splits"])
     for key, entry in info.items():
         assert (out / entry["file_name"]).is_file(), key

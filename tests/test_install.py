@@ -21,7 +21,7 @@ from tests.conftest import DRUG_BLOCKS, write_json
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("install")
     wheel = build_wheel(REPO, root / "dist")
-    return wheel, make_venv(root / "venv", wheel, reuse_deps=True)
+    return wheel, make_venv(root / "venv", [wheel], reuse_deps=True)
 
 
 def test_the_wheel_carries_the_catalogue_and_the_sample(installed: tuple[Path, Path]) -> None:
