@@ -1,0 +1,368 @@
+"""Record kinds are data: each new kind (herb 中药) is a schema in schemas/ and a
+catalogue in templates/, with no code of its own. Every test runs the real command on records written here, in
+two input shapes per kind, and checks the rows against an independent reading of those records."""
+
+import csv
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from builder.config import SHIPPED_TEMPLATES
+from builder.extract import extract_indications
+from builder.render import compile_renderer, make_environment
+from schemas import KB_KINDS, RECORD_MODELS
+from tests.conftest import run, write_jsonl
+
+NEW_KINDS = ("herb",)
+
+# ---------------------------------------------------------------------------------------------------------
+# Records composed for these tests, each with the field every source column or key is expected to reach.
+
+HERB_CSV_COLUMNS = {"药材": "name", "别名": "aliases", "性味归经": "nature_meridian", "功用": "efficacy",
+                    "症状": "indications", "药材分类": "category", "用法用量": "usage_dosage", "注意事项": "precautions"}
+HERB_CSV = [
+    {"药材": "黄芪", "别名": "黄耆、绵芪、北芪", "性味归经": "甘，微温。归肺、脾经",
+     "功用": "补气升阳，固表止汗，利水消肿，托毒生肌。",
+     "症状": "主要用于气虚乏力，食少便溏，中气下陷，久泻脱肛，表虚自汗，气虚水肿，痈疽难溃。",
+     "药材分类": "植物", "用法用量": "内服：煎汤，9-30g；或入丸、散。",
+     "注意事项": "表实邪盛、气滞湿阻、食积停滞、阴虚阳亢者均不宜用。"},
+    {"药材": "金银花", "别名": "忍冬花、双花、二宝花", "性味归经": "甘，寒。归肺、心、胃经",
+     "功用": "清热解毒，凉散风热。", "症状": "痈肿疔疮，喉痹，丹毒，热毒血痢，风热感冒，温病发热。",
+     "药材分类": "植物", "用法用量": "内服：煎汤，6-15g。外用：适量，捣敷。", "注意事项": "脾胃虚寒及气虚疮疡脓清者忌用。"},
+    # the drift of scraped herb tables: 性味 in the 别名 column, a class in the 性味归经 one, a notice as 分类
+    {"药材": "鸡内金", "别名": "味甘，性平。归脾、胃、小肠、膀胱经", "性味归经": "动物",
+     "功用": "健胃消食，涩精止遗，通淋化石。", "症状": "食积不消，呕吐泻痢，小儿疳积，遗尿，遗精，石淋涩痛。",
+     "药材分类": "本页面内容仅供中医药知识科普参考，不作为用药依据。", "用法用量": "内服：煎汤，3-10g；研末，每次1.5-3g。",
+     "注意事项": ""},
+    {"药材": "半夏", "别名": "地文、守田、羊眼半夏", "性味归经": "辛，温；有毒。归脾、胃、肺经",
+     "功用": "燥湿化痰，降逆止呕，消痞散结。", "症状": "湿痰寒痰，咳喘痰多，痰饮眩悸，呕吐反胃，胸脘痞闷，梅核气。",
+     "药材分类": "有毒", "用法用量": "内服：煎汤，3-9g，一般炮制后使用。外用：适量，磨汁涂或研末以酒调敷。",
+     "注意事项": "不宜与川乌、制川乌、草乌、制草乌、附子同用；生品内服宜慎。"},
+    {"药材": "薄荷", "别名": "番荷菜、南薄荷", "性味归经": "辛，凉。归肺、肝经", "功用": "宣散风热，清头目，透疹。",
+     "症状": "用于风热感冒，风温初起，头痛，目赤，喉痹，口疮，风疹，麻疹，胸胁胀闷。", "药材分类": "植物",
+     "用法用量": "内服：煎汤，3-6g，宜后下。", "注意事项": "尚不明确。"},
+]
+HERB_JSONL_KEYS = {"中药名": "name", "别名": "aliases", "性味": "nature_meridian", "归经": "meridians", "毒性": "toxicity",
+                   "功效": "efficacy", "主治": "indications", "用法用量": "usage_dosage", "禁忌": "contraindications",
+                   "来源": "origin", "产地": "distribution", "炮制": "processing", "贮藏": "storage", "分类": "category"}
+HERB_JSONL = [
+    {"中药名": "附子", "别名": ["附片", "盐附子"], "性味": "辛、甘，大热", "归经": "心、肾、脾经", "毒性": "有毒",
+     "功效": "回阳救逆，补火助阳，散寒除湿。", "主治": "亡阳虚脱，肢冷脉微，心阳不足，胸痹心痛，虚寒吐泻，阴寒水肿，寒湿痹痛。",
+     "用法用量": "3-15g，先煎，久煎。", "禁忌": "孕妇慎用；不宜与半夏、瓜蒌、贝母、白蔹、白及同用。",
+     "来源": "毛茛科植物乌头的子根的加工品。", "产地": "主产于四川、陕西。", "炮制": "按加工方法分别制成盐附子、黑顺片和白附片。",
+     "贮藏": "盐附子密闭，置阴凉干燥处；黑顺片及白附片置干燥处，防潮。", "分类": "温里药"},
+    {"中药名": "当归", "别名": ["干归", "秦归"], "性味": "甘、辛，温", "归经": "肝、心、脾经", "毒性": "无毒",
+     "功效": "补血和血，调经止痛，润燥滑肠。", "主治": "血虚萎黄，眩晕心悸，月经不调，经闭痛经，虚寒腹痛，风湿痹痛，跌仆损伤，肠燥便秘。",
+     "用法用量": "6-12g。", "来源": "伞形科植物当归的干燥根。", "产地": "主产于甘肃。", "贮藏": "置阴凉干燥处，防潮，防蛀。",
+     "分类": "补虚药"},
+]
+# values the builder must treat as missing: placeholders, and values that are evidently not what their field holds
+HERB_REFUSED = {("鸡内金", "aliases"), ("鸡内金", "nature_meridian"), ("鸡内金", "category"), ("半夏", "category"),
+                ("薄荷", "precautions")}
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """One kind's inputs: (file writer, records, their keys' fields) per shape, and the values to be refused."""
+
+    shapes: tuple[tuple[str, object, list[dict], dict[str, str]], ...]
+    refused: set[tuple[str, str]]
+
+    def write(self, folder: Path) -> list[Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        return [writer(folder / name, rows) for name, writer, rows, _ in self.shapes]
+
+    def records(self) -> list[dict]:
+        """Each record as fields, read with the key tables above, not with the builder's."""
+        records = []
+        for _, _, rows, keys in self.shapes:
+            for row in rows:
+                fields: dict = {"aliases": []}
+                for key, value in row.items():
+                    field = keys[key]
+                    if field == "aliases":
+                        fields["aliases"] += value if isinstance(value, list) else value.split("、")
+                    elif value:
+                        fields[field] = value
+                name = fields["name"]
+                for field in [f for f in fields if (name, f) in self.refused]:
+                    fields[field] = [] if field == "aliases" else None
+                records.append({k: v for k, v in fields.items() if v})
+        return records
+
+
+FIXTURES = {
+    "herb": Fixture((("herb_table.csv", write_csv, HERB_CSV, HERB_CSV_COLUMNS),
+                     ("herb_monographs.jsonl", write_jsonl, HERB_JSONL, HERB_JSONL_KEYS)), HERB_REFUSED),
+}
+DISEASES = [{"疾病名称": "普通感冒", "症状": "鼻塞、流涕、咽痛、咳嗽，可伴低热。", "治疗": "以对症治疗为主，注意休息、多饮水。",
+             "科室": "呼吸内科"}]
+
+
+def catalogue(kind: str) -> list[dict]:
+    return tomllib.loads((SHIPPED_TEMPLATES / f"{kind}.toml").read_text(encoding="utf-8"))["templates"]
+
+
+def rows_of(out: Path) -> list[dict]:
+    return pq.read_table(sorted((out / "data").glob("*.parquet"))).to_pylist()
+
+
+def manifest_of(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+
+
+def kb_flags(kind: str, paths: list[Path]) -> list[str]:
+    return [flag for path in paths for flag in ("--kb", f"{kind}={path}")]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One build per new kind, from both of its files."""
+    outs = {}
+    for kind, fixture in FIXTURES.items():
+        folder = tmp_path_factory.mktemp(kind)
+        result = run("build", *kb_flags(kind, fixture.write(folder / "in")), "--out", folder / "out",
+                     "--seed", "3", "--workers", "1", "--quiet")
+        assert result.exit_code == 0, result.output
+        outs[kind] = folder / "out"
+    return outs
+
+
+def row_key(row: dict) -> tuple:
+    return row["record_id"], row["template_id"], row["variant"], row["instruction"], row["output"]
+
+
+def applies(template: dict, record: dict) -> bool:
+    return all(record.get(field) for field in template["requires"])
+
+
+def record_of(row: dict, records: list[dict]) -> dict:
+    """The record a row is about: the one whose name its question carries (no name here is part of another)."""
+    found = [r for r in records if r["name"] in row["instruction"]]
+    assert len(found) == 1, row
+    return found[0]
+
+
+def frame_characters(template: dict) -> set[str]:
+    """The characters an answer may add to record text: its template's literal text, and what `sentence` and
+    `join('、')` put between values."""
+    literal = re.sub(r"{{.*?}}|{%.*?%}", "", template["answer"], flags=re.DOTALL)
+    return set(literal) | {"。", "、"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The kinds as data
+
+
+def test_every_shipped_kind_has_a_catalogue_and_every_catalogue_a_kind() -> None:
+    kinds = {kind for kind in RECORD_MODELS if kind != "qa"}
+    files = {path.stem for path in SHIPPED_TEMPLATES.glob("*.toml")}
+    assert set(NEW_KINDS) <= kinds == set(KB_KINDS)
+    assert kinds == files, f"kinds without a catalogue: {kinds - files}; catalogues without a kind: {files - kinds}"
+    for kind in kinds:
+        data = tomllib.loads((SHIPPED_TEMPLATES / f"{kind}.toml").read_text(encoding="utf-8"))
+        model = RECORD_MODELS[kind]
+        assert data["kind"] == kind and all(t["id"].startswith(f"{kind}.") for t in data["templates"])
+        assert model.label and set(model.source_names) <= set(model.model_fields), kind
+        for field, question in model.eval_questions:
+            assert field in model.model_fields and "{name}" in question, (kind, field)
+
+
+@pytest.mark.parametrize("kind", NEW_KINDS)
+def test_every_field_has_source_names_and_a_template(kind: str) -> None:
+    model = RECORD_MODELS[kind]
+    assert set(model.source_names) == set(model.model_fields)
+    asked = {field for template in catalogue(kind) for field in template["requires"]}
+    assert asked == set(model.model_fields) - {"name"}, "a field no template asks about, or a template for nothing"
+
+
+@pytest.mark.parametrize("kind", NEW_KINDS)
+def test_fields_lists_the_kind(kind: str) -> None:
+    result = run("fields", kind)
+    assert result.exit_code == 0, result.output
+    listed = {line.split()[0]: line for line in result.output.splitlines()[1:] if line.strip()}
+    assert result.output.startswith(f"[{kind}]  required: name")
+    assert set(listed) == set(RECORD_MODELS[kind].model_fields)
+    for _, _, _, keys in FIXTURES[kind].shapes:  # every key of the fixtures, under the field it is meant for
+        for key, field in keys.items():
+            assert key in listed[field].split()[1].split("、"), (key, field)
+
+
+def test_herb_table_symptoms_are_indications_by_default() -> None:
+    """In a herb table 症状 is what the herb treats; a herb has no symptoms of its own to confuse it with."""
+    result = run("fields", "herb")
+    indications = next(line for line in result.output.splitlines() if line.split()[0] == "indications")
+    assert "症状" in indications
+
+
+def test_templates_lint_is_clean() -> None:
+    result = run("templates", "lint")
+    assert result.exit_code == 0 and result.output.startswith("ok: "), result.output
+    for kind in NEW_KINDS:
+        single = run("templates", "lint", SHIPPED_TEMPLATES / f"{kind}.toml")
+        assert single.exit_code == 0 and f"ok: {len(catalogue(kind))} templates" in single.output, single.output
+
+
+@pytest.mark.parametrize("kind", NEW_KINDS)
+def test_catalogue_phrasings_follow_the_rules(kind: str) -> None:
+    """At least six phrasings each, every one naming the entity and nothing else of the record; no route verbs."""
+    for template in catalogue(kind):
+        questions = template["questions"]
+        assert len(questions) >= 6 and len(set(questions)) == len(questions), template["id"]
+        for question in questions:
+            assert "{{ name }}" in question and question.endswith(("？", "。")), question
+            assert set(re.findall(r"{{\s*(\w+)", question)) == {"name"}, question
+            assert not re.search(r"[吃喝]", question), question
+        assert template["requires"] and template["version"], template["id"]
+
+
+@pytest.mark.parametrize("kind", NEW_KINDS)
+def test_fast_renderer_matches_jinja_on_the_new_catalogues(kind: str) -> None:
+    env = make_environment()
+    records = [{**dict.fromkeys(RECORD_MODELS[kind].model_fields), **record, "aliases": record.get("aliases", [])}
+               for record in FIXTURES[kind].records()]
+    for template in catalogue(kind):
+        for source in [*template["questions"], template["answer"]]:
+            ast = env.parse(source)
+            fast = compile_renderer(env, ast)
+            assert fast.__qualname__ == "render", source  # the shipped templates all take the fast path
+            for record in (r for r in records if applies(template, r)):
+                assert fast(record) == env.from_string(source).render(record)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Builds
+
+
+@pytest.mark.parametrize("kind", NEW_KINDS)
+def test_rows_exist_for_every_template_the_records_fill(kind: str, built: dict[str, Path]) -> None:
+    records = FIXTURES[kind].records()
+    rows = rows_of(built[kind])
+    expected = {t["id"]: sum(applies(t, r) for r in records) for t in catalogue(kind)}
+    found = {t: sum(1 for row in rows if row["template_id"] == t) for t in expected}
+    assert found == expected
+    assert {row["kind"] for row in rows} == {kind} and all(expected.values()), "every template is exercised"
+
+
+@pytest.mark.parametrize("kind", NEW_KINDS)
+def test_every_answer_is_the_records_own_text(kind: str, built: dict[str, Path]) -> None:
+    """Faithful: the question names the entity, the answer holds each required field's text, and what is left
+    once the record's text is taken out is nothing but the template's own frame."""
+    records = FIXTURES[kind].records()
+    templates = {t["id"]: t for t in catalogue(kind)}
+    for row in rows_of(built[kind]):
+        record, template = record_of(row, records), templates[row["template_id"]]
+        assert record["name"] in row["instruction"] and row["input"] == ""
+        for field in template["requires"]:
+            values = record[field] if field == "aliases" else [record[field].rstrip("。")]
+            assert all(value in row["output"] for value in values), (field, row)
+        rest = row["output"]
+        texts = [v for f, v in record.items() if f != "aliases"] + record.get("aliases", [])
+        for text in sorted((t.rstrip("。") for t in texts), key=len, reverse=True):
+            rest = rest.replace(text, "")
+        assert set(rest) <= frame_characters(template), (rest, row)
+
+
+def test_herb_values_that_are_not_what_their_field_holds_are_missing(built: dict[str, Path]) -> None:
+    rows = rows_of(built["herb"])
+    about = {(row["template_id"], name) for row in rows for name in ("鸡内金", "半夏", "薄荷") if name in row["instruction"]}
+    assert ("herb.aliases", "鸡内金") not in about and ("herb.nature_meridian", "鸡内金") not in about
+    assert ("herb.category", "鸡内金") not in about and ("herb.category", "半夏") not in about
+    assert ("herb.precautions", "薄荷") not in about  # "尚不明确。" says nothing
+    assert {("herb.efficacy", "鸡内金"), ("herb.indications", "鸡内金"), ("herb.aliases", "半夏")} <= about
+    outputs = "".join(row["output"] for row in rows)
+    assert "科普" not in outputs and "动物" not in outputs and "药材分类：有毒" not in outputs
+
+
+@pytest.mark.parametrize("kind", NEW_KINDS)
+def test_coverage_and_ledger_in_the_manifest(kind: str, built: dict[str, Path]) -> None:
+    manifest = manifest_of(built[kind])
+    records = FIXTURES[kind].records()
+    assert manifest["reconciles"] is True
+    assert sum(s["read"] for s in manifest["sources"].values()) == len(records)
+    for name, counts in manifest["sources"].items():
+        assert counts["read"] == counts["kept"] + counts["rejected"] and counts["rejected"] == 0, name
+        assert counts["unmapped_columns"] == {}, name  # every key of these files has a field
+    for template in catalogue(kind):
+        coverage = manifest["coverage"][template["id"]]
+        assert coverage["eligible"] == len(records)
+        assert coverage["rendered"] == sum(applies(template, r) for r in records), template["id"]
+        assert coverage["rendered"] + coverage["skipped"] == len(records)
+        assert coverage["no_source_has"] == []
+    assert manifest["templates"]["entries"] == {kind: [t["id"] for t in catalogue(kind)]}
+    assert [Path(f).name for f in manifest["templates"]["files"]] == [f"{kind}.toml"]
+
+
+def test_a_users_mapping_wins_over_the_kinds_table(tmp_path: Path) -> None:
+    """`--map 症状=` drops the herb table's 症状 column on purpose, `--map 功用=indications` moves 功用."""
+    path = write_csv(tmp_path / "herbs.csv", HERB_CSV)
+    out = tmp_path / "out"
+    result = run("build", "--kb", f"herb={path}", "--map", "症状=", "--map", "功用=indications", "--out", out,
+                 "--workers", "1", "--quiet")
+    assert result.exit_code == 0, result.output
+    rows = rows_of(out)
+    indications = {row["output"] for row in rows if row["template_id"] == "herb.indications"}
+    assert indications == {f"{r['药材']}的主治：{r['功用']}" for r in HERB_CSV}
+    assert not any(row["template_id"] == "herb.efficacy" for row in rows)
+    assert not any(r["症状"].rstrip("。") in row["output"] for r in HERB_CSV for row in rows)
+    assert manifest_of(out)["coverage"]["herb.efficacy"]["no_source_has"] == ["efficacy"]
+
+
+@pytest.mark.parametrize("kind", NEW_KINDS)
+def test_eval_build_works_for_the_kind_and_holds_its_entities_out(kind: str, tmp_path: Path) -> None:
+    paths = FIXTURES[kind].write(tmp_path / "in")
+    target = tmp_path / "eval" / "eval.csv"
+    result = run("eval", "build", *kb_flags(kind, paths), "--n", "10", "--seed", "1", "--out", target)
+    assert result.exit_code == 0, result.output
+    model, records = RECORD_MODELS[kind], FIXTURES[kind].records()
+    items = [json.loads(line) for line in target.with_suffix(".jsonl").read_text(encoding="utf-8").splitlines()]
+    expected = {(r["name"], question.format(name=r["name"]), r[field])  # a question needs a gold list to score
+                for r in records for field, question in model.eval_questions
+                if r.get(field) and extract_indications(r[field])}
+    assert {(i["entity"], i["question"], i["reference"]) for i in items} == expected and expected
+    assert all(i["kind"] == kind and i["gold"] == extract_indications(i["reference"]) for i in items)
+    per_kind = target.with_name(f"eval.{kind}.csv")
+    with per_kind.open(encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == [model.label, "参考答案", "标注", "instruction"] and len(table) == len(items) + 1
+    out = tmp_path / "out"
+    build = run("build", *kb_flags(kind, paths), "--eval-set", per_kind, "--out", out, "--workers", "1", "--quiet",
+                "--allow-empty")
+    assert build.exit_code == 0, build.output
+    sources = manifest_of(out)["sources"].values()
+    held = sum(s["rejected_by_reason"].get("decontaminate:eval_entity", 0) for s in sources)
+    assert held == len({i["entity"] for i in items})
+
+
+def test_a_build_mixing_the_new_kinds_with_drugs_and_diseases(tmp_path: Path, drug_file: Path,
+                                                               built: dict[str, Path]) -> None:
+    """Drugs, diseases and the new kinds in one build (two workers): each new kind gives the very rows it
+    gives alone."""
+    flags = ["--kb", f"drug={drug_file}", "--kb", f"disease={write_jsonl(tmp_path / 'diseases.jsonl', DISEASES)}"]
+    for kind, fixture in FIXTURES.items():
+        flags += kb_flags(kind, fixture.write(tmp_path / kind))
+    out = tmp_path / "out"
+    result = run("build", *flags, "--out", out, "--seed", "3", "--workers", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+    rows, manifest = rows_of(out), manifest_of(out)
+    assert {row["kind"] for row in rows} == {"drug", "disease", *NEW_KINDS}
+    assert all(row["template_id"].startswith(f"{row['kind']}.") for row in rows)
+    assert manifest["reconciles"] is True
+    assert set(manifest["templates"]["entries"]) == {"drug", "disease", *NEW_KINDS}
+    for kind in NEW_KINDS:
+        mixed = sorted(row_key(row) for row in rows if row["kind"] == kind)
+        assert mixed == sorted(row_key(row) for row in rows_of(built[kind])) and mixed, kind
+        assert {t["id"] for t in catalogue(kind)} <= set(manifest["coverage"]), kind
