@@ -304,16 +304,21 @@ def _undecodable(raw: bytes, exc: UnicodeDecodeError, encoding: str, path: Path,
 
 
 FAST_CHUNK = 3 << 20
+MAX_DEPTH = 100  # levels of nesting in a JSON record; deeper is a reject (Python's and Arrow's parsers recurse)
+_OUTSIDE_SKELETON = bytes(b for b in range(256) if b not in b"{[\r\n")
+_DEEP_LINE = re.compile(rb"[{\[]{%d}" % MAX_DEPTH)
 
 
 def _jsonl_batches(source: SourceConfig, detected: Detected, batch_size: int, shard: Shard) -> Iterator[ReadBatch]:
     """UTF-8 JSONL in chunks of whole lines: Arrow's C++ reader when a chunk is flat string objects,
-    the line-by-line reader (with its rejects and exact positions) for any chunk that is not, or that holds
-    a lone CR (which Arrow ends a record at, and the positions below would not count)."""
-    for start, chunk, ends in _line_chunks(source.path, shard):
+    the line-by-line reader (with its rejects and exact positions) for any chunk that is not, or that
+    Arrow must not see: a line that may nest deeper than MAX_DEPTH (its reader would overflow the stack)
+    or a lone CR (which Arrow ends a record at, and the positions below would not count)."""
+    for start, chunk, skeleton, ends in _line_chunks(source.path, shard):
         bom = len(codecs.BOM_UTF8) if start == 1 and chunk.startswith(codecs.BOM_UTF8) else 0
-        lone_crs = bool(_lone_crs(chunk))
-        table = None if lone_crs else _flat_strings(chunk[bom:])
+        deep, lone_crs = bool(_DEEP_LINE.search(skeleton)), bool(_lone_crs(chunk))
+        parsed = None if deep or lone_crs else _arrow_json(chunk[bom:])
+        table = None if parsed is None else _flat_strings(parsed)
         if table is not None:
             count = ends + (not chunk.endswith(b"\n"))
             if table.num_rows == count:  # no blank line: a record per line
@@ -327,12 +332,14 @@ def _jsonl_batches(source: SourceConfig, detected: Detected, batch_size: int, sh
                 continue
         raw_lines = _universal(io.BytesIO(chunk)) if lone_crs else io.BytesIO(chunk)
         lines = _decode(raw_lines, detected.encoding, start, source.path)
-        yield from _batches(_jsonl_items(lines, source, start), source, detected, batch_size)
+        items = _jsonl_items(lines, source, start, deep=deep, twice=parsed is None)
+        yield from _batches(items, source, detected, batch_size)
 
 
-def _line_chunks(path: Path, shard: Shard) -> Iterator[tuple[int, bytes, int]]:
-    """(number of the first line, bytes of whole lines, line ends among them) of a shard, about FAST_CHUNK
-    at a time."""
+def _line_chunks(path: Path, shard: Shard) -> Iterator[tuple[int, bytes, bytes, int]]:
+    """(number of the first line, bytes of whole lines, their skeleton, line ends among them) of a shard, about
+    FAST_CHUNK at a time. The skeleton keeps only `{`, `[` and line ends: one pass of `bytes.translate` that
+    counts the lines and shows a line with many opening brackets."""
     line, rest = shard.first_line, b""
     left = float("inf") if shard.end is None else shard.end - shard.start
     with path.open("rb") as handle:
@@ -343,21 +350,28 @@ def _line_chunks(path: Path, shard: Shard) -> Iterator[tuple[int, bytes, int]]:
             cut = max(block.rfind(b"\n"), block.rfind(b"\r", 0, len(block) - 1)) + 1  # an LF may follow a last CR
             chunk, rest = block[:cut], block[cut:]
             if chunk:
-                ends = chunk.count(b"\n") + _lone_crs(chunk)
-                yield line, chunk, ends
+                skeleton = chunk.translate(None, _OUTSIDE_SKELETON)
+                ends = skeleton.count(b"\n") + _lone_crs(chunk)
+                yield line, chunk, skeleton, ends
                 line += ends
     if rest:
-        yield line, rest, _lone_crs(rest)
+        yield line, rest, rest.translate(None, _OUTSIDE_SKELETON), _lone_crs(rest)
 
 
-def _flat_strings(chunk: bytes) -> pa.Table | None:
-    """The chunk as a table when every line is a flat object of strings (or nulls), else None."""
+def _arrow_json(chunk: bytes) -> pa.Table | None:
+    """The chunk as Arrow's JSON reader reads it, or None where it refuses it: a malformed line, invalid UTF-8,
+    or a key given twice in any object (which is why a chunk it reads needs no check for repeated keys)."""
     try:
         options = pa_json.ReadOptions(use_threads=False, block_size=max(len(chunk), 1 << 20))  # one batch
         table = pa_json.read_json(io.BytesIO(chunk), read_options=options)
         table.validate(full=True)  # Arrow's JSON reader lets invalid UTF-8 through; the line reader names its line
     except pa.ArrowInvalid:
         return None
+    return table
+
+
+def _flat_strings(table: pa.Table) -> pa.Table | None:
+    """The table with string columns when every record was a flat object of strings (or nulls), else None."""
     if not all(pa.types.is_string(t) or pa.types.is_null(t) for t in table.schema.types):
         return None
     return table.cast(pa.schema([pa.field(name, pa.string()) for name in table.column_names]))
@@ -396,18 +410,39 @@ def _batches(items: Iterable[Item], source: SourceConfig, detected: Detected, si
             break
         position, record = item
         if isinstance(record, RecordError):
-            rejects.append(
-                Reject("read", record.reason, source.name, str(source.path), position,
-                       detected.position_kind, record.field, None, record.detail)
-            )
+            rejects.append(_reject(record, position, source, detected))
         else:
             record[POSITION] = position
             rows.append(record)
         if len(rows) + len(rejects) >= size:
-            yield ReadBatch(_to_batch(rows), rejects)
+            yield _read_batch(rows, rejects, source, detected)
             rows, rejects = [], []
     if rows or rejects:
-        yield ReadBatch(_to_batch(rows), rejects)
+        yield _read_batch(rows, rejects, source, detected)
+
+
+def _reject(error: RecordError, position: int, source: SourceConfig, detected: Detected) -> Reject:
+    return Reject("read", error.reason, source.name, str(source.path), position, detected.position_kind,
+                  error.field, None, error.detail)
+
+
+def _read_batch(rows: list[dict], rejects: list[Reject], source: SourceConfig, detected: Detected) -> ReadBatch:
+    """The batch of the rows; a row Arrow cannot store (a lone surrogate from an escape such as \\ud800) is looked
+    for only when the batch fails, and becomes a reject, so that good batches pay nothing for the check."""
+    try:
+        return ReadBatch(_to_batch(rows), rejects)
+    except UnicodeEncodeError:
+        good = []
+        for row in rows:
+            position = row.pop(POSITION)
+            try:
+                _check_text(row)
+            except RecordError as exc:
+                rejects.append(_reject(exc, position, source, detected))
+                continue
+            row[POSITION] = position
+            good.append(row)
+        return ReadBatch(_to_batch(good), rejects)
 
 
 def _to_batch(rows: list[dict]) -> pa.RecordBatch:
@@ -505,49 +540,172 @@ def _split_key(line: str) -> tuple[str, str] | None:
     return key, line[cut + 1 :].strip()
 
 
-def _jsonl_items(lines: Iterable[str], source: SourceConfig, start: int = 1) -> Iterator[Item]:
+def _jsonl_items(lines: Iterable[str], source: SourceConfig, start: int = 1, *, deep: bool = True,
+                 twice: bool = True) -> Iterator[Item]:
+    """JSONL records by line. What the fast reader learnt of a chunk spares checks: `deep`, whether a line may
+    hold more than MAX_DEPTH brackets; `twice`, whether a key may be given twice (Arrow refuses that)."""
+    decoder = _UNIQUE_KEYS if twice else _JSON
     for number, line in enumerate(lines, start=start):
-        if not line.strip():
-            continue
-        try:
-            yield number, record_fields(json.loads(line.rstrip("\r\n")))  # an error's column is in the line
-        except json.JSONDecodeError as exc:
-            yield number, RecordError("malformed_json", f"{exc.msg} at column {exc.colno}")
-        except RecordError as exc:
-            yield number, exc
+        if line.strip():
+            yield number, _jsonl_record(line.rstrip("\r\n"), decoder, deep)  # an error's column is in the line
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """json's object_pairs_hook: a key given twice is a reject (json alone keeps the last value without a word)."""
+    record = dict(pairs)
+    if len(record) < len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise RecordError("duplicate_key", f"the key '{key}' is given twice in one object", key)
+    return record
+
+
+_JSON, _UNIQUE_KEYS = json.JSONDecoder(), json.JSONDecoder(object_pairs_hook=_unique_keys)  # built once
+
+
+def _jsonl_record(line: str, decoder: json.JSONDecoder, deep: bool) -> dict[str, str | None] | RecordError:
+    """One JSONL line to fields, or the reason it is a reject. Only a line with more than MAX_DEPTH brackets can
+    nest that deep, so only such a line is walked."""
+    try:
+        item = decoder.decode(line)
+        if deep and line.count("{") + line.count("[") > MAX_DEPTH:
+            _check_shape(item)
+        return record_fields(item)
+    except json.JSONDecodeError as exc:
+        return RecordError("malformed_json", f"{exc.msg} at column {exc.colno}")
+    except RecursionError:
+        return RecordError("too_deep", f"nested more than {MAX_DEPTH} levels deep")
+    except RecordError as exc:
+        return exc
+
+
+def _check_text(fields: dict[str, str | None]) -> None:
+    """Refuses a lone surrogate (from an escape such as \\ud800: Arrow cannot store it) or the U+FFFE that marks one
+    for ijson."""
+    for key, value in fields.items():
+        if _NOT_TEXT.search(key):
+            raise RecordError("invalid_text", f"a key holds {LONE_SURROGATE}")
+        if value and _NOT_TEXT.search(value):
+            raise RecordError("invalid_text", f"the value holds {LONE_SURROGATE}", key)
+
+
+_NOT_TEXT = re.compile("[\ud800-\udfff\ufffe]")
+LONE_SURROGATE = "a lone surrogate escape such as \\ud800 (or U+FFFE), which is not text"
+
+
+def _check_shape(item: object) -> None:
+    """Refuses nesting deeper than MAX_DEPTH and a key given twice (ijson's `_Keys` remember it), walking the item
+    a level at a time (no recursion, so depth itself cannot overflow the stack)."""
+    level: list = [item]
+    for _ in range(MAX_DEPTH):
+        nested = []
+        for value in level:
+            if isinstance(value, dict):
+                if isinstance(value, _Keys) and (duplicate := value.duplicate):
+                    raise RecordError("duplicate_key", f"the key '{duplicate}' is given twice in one object", duplicate)
+                nested.extend(v for v in value.values() if isinstance(v, (dict, list)))
+            elif isinstance(value, list):
+                nested.extend(v for v in value if isinstance(v, (dict, list)))
+        if not nested:
+            return
+        level = nested
+    raise RecordError("too_deep", f"nested more than {MAX_DEPTH} levels deep")
+
+
+class _Keys(dict):
+    """ijson's objects: a key given twice is remembered, for `_check_shape` to refuse (a dict keeps the last)."""
+
+    __slots__ = ("duplicate",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.duplicate: str | None = None
+
+    def __setitem__(self, key: str, value: object) -> None:
+        if key in self:
+            self.duplicate = key
+        super().__setitem__(key, value)
 
 
 def _json_items(text: io.TextIOBase, source: SourceConfig) -> Iterator[Item]:
     """Streams the items of a top-level JSON array; a broken array is an error (it cannot be resumed)."""
     index = -1
+    reader = _Utf8Reader(text)
     try:
-        for index, item in enumerate(ijson.items(_Utf8Reader(text), "item", use_float=True)):
+        for index, item in enumerate(ijson.items(reader, "item", use_float=True, map_type=_Keys)):
             try:
-                yield index, record_fields(item)
+                _check_shape(item)
+                fields = record_fields(item)
+                if reader.marked:
+                    _check_text(fields)
+                yield index, fields
             except RecordError as exc:
                 yield index, exc
     except ijson.JSONError as exc:
+        reason = exc.args[0] if exc.args else type(exc).__name__
+        reason = (reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)).split("\n")[0]
+        where = "where the file ends (truncated?)" if "premature EOF" in reason else "at or before this line"
         raise UserError(
-            f"the JSON array breaks after item {index} ({exc})",
-            file=source.path,
+            f"the JSON array breaks after item {index}, {where} ({reason.strip()})",
+            file=source.path, line=reader.lines + 1,
             remedy="fix the JSON, or write one record per line as JSONL so one bad record is only a reject",
         ) from exc
 
 
+_SURROGATE_ESCAPE = re.compile(  # a backslash run, then a high surrogate and maybe its low one, or a low one alone
+    r"(\\+)u([dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|[dD][c-fC-F][0-9a-fA-F]{2})")
+
+
+def _mark_lone_surrogates(text: str) -> tuple[str, int]:
+    """JSON text with each lone surrogate escape (not part of a pair, not itself escaped) made \\ufffe, and how many:
+    yajl would turn one into "?" without a word, while `_check_text` refuses U+FFFE. Most text has no \\ud escape
+    at all (CJK escapes are \\u4e00-\\u9fff), and is let through untouched."""
+    if "\\ud" not in text and "\\uD" not in text:
+        return text, 0
+    marked = 0
+
+    def mark(match: re.Match) -> str:
+        nonlocal marked
+        if len(match[1]) % 2 and len(match[2]) == 4:
+            marked += 1
+            return match[1] + "ufffe"
+        return match[0]
+
+    return _SURROGATE_ESCAPE.sub(mark, text), marked
+
+
 class _Utf8Reader:
-    """Feeds ijson UTF-8 bytes from a text stream of any encoding (ijson parses bytes)."""
+    """Feeds ijson UTF-8 bytes from a text stream of any encoding (ijson parses bytes), counting the lines given
+    and the lone surrogates marked (until one is, no item needs the check for them)."""
 
     def __init__(self, text: io.TextIOBase) -> None:
-        self._text, self._pending = text, b""
+        self._text, self._pending, self._held = text, b"", ""
+        self.lines = self.marked = 0
 
     def read(self, size: int = -1) -> bytes:
         while len(self._pending) < max(size, 1):
             chunk = self._text.read(SNIFF_BYTES)
-            if not chunk:
+            if not chunk and not self._held:
                 break
-            self._pending += chunk.encode("utf-8")
+            text, self._held = _escape_apart(self._held + chunk, final=not chunk)
+            self.lines += text.count("\n")
+            text, marked = _mark_lone_surrogates(text)
+            self.marked += marked
+            self._pending += text.encode("utf-8")
         out, self._pending = (self._pending, b"") if size < 0 else (self._pending[:size], self._pending[size:])
         return out
+
+
+ESCAPE_CHARACTERS = frozenset("\\u0123456789abcdefABCDEF")
+
+
+def _escape_apart(text: str, final: bool) -> tuple[str, str]:
+    """The text up to its last character that no escape can hold, and the rest, held for the next chunk: a
+    surrogate escape, or a pair of them, is never judged in halves."""
+    cut = len(text)
+    while not final and cut and text[cut - 1] in ESCAPE_CHARACTERS:
+        cut -= 1
+    return text[:cut], text[cut:]
 
 
 def _kv_text_items(lines: Iterable[str], source: SourceConfig) -> Iterator[Item]:

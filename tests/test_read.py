@@ -242,3 +242,35 @@ def test_key_value_text_with_cr_line_ends_keeps_its_blocks(tmp_path: Path) -> No
     assert [(r["名称"], r["适应证"], r["__pos"]) for r in rows] == [("阿莫西林", "用于感染。", 1), ("布洛芬", "用于疼痛。", 4)]
 
 
+@pytest.mark.parametrize(("answer", "read_as"), [("emoji\\ud83d\\ude00", "emoji\U0001f600"),
+                                              ("\\\\ud800 is text", "\\ud800 is text"), ("lone\\ud800x", None)])
+def test_surrogate_escapes_in_a_json_array_wherever_the_reader_s_chunks_cut(tmp_path: Path, answer: str,
+                                                                             read_as: str | None) -> None:
+    """A valid pair is a character and an escaped backslash is text; a lone surrogate (which yajl would turn into
+    "?") is a reject: also when the 64K chunk the reader hands to ijson ends inside the escape."""
+    from builder.read import SNIFF_BYTES
+
+    for before_end in range(1, 14):
+        opening = '[{"question": "填充", "answer": "'
+        second = '"},\n{"question": "问", "answer": "'
+        pad = SNIFF_BYTES - before_end - len(opening) - len(second) - answer.index("\\")
+        path = tmp_path / f"qa{before_end}.json"
+        path.write_text(opening + "x" * pad + second + answer + '"}]', encoding="utf-8")
+        rows, rejects = read_all(path)
+        if read_as is None:
+            assert [(r.reason, r.position, r.field) for r in rejects] == [("invalid_text", 1, "answer")], before_end
+        else:
+            assert [r["answer"] for r in rows][1:] == [read_as] and not rejects, before_end
+
+
+def test_a_key_given_twice_inside_a_nested_conversation_is_a_reject(tmp_path: Path) -> None:
+    """Arrow reads a chunk of conversations (and would refuse a repeated key), the line reader turns them into
+    fields: a chunk Arrow refused is read with the check for repeated keys, at any depth."""
+    turns = [{"from": "human", "value": "胸闷怎么办？"}, {"from": "gpt", "value": "及时就医。"}]
+    lines = [json.dumps({"conversations": turns}, ensure_ascii=False)] * 3
+    lines[1] = lines[1].replace('"value": "及时就医。"', '"value": "及时就医。", "value": "不用管。"')
+    path = tmp_path / "qa.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows, rejects = read_all(path)
+    assert [r["__pos"] for r in rows] == [1, 3] and {r["answer"] for r in rows} == {"及时就医。"}
+    assert [(r.reason, r.position, r.field) for r in rejects] == [("duplicate_key", 2, "value")]

@@ -132,6 +132,31 @@ def test_multiline_quoted_cells_are_still_one_record(tmp_path: Path) -> None:
 
 # 2. Crashes.
 
+def test_a_deeply_nested_jsonl_line_is_a_reject_in_one_process_and_in_workers(tmp_path: Path) -> None:
+    lines = [json.dumps(p, ensure_ascii=False) for p in qa_pairs(400)]
+    lines[199] = '{"question": "深", "answer": ' + "[" * 20_000 + "]" * 20_000 + "}"
+    path = tmp_path / "qa.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        done = subprocess.run([sys.executable, "-m", "builder", "build", "--qa", path, "--out", out, "--quiet",
+                               "--workers", str(workers), "--no-near-dup"], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+        assert [(r["reason"], r["line"]) for r in rejects(out)] == [("too_deep", 200)]
+        assert numbers(out) == [n for n in range(1, 401) if n != 200]
+
+
+@pytest.mark.parametrize("depth", [1000, 20_000])
+def test_a_deeply_nested_json_array_item_is_a_reject(tmp_path: Path, depth: int) -> None:
+    items = [json.dumps(p, ensure_ascii=False) for p in qa_pairs(3)]
+    items[1] = '{"question": "深", "answer": ' + "{\"a\": " * depth + "1" + "}" * depth + "}"
+    path = tmp_path / "qa.json"
+    path.write_text("[" + ",\n".join(items) + "]", encoding="utf-8")
+    out = build(tmp_path, "--qa", path)
+    assert [(r["reason"], r["index"]) for r in rejects(out)] == [("too_deep", 1)]
+    assert numbers(out) == [1, 3]
+
+
 @pytest.mark.parametrize("ends", [["\r"] * 4, ["\r\n", "\r", "\n", "\r"]])
 def test_csv_with_cr_only_or_mixed_line_ends_is_read_line_by_line(tmp_path: Path, ends: list[str]) -> None:
     pairs = qa_pairs(3)
@@ -152,7 +177,35 @@ def test_a_csv_cell_longer_than_the_csv_module_default_is_read(tmp_path: Path) -
     assert [r["instruction"] for r in rows(out)] == ["发烧怎么办？"]
 
 
+@pytest.mark.parametrize("container", ["jsonl", "json"])
+def test_a_lone_surrogate_escape_is_a_reject(tmp_path: Path, container: str) -> None:
+    items = [json.dumps(p, ensure_ascii=False) for p in qa_pairs(3)]
+    items[1] = '{"question": "头痛\\ud800怎么办？", "answer": "建议休息。"}'
+    path = tmp_path / f"qa.{container}"
+    path.write_text("\n".join(items) if container == "jsonl" else "[" + ",\n".join(items) + "]", encoding="utf-8")
+    out = build(tmp_path, "--qa", path)
+    [reject] = rejects(out)
+    assert reject["reason"] == "invalid_text" and reject["field"] == "question" and "surrogate" in reject["detail"]
+    assert reject.get("line", reject.get("index")) == (2 if container == "jsonl" else 1)
+    assert numbers(out) == [1, 3]
+
+
 # 3. Quiet gaps.
+
+@pytest.mark.parametrize("container", ["jsonl", "json"])
+def test_a_duplicate_key_is_a_reject_naming_it(tmp_path: Path, container: str) -> None:
+    items = [json.dumps(p, ensure_ascii=False) for p in qa_pairs(3)]
+    items[1] = '{"question": "头痛怎么办？", "answer": "多休息，必要时就医。", "answer": "立即手术切除。"}'
+    items.append('{"conversations": [{"from": "human", "value": "胸闷怎么办？"},'
+                 ' {"from": "gpt", "value": "及时就医。", "value": "不用管。"}]}')
+    path = tmp_path / f"qa.{container}"
+    path.write_text("\n".join(items) if container == "jsonl" else "[" + ",\n".join(items) + "]", encoding="utf-8")
+    out = build(tmp_path, "--qa", path)
+    assert [(r["reason"], r["field"]) for r in rejects(out)] == [("duplicate_key", "answer"), ("duplicate_key", "value")]
+    assert [r.get("line", r.get("index")) for r in rejects(out)] == ([2, 4] if container == "jsonl" else [1, 3])
+    assert numbers(out) == [1, 3]
+    assert not any("手术" in r["output"] or "不用管" in r["output"] for r in rows(out))
+
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_cr_only_jsonl_file_is_read_record_by_record(tmp_path: Path, workers: int) -> None:
@@ -238,3 +291,9 @@ def test_utf16_with_a_bom_is_read(tmp_path: Path, container: str) -> None:
     assert numbers(out) == [1, 2, 3] and manifest(out)["inputs"][0]["encoding"] == "utf-16"
 
 
+def test_a_truncated_json_array_is_one_line_with_its_position(tmp_path: Path) -> None:
+    path = tmp_path / "qa.json"
+    text = json.dumps(qa_pairs(5), ensure_ascii=False, indent=1)
+    path.write_text(text[: len(text) * 2 // 3], encoding="utf-8")
+    line = error_line("--qa", path, "--out", tmp_path / "out")
+    assert "qa.json:" in line and "after item 2" in line and "line" in line
