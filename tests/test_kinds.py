@@ -1,4 +1,4 @@
-"""Record kinds are data: each new kind (herb 中药) is a schema in schemas/ and a
+"""Record kinds are data: each new kind (herb 中药, formula 方剂) is a schema in schemas/ and a
 catalogue in templates/, with no code of its own. Every test runs the real command on records written here, in
 two input shapes per kind, and checks the rows against an independent reading of those records."""
 
@@ -16,9 +16,9 @@ from builder.config import SHIPPED_TEMPLATES
 from builder.extract import extract_indications
 from builder.render import compile_renderer, make_environment
 from schemas import KB_KINDS, RECORD_MODELS
-from tests.conftest import run, write_jsonl
+from tests.conftest import run, write_json, write_jsonl
 
-NEW_KINDS = ("herb",)
+NEW_KINDS = ("herb", "formula")
 
 # ---------------------------------------------------------------------------------------------------------
 # Records composed for these tests, each with the field every source column or key is expected to reach.
@@ -65,12 +65,50 @@ HERB_JSONL = [
 HERB_REFUSED = {("鸡内金", "aliases"), ("鸡内金", "nature_meridian"), ("鸡内金", "category"), ("半夏", "category"),
                 ("薄荷", "precautions")}
 
+FORMULA_KV_KEYS = {"名称": "name", "出处": "source_text", "组成": "ingredients", "用法": "usage", "功用": "efficacy",
+                   "主治": "indications", "方解": "analysis", "配伍特点": "compatibility", "加减": "modifications",
+                   "注意": "precautions", "方歌": "song"}
+FORMULA_KV = [
+    {"名称": "小柴胡汤", "出处": "《伤寒论》",
+     "组成": "柴胡半斤，黄芩三两，人参三两，甘草三两（炙），半夏半升（洗），生姜三两（切），大枣十二枚（擘）。",
+     "用法": "上七味，以水一斗二升，煮取六升，去滓，再煎，取三升，温服一升，日三服。", "功用": "和解少阳。",
+     "主治": "伤寒少阳证。往来寒热，胸胁苦满，默默不欲饮食，心烦喜呕，口苦，咽干，目眩，舌苔薄白，脉弦者。",
+     "方解": "方中柴胡透泄少阳之邪，为君药；黄芩清泄少阳之热，为臣药；半夏、生姜和胃降逆，人参、大枣益气健脾，为佐药；炙甘草调和诸药，为使药。",
+     "配伍特点": "以和解少阳为主，兼补胃气；透散清泄并用，升降协调。",
+     "加减": "若胸中烦而不呕，去半夏、人参，加瓜蒌实；若渴，去半夏，加天花粉。", "注意": "阴虚血少者慎用。",
+     "方歌": "小柴胡汤和解功，半夏人参甘草从，更加黄芩生姜枣，少阳百病此为宗。"},
+    {"名称": "四君子汤", "出处": "《太平惠民和剂局方》", "组成": "人参、白术、茯苓各9g，炙甘草6g。", "用法": "水煎服。",
+     "功用": "益气健脾。", "主治": "脾胃气虚证。面色萎白，语声低微，气短乏力，食少便溏，舌淡苔白，脉虚弱。"},
+]
+FORMULA_JSON_KEYS = {"方名": "name", "别名": "aliases", "分类": "category", "出处": "source_text", "组成": "ingredients",
+                     "用法": "usage", "功效": "efficacy", "主治": "indications", "临床应用": "clinical_use",
+                     "禁忌": "contraindications", "注意事项": "precautions"}
+FORMULA_JSON = [
+    {"方名": "银翘散", "别名": "辛凉平剂", "分类": "解表剂", "出处": "《温病条辨》",
+     "组成": "连翘一两，银花一两，苦桔梗六钱，薄荷六钱，竹叶四钱，生甘草五钱，荆芥穗四钱，淡豆豉五钱，牛蒡子六钱。",
+     "用法": "上杵为散，每服六钱，鲜苇根汤煎，香气大出，即取服，勿过煮。", "功效": "辛凉透表，清热解毒。",
+     "主治": "温病初起。发热，微恶风寒，无汗或有汗不畅，头痛口渴，咳嗽咽痛，舌尖红，苔薄白或薄黄，脉浮数。",
+     "临床应用": "感冒、流行性感冒、急性扁桃体炎等属温病初起、邪郁肺卫者。", "禁忌": "外感风寒及湿热病初起者禁用。"},
+    {"方名": "六味地黄丸", "别名": "地黄丸、六味丸", "分类": "补益剂", "出处": "《小儿药证直诀》",
+     "组成": "熟地黄八钱，山萸肉四钱，干山药四钱，泽泻三钱，牡丹皮三钱，茯苓三钱。", "功效": "滋补肝肾。",
+     "主治": "肝肾阴虚证。腰膝酸软，头晕目眩，耳鸣耳聋，盗汗，遗精，消渴，骨蒸潮热，手足心热，舌红少苔，脉沉细数。",
+     "用法": "上为末，炼蜜为丸，如梧桐子大，空心温水化下三丸。", "注意事项": "脾虚泄泻者慎用。"},
+]
+FORMULA_REFUSED: set[tuple[str, str]] = set()
+
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    return path
+
+
+def write_kv(path: Path, rows: list[dict]) -> Path:
+    """key:value blocks separated by blank lines, the name alone on the first line."""
+    blocks = ["\n".join([row["名称"], *(f"{k}:{v}" for k, v in row.items() if k != "名称")]) for row in rows]
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
     return path
 
 
@@ -107,6 +145,8 @@ class Fixture:
 FIXTURES = {
     "herb": Fixture((("herb_table.csv", write_csv, HERB_CSV, HERB_CSV_COLUMNS),
                      ("herb_monographs.jsonl", write_jsonl, HERB_JSONL, HERB_JSONL_KEYS)), HERB_REFUSED),
+    "formula": Fixture((("formula_blocks.txt", write_kv, FORMULA_KV, FORMULA_KV_KEYS),
+                        ("formula_list.json", write_json, FORMULA_JSON, FORMULA_JSON_KEYS)), FORMULA_REFUSED),
 }
 DISEASES = [{"疾病名称": "普通感冒", "症状": "鼻塞、流涕、咽痛、咳嗽，可伴低热。", "治疗": "以对症治疗为主，注意休息、多饮水。",
              "科室": "呼吸内科"}]
