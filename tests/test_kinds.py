@@ -1,4 +1,4 @@
-"""Record kinds are data: each new kind (herb 中药, formula 方剂) is a schema in schemas/ and a
+"""Record kinds are data: each new kind (herb 中药, formula 方剂, exam 检查项目) is a schema in schemas/ and a
 catalogue in templates/, with no code of its own. Every test runs the real command on records written here, in
 two input shapes per kind, and checks the rows against an independent reading of those records."""
 
@@ -18,7 +18,7 @@ from builder.render import compile_renderer, make_environment
 from schemas import KB_KINDS, RECORD_MODELS
 from tests.conftest import run, write_json, write_jsonl
 
-NEW_KINDS = ("herb", "formula")
+NEW_KINDS = ("herb", "formula", "exam")
 
 # ---------------------------------------------------------------------------------------------------------
 # Records composed for these tests, each with the field every source column or key is expected to reach.
@@ -96,6 +96,40 @@ FORMULA_JSON = [
 ]
 FORMULA_REFUSED: set[tuple[str, str]] = set()
 
+EXAM_JSONL_KEYS = {"检查项目": "name", "别名": "aliases", "英文名称": "english_name",
+                   "分类": "category", "科室": "department", "简介": "overview", "检查目的": "purpose",
+                   "适应证": "indications", "禁忌证": "contraindications", "检查前准备": "preparation",
+                   "检查过程": "procedure", "正常值": "reference_range", "临床意义": "clinical_significance",
+                   "注意事项": "precautions", "不良反应与风险": "risks"}
+EXAM_JSONL = [
+    {"检查项目": "血常规", "别名": "CBC、血细胞分析", "英文名称": "Complete Blood Count", "分类": "实验室检查", "科室": "检验科",
+     "简介": "通过计数血细胞并观察其形态来了解血液状况的检验。",
+     "检查目的": "了解红细胞、白细胞、血小板的数量与形态，辅助诊断贫血、感染和血液系统疾病。",
+     "适应证": "发热、乏力、皮肤黏膜出血、疑似感染或贫血者；健康体检。", "检查前准备": "一般无需空腹，采血前避免剧烈运动。",
+     "检查过程": "抽取静脉血或末梢血，由血细胞分析仪计数并分类。",
+     "正常值": "白细胞计数（3.5～9.5）×10^9/L；血红蛋白男性130～175g/L，女性115～150g/L；血小板计数（125～350）×10^9/L。",
+     "临床意义": "白细胞升高见于细菌感染、炎症；白细胞降低见于病毒感染、骨髓抑制；血红蛋白降低提示贫血；血小板减少见于再生障碍性贫血、免疫性血小板减少症。",
+     "注意事项": "采血后按压针孔3～5分钟。"},
+    {"检查项目": "胃镜检查", "别名": "上消化道内镜检查", "分类": "内镜检查", "科室": "消化内科",
+     "检查目的": "直接观察食管、胃和十二指肠黏膜，必要时取活检。", "适应证": "上腹痛、反酸、呕血、黑便，疑似消化性溃疡或上消化道肿瘤者。",
+     "禁忌证": "严重心肺功能不全、休克、消化道穿孔急性期、不能配合者。", "检查前准备": "检查前禁食6～8小时，禁水2小时。",
+     "检查过程": "咽部局部麻醉后取左侧卧位，内镜经口插入，依次观察食管、胃及十二指肠。",
+     "临床意义": "可明确诊断食管炎、胃炎、消化性溃疡、上消化道肿瘤及出血部位。", "不良反应与风险": "咽部不适、腹胀，少数出现出血或穿孔。"},
+]
+EXAM_KV_KEYS = {"名称": "name", "目的": "purpose", "参考值": "reference_range", "临床意义": "clinical_significance",
+                "注意事项": "precautions", "适宜人群": "indications", "科室": "department"}
+EXAM_KV = [
+    {"名称": "肝功能", "目的": "评估肝细胞损伤、胆汁淤积及肝脏合成功能。",
+     "参考值": "谷丙转氨酶（ALT）9～50U/L；谷草转氨酶（AST）15～40U/L；总胆红素3.4～20.5μmol/L。",
+     "临床意义": "ALT、AST升高见于急慢性肝炎、药物性肝损伤、脂肪肝；总胆红素升高见于肝细胞性、梗阻性或溶血性黄疸。",
+     "注意事项": "检查前一天避免饮酒和高脂饮食，空腹采血。", "适宜人群": "长期饮酒者、服用可能损肝药物者、肝病患者及体检人群。",
+     "科室": "检验科"},
+    {"名称": "心电图", "目的": "记录心脏电活动，判断心律和心肌供血情况。", "参考值": "窦性心律，心率60～100次/分。",
+     "临床意义": "可发现心律失常、心肌缺血、心肌梗死、房室肥大及电解质紊乱等。", "注意事项": "检查时平躺放松，不要说话或移动肢体。",
+     "适宜人群": "胸闷、心悸、胸痛者，术前常规检查及体检人群。"},
+]
+EXAM_REFUSED: set[tuple[str, str]] = set()
+
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -147,6 +181,8 @@ FIXTURES = {
                      ("herb_monographs.jsonl", write_jsonl, HERB_JSONL, HERB_JSONL_KEYS)), HERB_REFUSED),
     "formula": Fixture((("formula_blocks.txt", write_kv, FORMULA_KV, FORMULA_KV_KEYS),
                         ("formula_list.json", write_json, FORMULA_JSON, FORMULA_JSON_KEYS)), FORMULA_REFUSED),
+    "exam": Fixture((("exam_lines.jsonl", write_jsonl, EXAM_JSONL, EXAM_JSONL_KEYS),
+                     ("exam_blocks.txt", write_kv, EXAM_KV, EXAM_KV_KEYS)), EXAM_REFUSED),
 }
 DISEASES = [{"疾病名称": "普通感冒", "症状": "鼻塞、流涕、咽痛、咳嗽，可伴低热。", "治疗": "以对症治疗为主，注意休息、多饮水。",
              "科室": "呼吸内科"}]
