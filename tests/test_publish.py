@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from builder.card import public_manifest
-from builder.config import SAMPLE_CONFIG, BuildConfig
+from builder.config import SAMPLE_CONFIG, SHIPPED_TEMPLATES
 from builder.errors import UserError
 from builder.publish import publish_to_url, push_to_hub
 from tests.conftest import run
@@ -92,7 +92,7 @@ def marked(tmp_path_factory) -> dict:
     for source in sample["sources"]:
         shutil.copy(SAMPLE_CONFIG.parent / source["path"], folder / "inputs" / source["path"])
     shutil.copy(SAMPLE_CONFIG, folder / "inputs" / "build.toml")  # its paths are relative to itself
-    shutil.copytree(BuildConfig().templates, folder / "catalogue", ignore=shutil.ignore_patterns("__*"))
+    shutil.copytree(SHIPPED_TEMPLATES, folder / "catalogue", ignore=shutil.ignore_patterns("__*"))
     (folder / "eval.csv").write_text("药品,药品适应症,医学专家标注的适应病症,instruction\n"
                                      "盐酸氨溴索片,用于痰液黏稠不易咳出者。,痰液黏稠,盐酸氨溴索片的适应病症\n", encoding="utf-8")
     args = ["build", "--config", folder / "inputs" / "build.toml", "--templates", folder / "catalogue",
