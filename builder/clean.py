@@ -8,6 +8,7 @@ repeats a non-answer. Sentences that state something and mention an unknown are 
 
 import html
 import re
+from collections import Counter
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,16 +44,18 @@ NEEDS_WORK = (
 PLACEHOLDER_MAX = max(map(len, PLACEHOLDERS)) + 8
 
 
-def clean_batch(batch: pa.RecordBatch, skip: frozenset[str] = frozenset()) -> pa.RecordBatch:
-    """Cleans every string column of a batch; columns named in `skip` pass through."""
+def clean_batch(batch: pa.RecordBatch, skip: frozenset[str] = frozenset(),
+                tally: Counter | None = None) -> pa.RecordBatch:
+    """Cleans every string column of a batch; columns named in `skip` pass through. `tally` counts what was
+    removed (control and bidi characters), so the manifest can say so."""
     columns = [
-        clean_array(column) if pa.types.is_string(column.type) and name not in skip else column
+        clean_array(column, tally) if pa.types.is_string(column.type) and name not in skip else column
         for name, column in zip(batch.schema.names, batch.columns)
     ]
     return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
 
-def clean_array(values: pa.Array) -> pa.Array:
+def clean_array(values: pa.Array, tally: Counter | None = None) -> pa.Array:
     """One string column: markup out, entities decoded, whitespace folded, placeholders to null.
 
     One cheap scan finds the values that hold anything to fix; only those take the regex passes.
@@ -60,14 +63,16 @@ def clean_array(values: pa.Array) -> pa.Array:
     found = [pc.match_substring_regex(values, pattern) for pattern in NEEDS_WORK]
     needs_work = pc.fill_null(pc.or_(pc.or_(found[0], found[1]), found[2]), False)
     if pc.any(needs_work).as_py():
-        values = pc.replace_with_mask(values, needs_work, _rewrite(pc.filter(values, needs_work)))
+        values = pc.replace_with_mask(values, needs_work, _rewrite(pc.filter(values, needs_work), tally))
     return _null_placeholders(values)
 
 
-def _rewrite(values: pa.Array) -> pa.Array:
+def _rewrite(values: pa.Array, tally: Counter | None) -> pa.Array:
     values = pc.replace_substring_regex(values, BLOCK_TAG, "\n")
     values = pc.replace_substring_regex(values, INLINE_TAG, "")
     values = _unescape_entities(values)
+    if tally is not None:
+        tally["control_characters"] += pc.sum(pc.count_substring_regex(values, CONTROL)).as_py() or 0
     values = pc.replace_substring_regex(values, CONTROL, "")  # after entities: &#x202e; is one too
     values = pc.replace_substring_regex(values, ODD_SPACE, " ")
     values = pc.replace_substring_regex(values, "\r\n?", "\n")

@@ -48,6 +48,7 @@ class SourceCounts:
     rejected: Counter = field(default_factory=Counter)
     rows_removed: Counter = field(default_factory=Counter)
     unmapped_columns: Counter = field(default_factory=Counter)
+    cleaned: Counter = field(default_factory=Counter)  # characters cleaning removed, by what they were
     fields: set[str] = field(default_factory=set)
 
     def to_json(self) -> dict:
@@ -59,6 +60,7 @@ class SourceCounts:
             "rows": self.rows,
             "rows_removed": dict(sorted(self.rows_removed.items())),
             "unmapped_columns": dict(sorted(self.unmapped_columns.items())),
+            "cleaned": dict(sorted(self.cleaned.items())),
             "fields": sorted(self.fields),
         }
 
@@ -100,7 +102,7 @@ class Ledger:
         """Adds another ledger's counts for a source, and appends the entries it wrote into `folder`."""
         mine = self.counts(source)
         mine.read, mine.kept, mine.rows = mine.read + counts.read, mine.kept + counts.kept, mine.rows + counts.rows
-        for tally in ("rejected", "rows_removed", "unmapped_columns"):
+        for tally in ("rejected", "rows_removed", "unmapped_columns", "cleaned"):
             getattr(mine, tally).update(getattr(counts, tally))
         mine.fields |= counts.fields
         for name in FILES:

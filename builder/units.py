@@ -174,7 +174,7 @@ def cleaned_batches(
         counts.fields.update(mapping.values())
         for column in unmapped:
             counts.unmapped_columns[column] += raw.records.num_rows - raw.records.column(column).null_count
-        yield clean_batch(_rename(raw.records, mapping), skip=frozenset({POSITION}))
+        yield clean_batch(_rename(raw.records, mapping), skip=frozenset({POSITION}), tally=counts.cleaned)
 
 
 def run_source(

@@ -71,3 +71,19 @@ def test_control_and_bidi_characters_are_removed(raw: str, clean: str) -> None:
     """C0/C1 controls and bidi overrides, isolates and marks are invisible and can reorder or hide what a reader
     sees; they never reach the training text (entities that name one included). Tab and line ends keep their role."""
     assert clean_text(raw) == clean
+
+
+def test_removed_control_characters_are_counted_per_source(tmp_path) -> None:
+    """NUL, BEL and a right-to-left override leave the text, and the manifest says how many went."""
+    import json
+
+    from tests.conftest import run, write_jsonl
+    qa = write_jsonl(tmp_path / "qa.jsonl", [
+        {"question": "头痛\u0000怎么办\u202e？", "answer": "多休息\u0007，必要时就医。"},
+        {"question": "发烧怎么办？", "answer": "多喝水，注意休息，体温过高及时就医。"},
+    ])
+    assert run("build", "--qa", qa, "--out", tmp_path / "out", "--split", "1,0,0", "--quiet").exit_code == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["sources"]["qa"]["cleaned"] == {"control_characters": 3}
+    text = (tmp_path / "out" / "alpaca" / "train.json").read_text(encoding="utf-8")
+    assert "头痛怎么办？" in text and "\\u0000" not in text and "\u202e" not in text

@@ -31,11 +31,12 @@ def eval_build_command(kb, maps, count, seed, out) -> None:
     config = assemble(None, kb, (), maps, seed=seed)
     from builder.evalbuild import sample_items, write_eval
     items = sample_items(config, count)
-    for path in write_eval(items, out):
+    written = write_eval(items, out)
+    for path in written:
         click.echo(f"wrote {path}")
     kinds = {kind: sum(1 for i in items if i.kind == kind) for kind in dict.fromkeys(i.kind for i in items)}
-    click.echo(f"{', '.join(f'{n} {kind}' for kind, n in kinds.items())} questions; "
-               f"give {out} to a build with --eval-set to hold these entities out of training")
+    click.echo(f"{', '.join(f'{n} {kind}' for kind, n in kinds.items())} questions; give {written[-1]} (every "
+               "kind's items) to a build with --eval-set to hold these entities out of training")
 
 
 @eval_group.command("score")
