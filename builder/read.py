@@ -30,6 +30,7 @@ SNIFF_BYTES = 1 << 16
 DETECTABLE = ("utf-8", "gb18030")
 CONTAINERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "kv"}
 RECORD_SHAPES = {"sharegpt": "conversations", "messages": "messages"}
+RECORD_FORMATS = ("sharegpt", "alpaca", "messages")  # shapes of QA records inside JSON or JSONL
 
 
 @dataclass
@@ -164,7 +165,12 @@ def detect(source: SourceConfig) -> Detected:
     path = source.path
     if not path.is_file():
         raise UserError("no such file", file=path, remedy="check the path given to --kb/--qa or in the config")
-    container = detect_container(path, source.format)
+    container = detect_container(path, "auto" if source.format in RECORD_FORMATS else source.format)
+    if source.format in RECORD_FORMATS and (container not in ("json", "jsonl") or source.kind != "qa"):
+        raise UserError(f"format = \"{source.format}\" is a QA conversation format, read from JSON or JSONL; this "
+                        f"is a {container} file of kind {source.kind}", file=path, field="format",
+                        remedy="set format to the file's container (csv, json, jsonl, kv), or give the conversation "
+                               "file as --qa")
     position_kind = "index" if container == "json" else "line"
     return Detected(container, detect_encoding(path, source.encoding), position_kind)
 

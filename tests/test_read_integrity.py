@@ -297,3 +297,30 @@ def test_a_truncated_json_array_is_one_line_with_its_position(tmp_path: Path) ->
     path.write_text(text[: len(text) * 2 // 3], encoding="utf-8")
     line = error_line("--qa", path, "--out", tmp_path / "out")
     assert "qa.json:" in line and "after item 2" in line and "line" in line
+
+
+@pytest.mark.parametrize("declared, kind, suffix, body", [
+    ("sharegpt", "qa", ".csv", "question,answer\n头痛怎么办？,多休息。\n"),
+    ("messages", "qa", ".txt", "问题:头痛怎么办？\n回答:多休息。\n"),
+    ("alpaca", "drug", ".jsonl", '{"name": "布洛芬", "indications": "用于头痛。"}\n'),
+])
+def test_a_declared_conversation_format_is_honoured_or_refused(tmp_path: Path, declared: str, kind: str,
+                                                              suffix: str, body: str) -> None:
+    """format = sharegpt / alpaca / messages is never ignored: on a file that cannot hold it, one line."""
+    source = tmp_path / f"input{suffix}"
+    source.write_text(body, encoding="utf-8")
+    (tmp_path / "build.toml").write_text(
+        f'[[sources]]\npath = "{source.name}"\nkind = "{kind}"\nformat = "{declared}"\n', encoding="utf-8")
+    result = run("build", "--config", tmp_path / "build.toml", "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert f"field 'format': format = \"{declared}\" is a QA conversation format" in result.stderr
+
+
+def test_a_declared_conversation_format_reads_its_file(tmp_path: Path) -> None:
+    rows = [{"conversations": [{"from": "human", "value": "头痛怎么办？"}, {"from": "gpt", "value": "多休息，必要时就医。"}]}]
+    write_jsonl(tmp_path / "chat.jsonl", rows)
+    (tmp_path / "build.toml").write_text('[[sources]]\npath = "chat.jsonl"\nkind = "qa"\nformat = "sharegpt"\n',
+                                         encoding="utf-8")
+    assert run("build", "--config", tmp_path / "build.toml", "--out", tmp_path / "out", "--quiet").exit_code == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["totals"] == {"read": 1, "kept": 1, "rejected": 0, "rows": 1}
