@@ -51,10 +51,10 @@ SIZE_CATEGORIES = [
     (10_000_000_000, "1B<n<10B"), (100_000_000_000, "10B<n<100B"), (1_000_000_000_000, "100B<n<1T"),
 ]
 DISCLAIMER = """\
-**免责声明：** 本数据集由药品、疾病知识库记录经模板自动生成，并收录清洗后的医患问答，仅供研究与模型训练使用，不构成任何医疗建议、诊断或治疗方案。
+**免责声明：** 本数据集由医学知识库记录（药品、疾病等）经模板自动生成，并收录清洗后的医患问答，仅供研究与模型训练使用，不构成任何医疗建议、诊断或治疗方案。
 数据可能存在错误、过时或不完整的内容；任何健康问题请咨询执业医师或药师等专业人员。
 
-**Disclaimer:** This dataset was generated automatically from drug and disease knowledge-base records
+**Disclaimer:** This dataset was generated automatically from medical knowledge-base records (drugs, diseases and others)
 through templates, plus cleaned doctor–patient Q&A. It is for research and model training only and is **not medical advice**,
 diagnosis or treatment. It may contain errors or outdated or incomplete information; always verify
 with a qualified medical professional (physician or pharmacist)."""
