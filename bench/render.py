@@ -21,17 +21,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import pyarrow as pa  # noqa: E402
-from workload import generate  # noqa: E402
+import pyarrow as pa
+from workload import generate
 
-from builder.catalogue import load_catalogue  # noqa: E402
-from builder.clean import clean_batch  # noqa: E402
-from builder.config import SHIPPED_TEMPLATES, SourceConfig  # noqa: E402
-from builder.expand import Expander  # noqa: E402
-from builder.fields import resolve_columns  # noqa: E402
-from builder.read import POSITION, detect, read_source  # noqa: E402
-from builder.render import make_environment  # noqa: E402
-from builder.validate import Invalid, kb_record_id, validate_kb  # noqa: E402
+from builder.catalogue import load_catalogue
+from builder.clean import clean_batch
+from builder.config import SHIPPED_TEMPLATES, SourceConfig
+from builder.expand import Expander
+from builder.fields import resolve_columns
+from builder.read import POSITION, detect, read_source
+from builder.render import make_environment
+from builder.validate import Invalid, kb_record_id, validate_kb
 
 
 def drug_contexts(path: Path) -> list[tuple[str, dict]]:

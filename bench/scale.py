@@ -52,7 +52,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from workload import generate, write_eval  # noqa: E402
+from workload import generate, write_eval
 
 
 @dataclass

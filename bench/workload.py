@@ -405,7 +405,7 @@ def write_qa(path: Path, n: int, seed: int) -> int:
     buf: list[str] = []
     written = 0
     with open(path, "w", encoding="utf-8", newline="\n") as f:
-        for i in range(n):
+        for _ in range(n):
             x = rand()
             if reservoir and x < 0.03:
                 line = choice(reservoir)

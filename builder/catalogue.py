@@ -180,7 +180,7 @@ def read_catalogue(path: Path, kind: str | None) -> tuple[list[Entry], list[Prob
 
 def _check_entry(raw: dict, entry_id: str, seen: set, fields: frozenset, path: Path, line: int) -> list[Problem]:
     """The entry's own keys: id, requires, questions, answer."""
-    problem = lambda message: Problem(path, line, entry_id, message)  # noqa: E731
+    problem = lambda message: Problem(path, line, entry_id, message)
     found = []
     if entry_id == "-":
         found.append(problem("a template has no id; give every [[templates]] entry a unique id"))
@@ -214,7 +214,7 @@ def _check_template(
     entry_id: str,
 ) -> tuple[nodes.Template | None, list[Problem]]:
     """One template string: syntax, sandbox, variables, and trial renders. Returns its tree when clean."""
-    problem = lambda message, at=line: Problem(path, at, entry_id, f"{role}: {message}")  # noqa: E731
+    problem = lambda message, at=line: Problem(path, at, entry_id, f"{role}: {message}")
     try:
         ast = env.parse(source)
         tree = list(ast.find_all(nodes.Node))  # walked once, in order: a tree too deep to walk fails here
@@ -266,13 +266,13 @@ def _trial_renders(env: SandboxedEnvironment, ast: nodes.Template, names: set[st
         template = env.from_string(ast)
         if not template.render(full).strip():
             return [problem("renders empty even when every field is present: it can never produce a row")]
-    except Exception as exc:  # noqa: BLE001 - reported as a problem of the template
+    except Exception as exc:
         return [problem(f"cannot render even with every field present ({exc or type(exc).__name__})")]
     found = []
     for name in sorted(names - requires - ALWAYS_PRESENT):
         try:
             template.render({**full, name: [] if name == "aliases" else None})
-        except Exception:  # noqa: BLE001 - a record without the field would stop the build
+        except Exception:
             found.append(problem(f"prints '{name}', which is not in requires and not guarded by "
                                  f"{{% if {name} %}}: a record without it would stop the build"))
     if role == "answer" and not names - {"name"}:

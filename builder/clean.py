@@ -50,7 +50,7 @@ def clean_batch(batch: pa.RecordBatch, skip: frozenset[str] = frozenset(),
     removed (control and bidi characters), so the manifest can say so."""
     columns = [
         clean_array(column, tally) if pa.types.is_string(column.type) and name not in skip else column
-        for name, column in zip(batch.schema.names, batch.columns)
+        for name, column in zip(batch.schema.names, batch.columns, strict=True)
     ]
     return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
@@ -98,7 +98,7 @@ def _unescape_entities(values: pa.Array) -> pa.Array:
     has = pc.fill_null(pc.match_substring_regex(values, ENTITY), False)
     if not pc.any(has).as_py():
         return values
-    decoded = [unescape(v) if h else v for v, h in zip(values.to_pylist(), has.to_pylist())]
+    decoded = [unescape(v) if h else v for v, h in zip(values.to_pylist(), has.to_pylist(), strict=True)]
     return pa.array(decoded, pa.string())
 
 

@@ -19,7 +19,6 @@ from builder.evalsets import EvalSet
 from builder.normalize import entity_keys, fold_array, key_text
 from builder.shingles import first_shared, shingle_hashes
 
-
 BIT_MASK = (1 << 22) - 1  # 4 MiB of flags: few false candidates for up to ~10^5 evaluation n-grams
 
 

@@ -21,11 +21,10 @@ from builder.extract import extract_indications
 from builder.hashing import hash64
 from builder.ledger import Ledger
 from builder.normalize import entity_name
-from builder.units import cleaned_batches
 from builder.read import detect
+from builder.units import cleaned_batches
 from builder.validate import Invalid, kb_record_id, validate_kb
 from schemas import KB_KINDS, RECORD_MODELS
-
 
 
 @dataclass(frozen=True)

@@ -371,7 +371,7 @@ def write_from_parquet(out_dir: Path, formats: Iterable[str], system: str | None
         finally:
             for writer in writers:
                 writer.close()
-        for name, writer in zip(formats, writers):
+        for name, writer in zip(formats, writers, strict=True):
             written[name].append(writer.path)
     return written
 

@@ -112,7 +112,7 @@ def _densify(sig: np.ndarray, probe: np.ndarray) -> np.ndarray:
         t += 1
     if rows.size:  # practically never: fall back to the next filled slot to the right (cyclic)
         k = sig.shape[1]
-        for r, c in zip(rows.tolist(), cols.tolist()):
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             for d in range(1, k + 1):
                 v = sig[r, (c + d) % k]
                 if v != _EMPTY:
@@ -406,7 +406,7 @@ class NearDuplicates:
             self._pool.shutdown(wait=True)
             self._pool = None
 
-    def __enter__(self) -> NearDuplicates:  # noqa: PYI034
+    def __enter__(self) -> NearDuplicates:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -70,7 +70,7 @@ def valid_id_number(number: str) -> bool:
     number = number.upper()
     if not re.fullmatch(r"\d{17}[\dX]", number) or not plausible_birth_date(number[6:14]):
         return False
-    return ID_CHECK[sum(int(d) * w for d, w in zip(number[:17], ID_WEIGHTS)) % 11] == number[17]
+    return ID_CHECK[sum(int(d) * w for d, w in zip(number[:17], ID_WEIGHTS, strict=True)) % 11] == number[17]
 
 
 def plausible_birth_date(yyyymmdd: str) -> bool:

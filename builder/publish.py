@@ -217,6 +217,6 @@ def publish_to_url(out_dir: Path, url: str, storage_options: dict | None = None)
         for path in existing:
             if path.split("://")[-1] not in keep and not fs.isdir(path):
                 fs.rm_file(path)
-    except Exception as error:  # noqa: BLE001 - only filesystem calls above: any failure is the URL's, not a bug here
+    except Exception as error:
         raise _url_error(error, url) from None
     return written

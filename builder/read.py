@@ -851,7 +851,7 @@ def _width(line: str, dialect: type[csv.Dialect]) -> int:
 
 
 def _csv_row(cells: list[str], columns: list[str]) -> dict[str, str | None]:
-    return {column: cell for column, cell in zip(columns, cells) if column}
+    return {column: cell for column, cell in zip(columns, cells, strict=False) if column}
 
 
 def _dialect(first_line: str, source: SourceConfig) -> type[csv.Dialect]:

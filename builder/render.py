@@ -180,7 +180,7 @@ def compile_renderer(env: SandboxedEnvironment, ast: nodes.Template, name: str =
                  f"        raise UndefinedError(f'{{missing}} is undefined') from None\n" \
                  f"    if len(text) > {MAX_TEXT_CHARS}:\n        _check_size(len(text), 'the template')\n" \
                  f"    return text\n"
-        exec(compile(source, f"<{name}>", "exec"), scope)  # noqa: S102 - code generated from a checked tree
+        exec(compile(source, f"<{name}>", "exec"), scope)
     except (SyntaxError, RecursionError, MemoryError):
         return env.from_string(ast).render
     return scope["render"]

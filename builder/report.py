@@ -256,14 +256,14 @@ def _stacked_bars(key: str, title: str, labels: list[str], series: dict[str, lis
     left = max(map(_text_width, labels), default=0) + 12
     scale = (width - left - max(map(_text_width, notes), default=0) - 10) / max(max(totals, default=0), 1)
     body, x = [], 0.0
-    for (name, _), colour in zip(series.items(), colours):  # the legend
+    for (name, _), colour in zip(series.items(), colours, strict=False):  # the legend
         body.append(f'<rect class="key" x="{x:.1f}" y="{FONT + 4}" width="{FONT}" height="{FONT}" fill="{colour}"/>'
                     f'<text x="{x + FONT + 4:.1f}" y="{2 * FONT + 2}">{e(name)}</text>')
         x += FONT + 16 + _text_width(name)
     for i, label in enumerate(labels):
         y, x = top + i * row, left
         body.append(f'<text x="{left - 6:.1f}" y="{y + bar - 2}" text-anchor="end">{e(label)}</text>')
-        for (name, values), colour in zip(series.items(), colours):
+        for (name, values), colour in zip(series.items(), colours, strict=False):
             if values[i]:
                 body.append(f'<rect class="bar" x="{x:.1f}" y="{y}" width="{values[i] * scale:.1f}" height="{bar}" '
                             f'fill="{colour}" data-value="{values[i]}"><title>{e(label)} · {e(name)}: '

@@ -327,7 +327,7 @@ def _csv_rows(path: Path, text: str, delimiter: str) -> list[tuple[int, str, str
     for record in reader:
         if not any(c.strip() for c in record):
             continue
-        rows.append((reader.line_num, *_pick(dict(zip(names, record)), path, reader.line_num)))
+        rows.append((reader.line_num, *_pick(dict(zip(names, record, strict=False)), path, reader.line_num)))
     return rows
 
 

@@ -112,7 +112,7 @@ def run_unit(config: BuildConfig, parts: list[Part], detected: dict[str, Detecte
         where.mkdir(parents=True)
         run = Run(config, expanders, quality, Ledger(where, by_position=True), no_progress)
         with pa.OSFile(str(where / "rows.arrow"), "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as spool:
-            def emit(rows: pa.Table) -> None:
+            def emit(rows: pa.Table, run: Run = run, spool: pa.ipc.RecordBatchFileWriter = spool) -> None:
                 spool.write_table(with_keys(rows, config.seed, config.split.group_by))
                 run.spooled += rows.num_rows
                 run.text_bytes += sum(pc.sum(pc.binary_length(rows[c])).as_py() or 0 for c in TEXT_COLUMNS)

@@ -72,7 +72,8 @@ def validate_qa(batch: pa.RecordBatch) -> QASplit:
     positions = batch.column(POSITION)
     invalid = [
         Invalid(position, "question" if mq else "answer", "missing_field", "empty after cleaning")
-        for position, mq in zip(pc.filter(positions, bad).to_pylist(), pc.filter(missing_question, bad).to_pylist())
+        for position, mq in zip(pc.filter(positions, bad).to_pylist(), pc.filter(missing_question, bad).to_pylist(),
+                                 strict=True)
     ]
     keep = pc.invert(bad)
     valid = pa.RecordBatch.from_pydict(

@@ -2,6 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 
+
 class OutputRow(BaseModel):
     """One instruction row; provenance says which input, record and template made it."""
 

@@ -253,7 +253,7 @@ class Handler(BaseHTTPRequestHandler):
             self.dispatch(self.command, parts)
         except HubError as error:
             self.send_error_json(error)
-        except Exception as error:  # noqa: BLE001 - a bug here: say so to the client instead of hanging it
+        except Exception as error:
             self.log_message("500 %r", error)
             self.send_error_json(HubError(500, f"stand-in error: {error!r}"))
 

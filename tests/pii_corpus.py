@@ -47,7 +47,7 @@ def digits(rng: random.Random, n: int) -> str:
 
 
 def id_check_char(first17: str) -> str:
-    return ID_CHECK[sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS)) % 11]
+    return ID_CHECK[sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
 
 
 def luhn_digit(body: str) -> str:

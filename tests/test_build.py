@@ -91,7 +91,7 @@ def test_same_inputs_give_byte_identical_parquet_in_any_order(tmp_path: Path, dr
     assert names and all((first / "data" / n).read_bytes() == (second / "data" / n).read_bytes() for n in names)
     reversed_qa = write_jsonl(tmp_path / "qa_reversed.jsonl", list(reversed(json.loads(f"[{','.join(qa_file.read_text(encoding='utf-8').splitlines())}]"))))
     third = build(tmp_path, "--kb", f"drug={drug_file}", "--qa", reversed_qa, "--seed", "7", out="c")
-    key = lambda r: (r["record_id"], r["template_id"] or "", r["instruction"], r["output"])  # noqa: E731
+    key = lambda r: (r["record_id"], r["template_id"] or "", r["instruction"], r["output"])
     assert sorted(map(key, rows_of(first))) == sorted(map(key, rows_of(third)))
 
 

@@ -178,4 +178,4 @@ def test_json_lines_size_escape_heavy_rows_exactly():
         values[heavy:] = ["".join(pick.choice("\x01\u2028\n\"中") for _ in range(pick.randint(0, 400)))
                           for _ in values[heavy:]]
         got = bytes(json_lines([pa.array(values), pa.array(values[::-1])], ["[", ",", "]"], "", "\n", "")).decode()
-        assert [json.loads(line) for line in got.split("\n")] == [list(pair) for pair in zip(values, values[::-1])]
+        assert [json.loads(line) for line in got.split("\n")] == [list(pair) for pair in zip(values, values[::-1], strict=True)]

@@ -72,7 +72,7 @@ def synth_corpus(n: int, seed: int) -> list[str]:
     pool = "的了是我有不在人这中大为上个和也子时道出要于就下得可你年生自会那后能对着事里去行过家用发天如然作方成者多都小二无同么经法当起与好看进种将还分此心前面又定见只主没公从头痛咳嗽发热腹泻"
     sents = ["".join(r.choices(pool, k=r.randint(8, 25))) + r.choice("，。？；") for _ in range(300)]
     out: list[str] = []
-    for i in range(n):
+    for _ in range(n):
         x = r.random()
         if out and x < 0.05:
             out.append(out[r.randrange(len(out))])
@@ -123,7 +123,7 @@ def test_threshold_is_respected():
     r = random.Random(7)
     pool = "的了是我有不在人这中大为上个和也子时道出要于就下得可你年生自会那后能对着事里去行过家用发天"
     high, low = [], []
-    for k in range(12):
+    for _ in range(12):
         base = "".join(r.choices(pool, k=300))
         near = change_chars(base, [40 + 120 * j for j in range(2)], "嗯")  # J ~ 0.94
         far = change_chars(base, list(range(5, 300, 12)), "嗯")  # every 12th char: J < 0.5
@@ -241,7 +241,7 @@ def test_signatures_saved_elsewhere_resolve_as_if_added_here(tmp_path, monkeypat
     monkeypatch.setattr(neardup, "_CHUNK_DOCS", 97)  # parts of several chunks, stored and in memory
     cuts = [0, 300, 301, 301, 1200, 2000, 2500]
     mixed = NearDuplicates(NearDupConfig())
-    for index, (start, stop) in enumerate(zip(cuts, cuts[1:])):
+    for index, (start, stop) in enumerate(zip(cuts, cuts[1:], strict=False)):
         if index % 2:
             mixed.add(texts[start:stop])
             continue
@@ -336,5 +336,5 @@ def test_star_pairs_link_each_group_to_its_smallest_member(docs: int, distinct: 
     for doc, key in enumerate(keys.tolist()):
         groups.setdefault(key, []).append(doc)
     expected = sorted((group[0], doc) for group in groups.values() for doc in group[1:])
-    assert sorted(zip(heads.tolist(), members.tolist())) == expected
+    assert sorted(zip(heads.tolist(), members.tolist(), strict=True)) == expected
     assert heads.dtype == members.dtype == np.int64

@@ -12,7 +12,6 @@ those tests are skipped when they are missing.
 import copy
 import io
 import json
-import logging
 import os
 import shlex
 import shutil

@@ -20,7 +20,6 @@ from builder.hashing import id_numbers
 from builder.normalize import fold, fold_array, fold_table
 from builder.shingles import splitmix64, text_keys
 from builder.validate import qa_record_ids
-
 from tests.conftest import run, write_json, write_jsonl
 
 QA = [

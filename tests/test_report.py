@@ -138,7 +138,7 @@ def test_stats_match_the_parquet(build: tuple[Path, dict, dict, str]) -> None:
 
     for field in ("instruction", "input", "output"):
         for source in manifest["sources"]:
-            lengths = [len(text) for text, s in zip(table[field].to_pylist(), table["source"].to_pylist())
+            lengths = [len(text) for text, s in zip(table[field].to_pylist(), table["source"].to_pylist(), strict=True)
                        if s == source]
             summary = stats["lengths"][field][source]
             assert summary["count"] == len(lengths)

@@ -1,0 +1,30 @@
+"""Hygiene the README's test command holds, so CI holds it too: ruff is clean, and the compiled kernels' tests
+pass with numba's bounds checks on."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+KERNEL_TESTS = ["tests/test_formats.py", "tests/test_neardup.py", "tests/test_quality.py"]
+
+
+def test_ruff_is_clean() -> None:
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed: pip install -e '.[test]'")
+    done = subprocess.run([ruff, "check", "--no-cache", str(REPO)], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-4000:]
+
+
+def test_the_kernels_stay_in_bounds(tmp_path: Path) -> None:
+    """The kernel tests again with NUMBA_BOUNDSCHECK=1, compiled afresh (a cache of unchecked code would hide it)."""
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
+                           f"--basetemp={tmp_path / 'run'}", "-k", "not slow", *KERNEL_TESTS],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-4000:]
