@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builder.evalsets import EvalSet
+from builder.eval.sets import EvalSet
 from builder.normalize import entity_keys, fold_array, key_text
 from builder.shingles import first_shared, shingle_hashes
 

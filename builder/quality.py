@@ -24,7 +24,7 @@ from builder.config import BuildConfig
 from builder.decontaminate import Decontaminator
 from builder.dedup import INDEX_BYTES_PER_ROW, exact_keys, record_numbers, resolve_exact
 from builder.errors import UserError
-from builder.evalsets import load_eval_set
+from builder.eval.sets import load_eval_set
 from builder.filters import filter_reasons
 from builder.neardup import NearDupConfig, NearDuplicates
 from builder.normalize import fold_array

@@ -2,8 +2,8 @@
 
 import pytest
 
-from builder.evalsets import EvalItem
-from builder.extract import extract_indications, measure_extraction
+from builder.eval.extract import extract_indications, measure_extraction
+from builder.eval.sets import EvalItem
 
 
 @pytest.mark.parametrize(

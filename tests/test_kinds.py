@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from builder.config import SHIPPED_TEMPLATES
-from builder.extract import extract_indications
+from builder.eval.extract import extract_indications
 from builder.render import compile_renderer, make_environment
 from schemas import KB_KINDS, RECORD_MODELS
 from tests.conftest import run, write_json, write_jsonl

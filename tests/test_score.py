@@ -7,16 +7,10 @@ from pathlib import Path
 import pytest
 
 from builder.errors import UserError
-from builder.evalsets import load_eval_set
-from builder.score import (
-    Matcher,
-    criteria,
-    format_table,
-    load_synonyms,
-    read_answers,
-    score,
-    write_audit_csv,
-)
+from builder.eval.answers import read_answers
+from builder.eval.match import Matcher, load_synonyms
+from builder.eval.score import criteria, format_table, score, write_audit_csv
+from builder.eval.sets import load_eval_set
 from tests.conftest import write_jsonl
 
 EVAL_ROWS = [

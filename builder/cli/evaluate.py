@@ -29,7 +29,7 @@ def eval_group() -> None:
 def eval_build_command(kb, maps, count, seed, out) -> None:
     """Sample entities (seeded) and write their questions, reference texts and gold lists."""
     config = assemble(None, kb, (), maps, seed=seed)
-    from builder.evalbuild import sample_items, write_eval
+    from builder.eval.build import sample_items, write_eval
     items = sample_items(config, count)
     written = write_eval(items, out)
     for path in written:
@@ -53,8 +53,10 @@ def eval_score_command(eval_path, answers, models, synonyms, audit, as_json) -> 
     """Score answers: criterion 1 hits ≥ 1 gold indication, 2 hits ≥ 1/2 of them, 3 hits ≥ 2/3."""
     if models and len(models) != len(answers):
         raise UserError(f"{len(models)} --model names for {len(answers)} --answers files", remedy="give one per file")
-    from builder.evalsets import load_eval_set
-    from builder.score import format_table, load_synonyms, read_answers, score, write_audit_csv
+    from builder.eval.answers import read_answers
+    from builder.eval.match import load_synonyms
+    from builder.eval.score import format_table, score, write_audit_csv
+    from builder.eval.sets import load_eval_set
     eval_set = load_eval_set(eval_path)
     table = load_synonyms(synonyms)
     results = [
@@ -77,8 +79,8 @@ def eval_score_command(eval_path, answers, models, synonyms, audit, as_json) -> 
 @user_errors
 def eval_extraction_command(eval_path) -> None:
     """Measure indication extraction against expert labels: precision, recall, F1 (exact and normalised)."""
-    from builder.evalsets import load_eval_set
-    from builder.extract import measure_extraction
+    from builder.eval.extract import measure_extraction
+    from builder.eval.sets import load_eval_set
     figures = measure_extraction(load_eval_set(eval_path).items)
     click.echo(f"{figures['items']} items, {figures['gold']} gold labels, {figures['extracted']} extracted phrases")
     click.echo(f"{'match':<12}{'precision':>10}{'recall':>10}{'F1':>10}")

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.evalsets import load_eval_set
-from builder.extract import measure_extraction
+from builder.eval.extract import measure_extraction
+from builder.eval.sets import load_eval_set
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 EVAL = SHARED / "eval" / "药品适应症评测数据集.csv"

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.evalsets import load_eval_set
-from builder.score import format_table, load_synonyms, score
+from builder.eval.match import load_synonyms
+from builder.eval.score import format_table, score
+from builder.eval.sets import load_eval_set
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 EVAL = SHARED / "eval" / "药品适应症评测数据集.csv"

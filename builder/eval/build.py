@@ -17,7 +17,7 @@ from pathlib import Path
 
 from builder.config import BuildConfig
 from builder.errors import UserError
-from builder.extract import extract_indications
+from builder.eval.extract import extract_indications
 from builder.hashing import hash64
 from builder.ledger import Ledger
 from builder.normalize import entity_name

@@ -1,9 +1,4 @@
-"""Scoring model answers the way QiZhenGPT did: how many expert-annotated indications an answer hits.
-
-For each item (QiZhen: "{药品}的适应病症") the answer is matched against the item's gold labels, and
-the item passes criterion 1 when at least one label is hit, criterion 2 when at least 1/2 of them
-are, criterion 3 when at least 2/3 are (integer arithmetic, so 2 of 4 passes 2 and 2 of 3 passes 3).
-A model's row is the fraction of items passing each criterion (QiZhen's best: 91.49/82.98/72.34 %).
+"""Matching gold labels against a model's answer: folding, synonyms, negated contexts, fuzzy windows.
 
 Matching, per gold label, on text folded with `builder.normalize.fold` (width, case, punctuation,
 spaces) and a few equal-length spelling variants (综合症/症候群→综合征, 食道→食管, 机能→功能,
@@ -44,7 +39,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import json
 import re
 import tomllib
 from collections import defaultdict
@@ -56,7 +50,7 @@ from pathlib import Path
 from builder.errors import UserError
 from builder.normalize import fold
 
-DEFAULT_SYNONYMS = Path(__file__).with_name("synonyms.toml")
+DEFAULT_SYNONYMS = Path(__file__).parent.parent / "synonyms.toml"  # package data of builder
 FUZZY_THRESHOLD = 0.85
 FUZZY_MIN_LABEL = 4
 PHRASE_COVERAGE = 0.70
@@ -70,9 +64,6 @@ CORE_SUFFIXES = sorted(
 )
 VARIANTS = (("综合症", "综合征"), ("症候群", "综合征"), ("食道", "食管"), ("机能", "功能"), ("一型", "1型"),
             ("二型", "2型"))
-ANSWER_KEYS = ("instruction", "question", "prompt", "问题")
-ENTITY_KEYS = ("药品", "entity", "drug", "疾病", "name")
-OUTPUT_KEYS = ("output", "answer", "response", "prediction", "回答")
 
 _CLAUSE = re.compile(r"[。！？!?；;，,：:\n\r]")
 _SENTENCE = re.compile(r"[。！？!?；;\n\r]")
@@ -89,11 +80,11 @@ _DIGITS = re.compile(r"\d+")
 _HEADING = re.compile(r"^\W*[\u4e00-\u9fff]{2,8}\W*[：:]")
 
 
-# ---------------------------------------------------------------- results
+# ---------------------------------------------------------------- hits
 
 
 @dataclass(frozen=True)
-class Hit:
+class LabelHit:
     """One gold label and where the answer names it; `how` is exact|synonym|contains|fuzzy, None for a miss.
 
     `negated` is the answer's span that would have matched but sits in a negated context.
@@ -103,40 +94,6 @@ class Hit:
     matched: str | None
     how: str | None
     negated: str | None = None
-
-
-@dataclass(frozen=True)
-class ItemScore:
-    entity: str | None
-    question: str | None
-    gold: tuple[str, ...]
-    hits: tuple[Hit, ...]
-    n_hit: int
-    criteria: tuple[bool, bool, bool]
-
-
-@dataclass(frozen=True)
-class ScoreResult:
-    model: str
-    items: tuple[ItemScore, ...]
-
-    def summary(self) -> dict:
-        """Fractions of the scored items (those with gold labels) passing each criterion."""
-        scored = [item for item in self.items if item.gold]
-        n = len(scored)
-        out = {"n": n}
-        for k in range(3):
-            out[f"criterion_{k + 1}"] = sum(item.criteria[k] for item in scored) / n if n else 0.0
-        if len(self.items) != n:
-            out["unscored"] = len(self.items) - n
-        return out
-
-
-def criteria(n_hit: int, n_gold: int) -> tuple[bool, bool, bool]:
-    """QiZhen's three criteria: at least one, at least 1/2, at least 2/3 of the gold labels hit."""
-    if n_gold <= 0:
-        return (False, False, False)
-    return (n_hit >= 1, n_hit * 2 >= n_gold, n_hit * 3 >= 2 * n_gold)
 
 
 # ---------------------------------------------------------------- synonyms
@@ -207,146 +164,6 @@ def _read_groups(path: Path) -> list[list[str]]:
     raise UserError("unknown synonym file type", file=path, remedy="use a .toml or .csv file")
 
 
-# ---------------------------------------------------------------- answers
-
-
-def read_answers(path: Path, eval_set) -> dict[int, str]:
-    """Item index (into eval_set.items) -> answer, from JSONL (instruction + output) or CSV.
-
-    Answers are matched to items by their instruction (folded) or, failing that, their entity
-    (药品 column); every item must be answered exactly once, and every answer must belong to an item.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError("answers file not found", file=path)
-    rows = _answer_rows(path)
-    by_question: dict[str, list[int]] = defaultdict(list)
-    by_entity: dict[str, list[int]] = defaultdict(list)
-    for index, item in enumerate(eval_set.items):
-        if item.question:
-            by_question[fold(item.question)].append(index)
-        if item.entity:
-            by_entity[fold(item.entity)].append(index)
-    eval_name = getattr(eval_set, "path", None) or "the evaluation set"
-    remedy = f"the answers file must answer the same questions — regenerate it from eval {eval_name}"
-    answers: dict[int, str] = {}
-    used: dict[int, int] = {}
-    unknown: list[tuple[int, str]] = []
-    duplicates: list[tuple[int, str, int]] = []
-    for line, key, value, output in rows:
-        candidates = _candidates(key, value, by_question, by_entity)
-        if not candidates:
-            unknown.append((line, value))
-            continue
-        free = [i for i in candidates if i not in answers]
-        if not free:
-            duplicates.append((line, value, used[candidates[0]]))
-            continue
-        answers[free[0]] = output
-        used[free[0]] = line
-    if unknown:
-        line, value = unknown[0]
-        more = f" ({len(unknown)} of {len(rows)} answers match no question)" if len(unknown) > 1 else ""
-        raise UserError(f"{_what(rows)} '{_short(value)}' is not in the evaluation set{more}", file=path, line=line,
-                        remedy=remedy)
-    if duplicates:
-        line, value, first = duplicates[0]
-        more = f" ({len(duplicates)} duplicate answers)" if len(duplicates) > 1 else ""
-        raise UserError(f"{_what(rows)} '{_short(value)}' is answered twice (first at line {first}){more}",
-                        file=path, line=line, remedy="keep one answer per question")
-    missing = [i for i in range(len(eval_set.items)) if i not in answers]
-    if missing:
-        item = eval_set.items[missing[0]]
-        raise UserError(f"{len(missing)} of {len(eval_set.items)} questions have no answer, the first "
-                        f"'{_short(item.question or item.entity or '')}'", file=path, remedy=remedy)
-    return answers
-
-
-def _candidates(key: str, value: str, by_question: dict, by_entity: dict) -> list[int]:
-    folded = fold(value)
-    if not folded:
-        return []
-    if key == "entity":
-        return by_entity.get(folded) or by_question.get(folded) or []
-    found = by_question.get(folded) or by_entity.get(folded)
-    if found:
-        return found
-    # a prompt template around the question: the longest question the instruction contains
-    inside = [q for q in by_question if len(q) >= 4 and q in folded]
-    return by_question[max(inside, key=len)] if inside else []
-
-
-def _what(rows: list) -> str:
-    return "entity" if rows and rows[0][1] == "entity" else "instruction"
-
-
-def _short(text: str, width: int = 40) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _answer_rows(path: Path) -> list[tuple[int, str, str, str]]:
-    """(line, 'question'|'entity', key text, output) for every answer in the file."""
-    from builder.read import detect_encoding
-
-    encoding = detect_encoding(path, None)
-    text = path.read_bytes().decode(encoding, errors="strict")
-    text = text.removeprefix("\ufeff")
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json", ".ndjson") or (suffix not in (".csv", ".tsv") and text.lstrip().startswith("{")):
-        return _jsonl_rows(path, text)
-    return _csv_rows(path, text, "\t" if suffix == ".tsv" else ",")
-
-
-def _jsonl_rows(path: Path, text: str) -> list[tuple[int, str, str, str]]:
-    rows = []
-    for line, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"not a JSON object: {exc.msg}", file=path, line=line,
-                            remedy="write one JSON object a line") from exc
-        if not isinstance(record, dict):
-            raise UserError("not a JSON object", file=path, line=line, remedy="write one JSON object a line")
-        rows.append((line, *_pick(record, path, line)))
-    if not rows:
-        raise UserError("the answers file is empty", file=path)
-    return rows
-
-
-def _csv_rows(path: Path, text: str, delimiter: str) -> list[tuple[int, str, str, str]]:
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
-    header = next(reader, None)
-    if not header:
-        raise UserError("the answers file is empty", file=path)
-    names = [h.strip() for h in header]
-    _pick(dict.fromkeys(names, ""), path, 1)  # columns present, or a clear error
-    rows = []
-    for record in reader:
-        if not any(c.strip() for c in record):
-            continue
-        rows.append((reader.line_num, *_pick(dict(zip(names, record, strict=False)), path, reader.line_num)))
-    return rows
-
-
-def _pick(record: dict, path: Path, line: int) -> tuple[str, str, str]:
-    lowered = {str(k).strip().lower(): k for k in record}
-    out_key = next((lowered[k] for k in OUTPUT_KEYS if k in lowered), None)
-    key = next((("question", lowered[k]) for k in ANSWER_KEYS if k in lowered), None)
-    key = key or next((("entity", lowered[k]) for k in ENTITY_KEYS if k in lowered), None)
-    if out_key is None or key is None:
-        found = ", ".join(map(str, record)) or "(none)"
-        lacking = " and ".join(n for n, k in (("instruction (or 药品)", key), ("output", out_key)) if k is None)
-        raise UserError(f"no {lacking} column; found: {found}", file=path, line=line,
-                        remedy="answers need instruction (or 药品) and output, as the inference scripts write")
-    output = record[out_key]
-    output = "" if output is None else output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
-    value = record[key[1]]
-    return key[0], "" if value is None else str(value), output
-
-
 # ---------------------------------------------------------------- matching
 
 
@@ -361,7 +178,7 @@ def _canon(folded: str) -> str:
     return folded
 
 
-class _Answer:
+class FoldedAnswer:
     """An answer folded for matching, its positive and negated text, and phrases; spans map back."""
 
     __slots__ = ("negated", "negated_map", "phrases", "positive", "positive_map", "text")
@@ -482,19 +299,19 @@ class Matcher:
             self._labels[label] = cached
         return cached
 
-    def match(self, label: str, answer: str | _Answer) -> Hit:
-        ans = answer if isinstance(answer, _Answer) else _Answer(answer)
+    def match(self, label: str, answer: str | FoldedAnswer) -> LabelHit:
+        ans = answer if isinstance(answer, FoldedAnswer) else FoldedAnswer(answer)
         key, aliases, core = self._label(label)
         if not key:
-            return Hit(label, None, None)
+            return LabelHit(label, None, None)
         found = self._find(key, aliases, core, ans.positive, ans.phrases)
         if found:
             how, start, end, phrase_span = found
-            return Hit(label, ans.text[phrase_span[0]:phrase_span[1]] if phrase_span else ans.span(start, end), how)
+            return LabelHit(label, ans.text[phrase_span[0]:phrase_span[1]] if phrase_span else ans.span(start, end), how)
         found = self._find(key, aliases, core, ans.negated, ())
         if found:
-            return Hit(label, None, None, negated=ans.span(found[1], found[2], negated=True))
-        return Hit(label, None, None)
+            return LabelHit(label, None, None, negated=ans.span(found[1], found[2], negated=True))
+        return LabelHit(label, None, None)
 
     def _find(self, key: str, aliases: tuple, core: str | None, text: str, phrases) -> tuple | None:
         if not text.strip("\x00"):
@@ -564,51 +381,3 @@ def _fuzzy(key: str, text: str) -> tuple[int, int] | None:
             if ratio >= best_ratio and (best is None or ratio > best_ratio or width < best[1] - best[0]):
                 best, best_ratio = (start, start + width), ratio
     return best
-
-
-# ---------------------------------------------------------------- scoring and reports
-
-
-def score(eval_set, answers: dict[int, str], model: str, synonyms: dict[str, set[str]] | None = None) -> ScoreResult:
-    """Scores one model's answers (item index -> answer text) against every item's gold labels."""
-    missing = [i for i in range(len(eval_set.items)) if i not in answers]
-    if missing:
-        raise ValueError(f"{len(missing)} items have no answer (first: index {missing[0]}); use read_answers")
-    matcher = Matcher(synonyms)
-    items = []
-    for index, item in enumerate(eval_set.items):
-        answer = _Answer(answers[index] or "")
-        hits = tuple(matcher.match(label, answer) for label in item.gold)
-        n_hit = sum(h.how is not None for h in hits)
-        items.append(ItemScore(item.entity, item.question, tuple(item.gold), hits, n_hit,
-                               criteria(n_hit, len(item.gold))))
-    return ScoreResult(model, tuple(items))
-
-
-def format_table(results: list[ScoreResult]) -> str:
-    """QiZhen's table: one row per model, the three criteria as percentages to 2 decimals."""
-    header = ["模型", "评测标准1", "评测标准2", "评测标准3"]
-    rows = []
-    for result in results:
-        s = result.summary()
-        rows.append([result.model] + [f"{s[f'criterion_{k}'] * 100:.2f}%" for k in (1, 2, 3)])
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def write_audit_csv(results: list[ScoreResult], path: Path) -> None:
-    """One row per model and item: counts, criteria, each hit as label→span (how), and the misses."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["model", "entity", "question", "n_gold", "n_hit", "criterion_1", "criterion_2",
-                         "criterion_3", "hits", "misses"])
-        for result in results:
-            for item in result.items:
-                hits = " | ".join(f"{h.label}→{h.matched} ({h.how})" for h in item.hits if h.how)
-                misses = " | ".join(h.label + (f" (negated: {h.negated})" if h.negated else "")
-                                    for h in item.hits if not h.how)
-                writer.writerow([result.model, item.entity or "", item.question or "", len(item.gold), item.n_hit,
-                                 *(int(c) for c in item.criteria), hits, misses])

@@ -9,7 +9,7 @@ conditions joined by 、，；及和或, parentheses that name sub-types or alia
 import re
 from collections.abc import Iterable
 
-from builder.evalsets import EvalItem
+from builder.eval.sets import EvalItem
 from builder.normalize import fold
 
 ENUMERATION = re.compile(r"(?:^|(?<=[\s。；;：:]))\s*(?:\d{1,2}\s*[、.．）)](?!\d)|[（(]\d{1,2}[）)]|[①-⑳])\s*")
