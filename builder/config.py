@@ -18,8 +18,6 @@ from pydantic import (
 from builder.errors import UserError
 from schemas import RECORD_MODELS
 
-Format = Literal["auto", "csv", "json", "jsonl", "kv", "sharegpt", "alpaca", "messages"]
-
 
 def shipped(package: str) -> Path:
     """A folder of package data (the catalogue, the sample), wherever the tool is installed."""
@@ -55,7 +53,8 @@ class SourceConfig(Strict):
     path: Path
     kind: str = Field(description="a record kind: a model in schemas/ (drug, disease, …) or qa")
     name: str = ""
-    format: Format = "auto"
+    format: str = Field("auto", description="auto (detected), a reader's name (csv, json, jsonl, kv, a plug-in's), "
+                                             "or a QA conversation format: sharegpt, alpaca, messages")
     encoding: str | None = Field(None, description="utf-8, utf-8-sig or gb18030; detected when unset")
     header: bool | None = Field(None, description="CSV only: whether the first row names the columns")
     columns: list[str] | None = Field(None, description="CSV only: column names of a file without a header")
@@ -69,6 +68,16 @@ class SourceConfig(Strict):
     @classmethod
     def known_kind(cls, kind: str) -> str:
         return _known_kind(kind)
+
+    @field_validator("format")
+    @classmethod
+    def known_format(cls, name: str) -> str:
+        """Every format a reader can honour; any other value is refused, never ignored."""
+        from builder.read import RECORD_FORMATS, known_readers
+        choices = ["auto", *known_readers(), *RECORD_FORMATS]
+        if name not in choices:
+            raise ValueError(f"unknown input format '{name}'; the formats are: {', '.join(choices)}")
+        return name
 
     @model_validator(mode="after")
     def default_name(self) -> "SourceConfig":

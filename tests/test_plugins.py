@@ -31,16 +31,18 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_plugins_components_are_listed(venv: Path, tmp_path: Path) -> None:
     listed = run_tool(venv, tmp_path, "components").stdout
-    assert "advertises" in listed and "prompt_completion" in listed
+    assert "qa_text" in listed and "advertises" in listed and "prompt_completion" in listed
 
 
-def test_a_build_uses_the_plugins_filter_and_format(venv: Path, tmp_path: Path) -> None:
-    write_jsonl(tmp_path / "qa.jsonl", QA)
-    args = ("build", "--qa", "qa.jsonl", "--split", "1,0,0", "--quiet")
+def test_a_build_uses_the_plugins_reader_filter_and_format(venv: Path, tmp_path: Path) -> None:
+    blocks = [f"问：{r['question']}\n答：{r['answer']}" for r in QA] + ["问：只有问题没有回答？"]
+    (tmp_path / "qa.qa").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")  # read by the plug-in's reader
+    args = ("build", "--qa", "qa.qa", "--split", "1,0,0", "--quiet")
     done = run_tool(venv, tmp_path, *args, "--out", "with", "--filter", "advertises", "--format", "prompt_completion")
     assert done.returncode == 0, done.stderr
     rejects = [json.loads(line) for line in (tmp_path / "with" / "rejects.jsonl").read_text("utf-8").splitlines()]
-    assert [(r["stage"], r["reason"], r["line"]) for r in rejects] == [("filter", "advertises", 3)]
+    assert sorted((r["stage"], r["reason"], r["line"]) for r in rejects) == [("filter", "advertises", 7),
+                                                                             ("read", "not_a_qa_pair", 10)]
     rows = datasets.load_dataset("json", data_files=str(tmp_path / "with" / "prompt_completion" / "train.jsonl"),
                                  split="train").to_list()
     assert sorted(rows, key=lambda r: r["prompt"]) == sorted(

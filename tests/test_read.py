@@ -181,9 +181,9 @@ def test_jsonl_fast_path_numbers_lines_around_blank_ones(tmp_path: Path) -> None
 
 
 def test_jsonl_fast_path_keeps_positions_and_rejects_across_chunks(tmp_path: Path, monkeypatch) -> None:
-    import builder.read
+    import builder.read.jsonl
 
-    monkeypatch.setattr(builder.read, "FAST_CHUNK", 64)
+    monkeypatch.setattr(builder.read.jsonl, "FAST_CHUNK", 64)
     lines = []
     for i in range(1, 21):
         lines.append(json.dumps({"question": f"问题{i}", "answer": f"回答{i}"}, ensure_ascii=False))
@@ -210,9 +210,9 @@ def test_a_bom_at_the_start_of_a_later_line_is_dropped_in_the_fast_reader_chunk(
 
 
 def test_a_csv_cell_past_the_limit_is_a_reject_and_the_next_rows_are_read(tmp_path: Path, monkeypatch) -> None:
-    import builder.read
+    import builder.read.text
 
-    monkeypatch.setattr(builder.read, "CSV_CELL_LIMIT", 1000)
+    monkeypatch.setattr(builder.read.text, "CSV_CELL_LIMIT", 1000)
     path = tmp_path / "qa.csv"
     path.write_text(f"question,answer\n头痛？,{'休息' * 600}\n发烧？,喝水。\n", encoding="utf-8")
     rows, rejects = read_all(path)

@@ -29,11 +29,13 @@ def fields_command(kind: str | None) -> None:
 
 @main.command("components")
 def components_command() -> None:
-    """List what a build can use: record kinds, quality filters and output formats, plug-ins' included."""
+    """List what a build can use: record kinds, readers, quality filters and output formats, plug-ins' included."""
     from builder.filters import known_filters
     from builder.formats import choosable_formats
+    from builder.read import known_readers
     from schemas import RECORD_MODELS
-    for title, names in (("kinds", RECORD_MODELS), ("filters", known_filters()), ("formats", choosable_formats())):
+    for title, names in (("kinds", RECORD_MODELS), ("readers", known_readers()), ("filters", known_filters()),
+                         ("formats", choosable_formats())):
         click.echo(f"{title + ':':<10}{', '.join(names)}")
 
 
