@@ -1,5 +1,5 @@
-"""Hygiene the README's test command holds, so CI holds it too: ruff is clean, and the compiled kernels' tests
-pass with numba's bounds checks on."""
+"""Hygiene the README's test command holds, so CI holds it too: ruff is clean, no builder module grows past the
+size a reader takes in, and the compiled kernels' tests pass with numba's bounds checks on."""
 
 import os
 import shutil
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+MAX_MODULE_LINES = 450
 KERNEL_TESTS = ["tests/test_formats.py", "tests/test_neardup.py", "tests/test_quality.py"]
 
 
@@ -19,6 +20,12 @@ def test_ruff_is_clean() -> None:
         pytest.skip("ruff is not installed: pip install -e '.[test]'")
     done = subprocess.run([ruff, "check", "--no-cache", str(REPO)], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stdout[-4000:]
+
+
+def test_no_builder_module_is_too_long_to_read() -> None:
+    long = {str(p.relative_to(REPO)): n for p in (REPO / "builder").rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"split these modules (over {MAX_MODULE_LINES} lines): {long}"
 
 
 def test_the_kernels_stay_in_bounds(tmp_path: Path) -> None:
