@@ -27,7 +27,8 @@ class UserError(Exception):
         where = "" if self.file is None else f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         field = f"field '{self.field}': " if self.field else ""
         remedy = f"; {self.remedy}" if self.remedy else ""
-        return f"{where}{field}{self.args[0]}{remedy}"
+        return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+                       for ch in f"{where}{field}{self.args[0]}{remedy}")  # one line, whatever a file's text holds
 
 
 def machine_error(exc: BaseException) -> UserError | None:

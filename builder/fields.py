@@ -46,28 +46,33 @@ def resolve_columns(kind: str, columns: list[str], user: dict[str, str]) -> tupl
     """Maps each source column to a schema field; returns (column -> field, unmapped columns).
 
     The user's mapping wins over the built-in table; an empty target drops a column on purpose.
-    The first column to claim a field keeps it, so a second claimant is reported as unmapped.
+    The first name to claim a field keeps it, so another name for it is reported as unmapped; spellings of that
+    same name (`Answer`, `answer` in different JSON records) all map to it, and the reader takes each record's own.
     """
     table = BUILTIN[kind]
     user_norm = {normalise_key(k): v for k, v in user.items()}
     mapping: dict[str, str] = {}
+    claimed: dict[str, str] = {}  # field -> the normalised name that claimed it
     unmapped: list[str] = []
     for column in columns:
         key = normalise_key(column)
         target = user_norm[key] if key in user_norm else table.get(key)
-        if target and target not in mapping.values():
+        if target and claimed.setdefault(target, key) == key:
             mapping[column] = target
         elif target != "":
             unmapped.append(column)
     return mapping, unmapped
 
 
-def require_fields(kind: str, columns: list[str], mapping: dict[str, str], file: str) -> None:
-    """A source that cannot supply a required field is a configuration error, not a pile of rejects."""
-    missing = [f for f in REQUIRED[kind] if f not in mapping.values()]
+def require_fields(kind: str, fields: set[str], unmapped: list[str], file: str) -> None:
+    """A source none of whose records supplies a required field (judged on the whole source, so that one odd record
+    is only a reject, and the verdict is the same for any number of workers) is a configuration error, not a
+    pile of rejects."""
+    missing = [f for f in REQUIRED[kind] if f not in fields]
     if missing:
+        columns = [*unmapped, *sorted(fields)]
         shown = ", ".join(columns) if columns else "(none)"
-        example = next((c for c in columns if c not in mapping), columns[0] if columns else "COLUMN")
+        example = unmapped[0] if unmapped else columns[0] if columns else "COLUMN"
         raise UserError(
             f"cannot map required {kind} field(s) {', '.join(missing)}; its columns are: {shown}",
             file=file,

@@ -28,6 +28,7 @@ from builder.errors import UserError
 from builder.execute import Executor, executor_for, shards_per_source
 from builder.expand import Expander
 from builder.export import Shard, prepare_bucket, sha256_file, shard_rows, write_hf
+from builder.fields import require_fields
 from builder.formats import open_writers, write_dataset_info
 from builder.ledger import Ledger, Reject
 from builder.mix import copies_per_row
@@ -100,6 +101,7 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
             results = executor.map(run_unit, [(config, unit, detected, tmp / "units") for unit in units])
             inputs = [_input(s, detected[s.name]) for s in config.by_preference()]  # while the workers read
             spool = _merge(results, run)
+            require_sources_fields(config, ledger)
             watch.lap("read → quality")
             copies, dropped, settled = _settle(spool, run)
             watch.lap("duplicates, mixing")
@@ -127,6 +129,14 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return BuildResult(ledger, coverage, manifest, watch.stages)
+
+
+def require_sources_fields(config: BuildConfig, ledger: Ledger) -> None:
+    """Each source whose records reached the field mapping supplies every required field somewhere."""
+    for source in config.sources:
+        counts = ledger.counts(source.name)
+        if counts.fields or counts.unmapped_columns:
+            require_fields(source.kind, counts.fields, list(counts.unmapped_columns), str(source.path))
 
 
 def empty_build(ledger: Ledger) -> UserError:
@@ -158,6 +168,7 @@ def dry_run(
     run = Run(config, expanders_for(config, catalogue_for(config)), Quality(config), ledger, progress)
     for source in config.by_preference():
         run_source(source, detect(source), run, emit)
+    require_sources_fields(config, ledger)
     ledger.close()
     return BuildResult(ledger, _coverage(run.expanders, config, ledger))
 

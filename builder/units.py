@@ -18,7 +18,7 @@ from builder.catalogue import Catalogue, load_catalogue
 from builder.clean import clean_batch
 from builder.config import BuildConfig, SourceConfig
 from builder.expand import Coverage, Expander
-from builder.fields import check_user_mapping, require_fields, resolve_columns
+from builder.fields import check_user_mapping, resolve_columns
 from builder.ledger import Ledger, Reject, SourceCounts
 from builder.normalize import entity_name
 from builder.quality import TEXT_COLUMNS, Quality, QualityReport
@@ -158,7 +158,6 @@ def cleaned_batches(
     check_user_mapping(source.kind, user_mapping, str(source.path))
     counts = ledger.counts(source.name)
     advance = progress(source.name)
-    checked = False
     for raw in read_source(source, detected, config.batch_size, shard):
         counts.read += raw.records.num_rows + len(raw.rejects)
         for reject in raw.rejects:
@@ -168,9 +167,6 @@ def cleaned_batches(
             continue
         columns = [c for c in raw.records.schema.names if c != POSITION]
         mapping, unmapped = resolve_columns(source.kind, columns, user_mapping)
-        if not checked:
-            require_fields(source.kind, columns, mapping, str(source.path))
-            checked = True
         counts.fields.update(mapping.values())
         for column in unmapped:
             counts.unmapped_columns[column] += raw.records.num_rows - raw.records.column(column).null_count
@@ -188,9 +184,13 @@ def run_source(
 
 
 def _rename(batch: pa.RecordBatch, mapping: dict[str, str]) -> pa.RecordBatch:
-    """Keeps mapped columns under their schema names, and the position column."""
-    names = [*mapping, POSITION]
-    return pa.RecordBatch.from_arrays([batch.column(n) for n in names], names=[*mapping.values(), POSITION])
+    """Keeps mapped columns under their schema names, and the position column; spellings of one name that map to
+    one field (in different records) become one column holding each record's value."""
+    fields: dict[str, list[pa.Array]] = {}
+    for column, target in mapping.items():
+        fields.setdefault(target, []).append(batch.column(column).cast(pa.string()))
+    arrays = [pc.coalesce(*columns) if len(columns) > 1 else columns[0] for columns in fields.values()]
+    return pa.RecordBatch.from_arrays([*arrays, batch.column(POSITION)], names=[*fields, POSITION])
 
 
 def _reject(

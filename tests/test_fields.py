@@ -39,7 +39,7 @@ def test_user_mapping_to_an_unknown_field_is_refused() -> None:
 
 def test_unmappable_source_lists_its_columns_and_the_flag() -> None:
     with pytest.raises(UserError) as error:
-        require_fields("qa", ["病人描述", "医生建议"], {}, "qa.csv")
+        require_fields("qa", set(), ["病人描述", "医生建议"], "qa.csv")
     message = str(error.value)
     assert "qa.csv: field 'question'" in message
     assert "its columns are: 病人描述, 医生建议" in message

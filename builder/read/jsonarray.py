@@ -26,6 +26,8 @@ def _json_items(text: io.TextIOBase, source: SourceConfig) -> Iterator[Item]:
                 yield index, fields
             except RecordError as exc:
                 yield index, exc
+        if reader.last != "]":  # ijson ends quietly inside a string left open after the array
+            raise ijson.JSONError("text after the array, or an array that does not end")
     except ijson.JSONError as exc:
         reason = exc.args[0] if exc.args else type(exc).__name__
         reason = (reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)).split("\n")[0]
@@ -66,6 +68,7 @@ class _Utf8Reader:
     def __init__(self, text: io.TextIOBase) -> None:
         self._text, self._pending, self._held = text, b"", ""
         self.lines = self.marked = 0
+        self.last = ""  # the last character that is not white space: a whole array ends with "]"
 
     def read(self, size: int = -1) -> bytes:
         while len(self._pending) < max(size, 1):
@@ -74,6 +77,7 @@ class _Utf8Reader:
                 break
             text, self._held = _escape_apart(self._held + chunk, final=not chunk)
             self.lines += text.count("\n")
+            self.last = text.rstrip(JSON_SPACE)[-1:] or self.last
             text, marked = _mark_lone_surrogates(text)
             self.marked += marked
             self._pending += text.encode("utf-8")
@@ -82,6 +86,7 @@ class _Utf8Reader:
 
 
 ESCAPE_CHARACTERS = frozenset("\\u0123456789abcdefABCDEF")
+JSON_SPACE = " \t\r\n\x0b\x0c"  # what the parser skips between values (VT and FF included)
 
 
 def _escape_apart(text: str, final: bool) -> tuple[str, str]:

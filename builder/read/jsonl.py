@@ -153,7 +153,7 @@ def _arrow_json(chunk: bytes) -> pa.Table | None:
         options = pa_json.ReadOptions(use_threads=False, block_size=max(len(chunk), 1 << 20))  # one batch
         table = pa_json.read_json(io.BytesIO(chunk), read_options=options)
         table.validate(full=True)  # Arrow's JSON reader lets invalid UTF-8 through; the line reader names its line
-    except pa.ArrowInvalid:
+    except (pa.ArrowInvalid, UnicodeDecodeError):  # invalid UTF-8 in a key fails as Arrow names the field
         return None
     return table
 
