@@ -28,9 +28,10 @@ BLOCK_TAG = r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^<>]*>"
 INLINE_TAG = r"(?i)</?[a-z][a-z0-9]*(\s[^<>]*)?/?>|<!--.*?-->"
 ENTITY = r"&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]{1,31});"
 ODD_SPACE = "[\t\x0b\x0c\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff\u200b]"
-# C0 and C1 controls (but tab, LF, CR, VT, FF, handled as space and line ends) and the bidi embeddings, overrides,
-# isolates and marks: invisible, they reorder or hide what a reader sees (RE2 escapes: a pattern holds no NUL)
-CONTROL = r"[\x00-\x08\x0e-\x1f\x7f-\x9f\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
+# C0 and C1 controls (but tab, LF, CR, VT, FF, handled as space and line ends), the bidi embeddings, overrides,
+# isolates and marks, and the noncharacters (U+FDD0-FDEF, U+FFFE, U+FFFF): invisible, they reorder or hide what a
+# reader sees, or are no text at all (RE2 escapes: a pattern holds no NUL)
+CONTROL = r"[\x00-\x08\x0e-\x1f\x7f-\x9f\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}\x{fdd0}-\x{fdef}\x{fffe}\x{ffff}]"
 ENTITY_RE = re.compile(ENTITY)
 TERMINAL_MARKS, SOFT_MARKS = "。！？!?", "，、；：,;:"
 PUNCTUATION_RUNS = (  # source typos: "，，" "。，" "：。" fold to one mark, the terminal one if any

@@ -87,3 +87,9 @@ def test_removed_control_characters_are_counted_per_source(tmp_path) -> None:
     assert manifest["sources"]["qa"]["cleaned"] == {"control_characters": 3}
     text = (tmp_path / "out" / "alpaca" / "train.json").read_text(encoding="utf-8")
     assert "头痛怎么办？" in text and "\\u0000" not in text and "\u202e" not in text
+
+
+def test_noncharacters_leave_the_text() -> None:
+    """U+FFFE and U+FFFF (a byte-swapped BOM in a UTF-16 file, say) are no text and never reach training rows."""
+    cleaned = clean_batch(pa.record_batch({"q": ["怎么治\ufffe？", "头痛\uffff", "发烧\ufdd0了"]}))
+    assert cleaned.column("q").to_pylist() == ["怎么治？", "头痛", "发烧了"]
