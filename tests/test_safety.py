@@ -94,12 +94,13 @@ def test_files_added_by_the_tool_itself_keep_the_build_replaceable(tmp_path: Pat
     assert run("build", "--qa", qa_file, "--out", out, "--quiet").exit_code == 0
 
 
-@pytest.mark.parametrize("where", ["cwd", "parent_is_file", "holds_input", "root"])
+@pytest.mark.parametrize("where", ["cwd", "parent_is_file", "holds_input", "root", "read_only"])
 def test_an_out_that_cannot_be_ours_is_one_line(tmp_path: Path, where: str) -> None:
     inputs = tmp_path / "inputs"
     qa = write_jsonl(inputs / "qa.jsonl", QA_ROWS) if inputs.mkdir() is None else None
     (tmp_path / "a-file").write_text("x", encoding="utf-8")
-    out = {"cwd": ".", "parent_is_file": tmp_path / "a-file" / "out", "holds_input": inputs, "root": "/"}[where]
+    out = {"cwd": ".", "parent_is_file": tmp_path / "a-file" / "out", "holds_input": inputs, "root": "/",
+           "read_only": "/proc/qizhen-out"}[where]  # /proc takes no new folder, even from root
     done = finished("build", "--qa", qa, "--out", out, "--quiet", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
     assert "Traceback" not in done.stderr and (inputs / "qa.jsonl").is_file()
