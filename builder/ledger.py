@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import IO
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Reject:
-    """Why one input record did not reach the output, and where it came from."""
+    """Why one input record did not reach the output, and where it came from; built by keyword only, so that
+    reordering its fields can never scramble the ledger."""
 
     stage: str
     reason: str

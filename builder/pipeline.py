@@ -269,9 +269,11 @@ def _account_dropped(spool: list[Path], dropped: dict[int, tuple[Removal, int | 
         source = run.sources[row["source"]]
         counts = run.ledger.counts(source.name)
         removal, kept = dropped[index]
-        entry = Reject(removal.stage, removal.reason, source.name, str(source.path), row[POSITION_COLUMN],
-                       run.position_kinds[source.name], None, row["record_id"], removal.detail,
-                       ids.get(kept) if kept is not None else None, row["template_id"], row["variant"])
+        entry = Reject(stage=removal.stage, reason=removal.reason, source=source.name, file=str(source.path),
+                       position=row[POSITION_COLUMN], position_kind=run.position_kinds[source.name],
+                       record_id=row["record_id"], detail=removal.detail,
+                       duplicate_of=ids.get(kept) if kept is not None else None, template_id=row["template_id"],
+                       variant=row["variant"])
         counts.rows -= 1
         if not whole[record[index]]:
             run.ledger.remove_row(entry)

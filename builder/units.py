@@ -196,8 +196,9 @@ def _rename(batch: pa.RecordBatch, mapping: dict[str, str]) -> pa.RecordBatch:
 def _reject(
     source: SourceConfig, detected: Detected, stage: str, invalid: Invalid, record_id: str | None = None
 ) -> Reject:
-    return Reject(stage, invalid.reason, source.name, str(source.path), invalid.position,
-                  detected.position_kind, invalid.field, record_id, invalid.detail)
+    return Reject(stage=stage, reason=invalid.reason, source=source.name, file=str(source.path),
+                  position=invalid.position, position_kind=detected.position_kind, field=invalid.field,
+                  record_id=record_id, detail=invalid.detail)
 
 
 def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
@@ -214,8 +215,10 @@ def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ru
         where = f"{source.name}:{position}"
         entity = f"{source.kind}:{entity_name(record.name)}"
         if removal := run.quality.check_record(entity, record.name, record.aliases, rid, where):
-            run.ledger.reject(Reject(removal.stage, removal.reason, source.name, str(source.path), position,
-                                     detected.position_kind, "name", rid, removal.detail, removal.duplicate_of))
+            run.ledger.reject(Reject(stage=removal.stage, reason=removal.reason, source=source.name,
+                                     file=str(source.path), position=position, position_kind=detected.position_kind,
+                                     field="name", record_id=rid, detail=removal.detail,
+                                     duplicate_of=removal.duplicate_of))
             continue
         if oversized := _oversized(context):
             invalid = Invalid(position, oversized, "too_long_field", f"{len(context[oversized]):,} characters, more "
@@ -279,9 +282,10 @@ def _quality(rows: pa.Table, source: SourceConfig, detected: Detected, run: Run)
     rejected: set[int] = set()
     for index, removal in sorted(removals.items()):
         row = meta[index]
-        entry = Reject(removal.stage, removal.reason, source.name, str(source.path), row[POSITION_COLUMN],
-                       detected.position_kind, None, row["record_id"], removal.detail, removal.duplicate_of,
-                       row["template_id"], row["variant"])
+        entry = Reject(stage=removal.stage, reason=removal.reason, source=source.name, file=str(source.path),
+                       position=row[POSITION_COLUMN], position_kind=detected.position_kind,
+                       record_id=row["record_id"], detail=removal.detail, duplicate_of=removal.duplicate_of,
+                       template_id=row["template_id"], variant=row["variant"])
         if row[POSITION_COLUMN] in surviving:
             run.ledger.remove_row(entry)
         elif row[POSITION_COLUMN] not in rejected:
@@ -289,9 +293,10 @@ def _quality(rows: pa.Table, source: SourceConfig, detected: Detected, run: Run)
             run.ledger.reject(entry)
     for index, mark in sorted(marks.items()):
         row = meta[index]
-        run.ledger.mark(Reject(mark.stage, mark.reason, source.name, str(source.path), row[POSITION_COLUMN],
-                               detected.position_kind, None, row["record_id"], mark.detail, None,
-                               row["template_id"], row["variant"]))
+        run.ledger.mark(Reject(stage=mark.stage, reason=mark.reason, source=source.name, file=str(source.path),
+                               position=row[POSITION_COLUMN], position_kind=detected.position_kind,
+                               record_id=row["record_id"], detail=mark.detail, template_id=row["template_id"],
+                               variant=row["variant"]))
     return kept
 
 

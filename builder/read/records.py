@@ -86,8 +86,8 @@ def _batches(items: Iterable[Item], source: SourceConfig, detected: Detected, si
 
 
 def _reject(error: RecordError, position: int, source: SourceConfig, detected: Detected) -> Reject:
-    return Reject("read", error.reason, source.name, str(source.path), position, detected.position_kind,
-                  error.field, None, error.detail)
+    return Reject(stage="read", reason=error.reason, source=source.name, file=str(source.path), position=position,
+                  position_kind=detected.position_kind, field=error.field, detail=error.detail)
 
 
 def _read_batch(rows: list[dict], rejects: list[Reject], source: SourceConfig, detected: Detected) -> ReadBatch:
