@@ -188,8 +188,9 @@ def _rename(batch: pa.RecordBatch, mapping: dict[str, str]) -> pa.RecordBatch:
     one field (in different records) become one column holding each record's value."""
     fields: dict[str, list[pa.Array]] = {}
     for column, target in mapping.items():
-        fields.setdefault(target, []).append(batch.column(column).cast(pa.string()))
-    arrays = [pc.coalesce(*columns) if len(columns) > 1 else columns[0] for columns in fields.values()]
+        fields.setdefault(target, []).append(batch.column(column))
+    arrays = [columns[0] if len(columns) == 1 else pc.coalesce(*(c.cast(pa.string()) for c in columns))
+              for columns in fields.values()]
     return pa.RecordBatch.from_arrays([*arrays, batch.column(POSITION)], names=[*fields, POSITION])
 
 
