@@ -1,4 +1,4 @@
-"""Benchmark ``builder.neardup`` on synthetic Chinese QA-like texts.
+"""Benchmark ``builder.quality.neardup`` on synthetic Chinese QA-like texts.
 
 Texts are assembled deterministically from the vocabulary pools of ``bench/workload.py``
 (imported, not copied): question + answer, ~225 characters median. Planted: ~5% light edits
@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from workload import _build_qa_pools  # vocabulary approach reused, not copied
 
-from builder.neardup import NearDupConfig, NearDuplicates
-from builder.shingles import shingle_hashes
+from builder.kernels.shingles import shingle_hashes
+from builder.quality.neardup import NearDupConfig, NearDuplicates
 
 _PUNCT_SWAP = {"，": ",", "。": ".", "？": "?", "；": ";", "：": ":"}
 _EDIT_CHARS = "的了是我有不在人这中大为上个国和也子时道出而要于就下得可你年生自会那后能对着事其里所去行过家十用发天如然作方成者多日都三小军二无同么经法当起与好看学进种将还分此心前面又定见只主没公从"

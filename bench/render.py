@@ -24,14 +24,14 @@ sys.path.insert(0, str(HERE))
 import pyarrow as pa
 from workload import generate
 
-from builder.catalogue import load_catalogue
-from builder.clean import clean_batch
+from builder.clean.text import clean_batch
 from builder.config import SHIPPED_TEMPLATES, SourceConfig
-from builder.expand import Expander
-from builder.fields import resolve_columns
+from builder.expand.catalogue import load_catalogue
+from builder.expand.expander import Expander
+from builder.expand.render import make_environment
 from builder.read import POSITION, detect, read_source
-from builder.render import make_environment
-from builder.validate import Invalid, kb_record_id, validate_kb
+from builder.validate.fields import resolve_columns
+from builder.validate.records import Invalid, kb_record_id, validate_kb
 
 
 def drug_contexts(path: Path) -> list[tuple[str, dict]]:

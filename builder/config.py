@@ -218,7 +218,7 @@ class BuildConfig(Strict):
     @classmethod
     def known_formats(cls, names: list[str]) -> list[str]:
         """Every name a registered output format (built in or a plug-in's): none is ignored."""
-        from builder.formats import choosable_formats
+        from builder.export.formats import choosable_formats
         unknown = [name for name in names if name not in choosable_formats()]
         if unknown:
             raise ValueError(f"unknown output format '{unknown[0]}'; the formats are: {', '.join(choosable_formats())}")

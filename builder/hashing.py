@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from builder.shingles import M64, P, fmix_inplace, text_keys
+from builder.kernels.shingles import M64, P, fmix_inplace, text_keys
 
 SEPARATOR = "\x1f"
 

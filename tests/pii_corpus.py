@@ -10,7 +10,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from builder.pii import ID_CHECK, ID_WEIGHTS, PLACEHOLDERS, luhn_valid, valid_id_number
+from builder.quality.pii import ID_CHECK, ID_WEIGHTS, PLACEHOLDERS, luhn_valid, valid_id_number
 
 SLOT = re.compile(r"\{(\w+)\}")
 CONTEXT = 4  # characters of literal text either side that must survive around a placeholder

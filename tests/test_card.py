@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import DatasetCard
 
-from builder.card import card_license, public_manifest, render_card, size_category, write_card
+from builder.export.card import card_license, public_manifest, render_card, size_category, write_card
 from tests.conftest import run
 
 

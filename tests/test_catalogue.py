@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import TemplateError
 
-from builder.catalogue import load_catalogue
 from builder.config import SHIPPED_TEMPLATES as SHIPPED
 from builder.errors import UserError
-from builder.expand import Expander, variant_indices
-from builder.render import compile_renderer, make_environment, sentence
+from builder.expand.catalogue import load_catalogue
+from builder.expand.expander import Expander, variant_indices
+from builder.expand.render import compile_renderer, make_environment, sentence
 from schemas.drug import DrugRecord
 from tests.conftest import run
 

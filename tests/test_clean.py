@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pytest
 
-from builder.clean import PLACEHOLDER_MAX, clean_batch, clean_text
+from builder.clean.text import PLACEHOLDER_MAX, clean_batch, clean_text
 
 
 @pytest.mark.parametrize(

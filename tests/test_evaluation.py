@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from builder.config import SAMPLE_CONFIG
-from builder.normalize import entity_name, fold
+from builder.quality.normalize import entity_name, fold
 from tests.conftest import run
 
 SAMPLE_DRUGS = SAMPLE_CONFIG.with_name("drugs.json")

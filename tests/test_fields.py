@@ -3,7 +3,7 @@
 import pytest
 
 from builder.errors import UserError
-from builder.fields import (
+from builder.validate.fields import (
     check_user_mapping,
     normalise_key,
     require_fields,

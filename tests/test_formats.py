@@ -9,7 +9,7 @@ import datasets
 import pyarrow as pa
 import pytest
 
-from builder.formats import (
+from builder.export.formats import (
     BUILTIN_FORMATS,
     FormatWriter,
     dataset_info,

@@ -29,7 +29,7 @@ def test_the_wheel_carries_the_catalogue_and_the_sample(installed: tuple[Path, P
     shipped = {f"builder/templates/{p.name}" for p in (REPO / "templates").glob("*.toml")}
     sample = {f"builder/sample/{p.name}" for p in (REPO / "raw").iterdir() if p.suffix in (".toml", ".json", ".jsonl", ".csv")}
     assert shipped and sample and shipped | sample <= names
-    assert "builder/synonyms.toml" in names
+    assert "builder/eval/synonyms.toml" in names
     packages = {p.parent.relative_to(REPO).as_posix() for root in ("builder", "schemas")
                 for p in (REPO / root).rglob("__init__.py")}
     assert all(f"{package}/__init__.py" in names for package in packages), packages - {n.rsplit("/", 1)[0] for n in names}

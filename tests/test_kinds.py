@@ -14,7 +14,7 @@ import pytest
 
 from builder.config import SHIPPED_TEMPLATES
 from builder.eval.extract import extract_indications
-from builder.render import compile_renderer, make_environment
+from builder.expand.render import compile_renderer, make_environment
 from schemas import KB_KINDS, RECORD_MODELS
 from tests.conftest import run, write_json, write_jsonl
 

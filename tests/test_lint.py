@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.catalogue import lint
 from builder.config import SHIPPED_TEMPLATES as SHIPPED
+from builder.expand.catalogue import lint
 from tests.conftest import run
 
 GOOD = """kind = "drug"

@@ -1,4 +1,4 @@
-"""Near-duplicate detection (builder.neardup): real MinHash/LSH runs on small Chinese QA texts."""
+"""Near-duplicate detection (builder.quality.neardup): real MinHash/LSH runs on small Chinese QA texts."""
 
 import random
 
@@ -6,9 +6,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from builder import neardup
-from builder import shingles as shingling
-from builder.neardup import NearDupConfig, NearDuplicates, optimal_bands
+from builder.kernels import shingles as shingling
+from builder.quality import neardup
+from builder.quality.neardup import NearDupConfig, NearDuplicates, optimal_bands
 
 QA = [
     (

@@ -6,7 +6,7 @@ from collections import Counter
 import pyarrow as pa
 import pytest
 
-from builder.pii import (
+from builder.quality.pii import (
     PLACEHOLDERS,
     luhn_valid,
     scrub_array,

@@ -26,10 +26,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from builder.card import public_manifest
 from builder.config import SAMPLE_CONFIG, SHIPPED_TEMPLATES
 from builder.errors import UserError
-from builder.publish import publish_to_url, push_to_hub
+from builder.export.card import public_manifest
+from builder.export.publish import publish_to_url, push_to_hub
 from tests.conftest import run
 
 ROOT = Path(__file__).resolve().parents[1]

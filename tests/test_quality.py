@@ -14,12 +14,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from builder.dedup import resolve_exact
-from builder.filters import han_counts, han_table, question_equals_answer
 from builder.hashing import id_numbers
-from builder.normalize import fold, fold_array, fold_table
-from builder.shingles import splitmix64, text_keys
-from builder.validate import qa_record_ids
+from builder.kernels.shingles import splitmix64, text_keys
+from builder.quality.dedup import resolve_exact
+from builder.quality.filters import han_counts, han_table, question_equals_answer
+from builder.quality.normalize import fold, fold_array, fold_table
+from builder.validate.records import qa_record_ids
 from tests.conftest import run, write_json, write_jsonl
 
 QA = [
@@ -277,7 +277,7 @@ def test_fold_array_folds_width_case_punctuation_per_character():
 
 FRAGMENTING = """
 import sys, numpy as np
-from builder.quality import returning_large_frees
+from builder.quality.stage import returning_large_frees
 def rss():
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) >> 10
 def fragment():

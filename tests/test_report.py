@@ -14,8 +14,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-import builder.report
-from builder.report import BINS, collect_stats, write_report
+import builder.export.report
+from builder.export.report import BINS, collect_stats, write_report
 from tests.conftest import DRUG_BLOCKS, QA_ROWS, run, write_json, write_jsonl
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -186,7 +186,7 @@ def test_many_shards_row_groups_and_batches_give_the_same_stats(build: tuple[Pat
         for i, part in enumerate((table.slice(0, half), table.slice(half))):
             pq.write_table(part, tmp_path / "data" / f"{split}-{i:05d}-of-00002.parquet", row_group_size=37)
     assert pq.ParquetFile(tmp_path / "data" / "train-00000-of-00002.parquet").num_row_groups > 2
-    monkeypatch.setattr(builder.report, "BATCH_ROWS", 10)
+    monkeypatch.setattr(builder.export.report, "BATCH_ROWS", 10)
     assert collect_stats(tmp_path, manifest) == stats
 
 
@@ -195,14 +195,14 @@ def test_summaries_from_counts_equal_numpy_on_the_raw_lengths() -> None:
     rng = np.random.default_rng(0)
     for lengths in (rng.integers(0, 500, 1001), rng.geometric(0.01, 77), np.array([0]), np.array([5, 5, 9])):
         counts = np.bincount(lengths)
-        summary = builder.report._summary(counts)
+        summary = builder.export.report._summary(counts)
         p = np.percentile(lengths, [50, 90, 99])
         assert summary == {"count": len(lengths), "min": lengths.min(), "max": lengths.max(),
                            "mean": round(float(lengths.mean()), 1), "median": round(float(p[0]), 1),
                            "p90": round(float(p[1]), 1), "p99": round(float(p[2]), 1),
                            "empty": int((lengths == 0).sum())}
         edges = np.linspace(0, 120, BINS + 1)
-        histogram = builder.report._histogram(counts, edges)
+        histogram = builder.export.report._histogram(counts, edges)
         assert histogram["counts"] == np.histogram(lengths[lengths <= 120], edges)[0].tolist()
         assert histogram["overflow"] == int((lengths > 120).sum())
 
@@ -224,7 +224,7 @@ def test_chinese_and_markup_source_names(tmp_path: Path) -> None:
 def test_writing_the_report_imports_neither_matplotlib_nor_pandas(build: tuple[Path, dict, dict, str]) -> None:
     """Each costs about 0.3-0.5 s to import, a fixed cost in every build."""
     out = build[0]
-    code = ("import sys; from pathlib import Path; from builder.report import write_report; "
+    code = ("import sys; from pathlib import Path; from builder.export.report import write_report; "
             f"write_report(Path({str(out)!r})); print(sorted({{'matplotlib', 'pandas'}} & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

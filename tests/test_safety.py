@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.workload import generate
-from builder.outdir import MARKER, is_our_build, recover
+from builder.run.outdir import MARKER, is_our_build, recover
 from tests.conftest import QA_ROWS, run, write_json, write_jsonl
 
 KILLS = int(os.environ.get("QIZHEN_KILLS", "3"))
@@ -128,7 +128,7 @@ def _kill_script(tmp: Path, out: Path, fallback: bool, step: int) -> str:
     return f"""
 import os, signal
 from pathlib import Path
-import builder.outdir as outdir
+import builder.run.outdir as outdir
 calls = 0
 def step():
     global calls

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.catalogue import lint
 from builder.config import SHIPPED_TEMPLATES as SHIPPED
-from builder.render import MAX_TEXT_CHARS, compile_renderer, make_environment
+from builder.expand.catalogue import lint
+from builder.expand.render import MAX_TEXT_CHARS, compile_renderer, make_environment
 
 LIMIT = 2 << 30
 LINE = re.compile(r"^\S+\.toml:\d+: [\w.-]+: .+$")  # file:line: template-id: message
@@ -99,7 +99,7 @@ def test_shipped_catalogue_lints_clean_under_the_limit() -> None:
 SANDBOX = r"""
 import json, sys
 from jinja2.exceptions import TemplateError
-from builder.render import compile_renderer, make_environment
+from builder.expand.render import compile_renderer, make_environment
 env = make_environment()
 context = {"name": "阿莫西林" * 50, "aliases": ["甲"] * 2000, "indications": "用于" * 300000}
 for source in json.loads(sys.stdin.read()):

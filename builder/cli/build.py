@@ -15,7 +15,7 @@ from builder.errors import UserError
 
 if TYPE_CHECKING:
     from builder.ledger import Ledger
-    from builder.pipeline import BuildResult
+    from builder.run.pipeline import BuildResult
 
 
 @main.command("build")
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report, allow_empty, timings,
                   **settings) -> None:
     """Build the dataset; with no arguments, the embedded sample into ./out/sample."""
-    from builder.pipeline import build
+    from builder.run.pipeline import build
     settings.update(formats=list(formats) or None, license=license_, report=False if no_report else None,
                     allow_empty=True if allow_empty else None)
     config = assemble(config_file, kb, qa, maps, **settings)
@@ -68,7 +68,7 @@ def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report
 @user_errors
 def validate_command(config_file, kb, qa, maps, quiet, folder, **settings) -> None:
     """Check inputs and print the ledger, without writing a dataset (near duplicates and mixing need a build)."""
-    from builder.pipeline import dry_run
+    from builder.run.pipeline import dry_run
     config = assemble(config_file, kb, qa, maps, **settings)
     if folder:
         folder.mkdir(parents=True, exist_ok=True)
@@ -132,7 +132,7 @@ def preview_command(kind, count, paths, maps, full, **settings) -> None:
         raise UserError(f"--kind {kind}: unknown record kind", remedy=f"use one of: {', '.join(KB_KINDS)}")
     kb = tuple(p if "=" in p else f"{kind}={p}" for p in paths)
     config = assemble(None, kb, (), maps, **settings) if kb else assemble(SAMPLE_CONFIG, (), (), maps, **settings)
-    from builder.preview import format_preview, preview
+    from builder.run.preview import format_preview, preview
     click.echo(format_preview(preview(config, kind, count), None if full else 160))
 
 
@@ -141,8 +141,8 @@ def preview_command(kind, count, paths, maps, full, **settings) -> None:
 @user_errors
 def report_command(out_dir: Path) -> None:
     """(Re)write OUT_DIR/report/: an HTML page with length, source, template and reject plots, and stats.json."""
-    from builder.outdir import seal
-    from builder.report import write_report
+    from builder.export.report import write_report
+    from builder.run.outdir import seal
     _check_build(out_dir)
     index = write_report(out_dir)
     seal(out_dir, added=[p for p in index.parent.rglob("*") if p.is_file()])
@@ -151,7 +151,7 @@ def report_command(out_dir: Path) -> None:
 
 def _check_build(out_dir: Path) -> None:
     """Commands that add to a build take only a folder a build of this tool wrote."""
-    from builder.outdir import is_our_build
+    from builder.run.outdir import is_our_build
     if not is_our_build(out_dir):
         raise UserError("is not an output of build-instructions (no manifest.json naming the tool)", file=out_dir,
                         remedy="give a folder that `build-instructions build` wrote")
@@ -166,11 +166,11 @@ def _check_build(out_dir: Path) -> None:
 @user_errors
 def formats_command(out_dir: Path, formats: tuple[str, ...], system_prompt: str | None, name: str) -> None:
     """Add trainer formats to an existing build (from its Parquet) and refresh dataset_info.json."""
-    from builder.formats import choosable_formats, write_dataset_info, write_from_parquet
+    from builder.export.formats import choosable_formats, write_dataset_info, write_from_parquet
     if unknown := [f for f in formats if f not in choosable_formats()]:
         raise UserError(f"--format {unknown[0]}: unknown output format",
                         remedy=f"use one of: {', '.join(choosable_formats())}")
-    from builder.outdir import seal
+    from builder.run.outdir import seal
     _check_build(out_dir)
     written = [path for paths in write_from_parquet(out_dir, formats, system_prompt).values() for path in paths]
     written.append(write_dataset_info(out_dir, ['alpaca', *formats], name))

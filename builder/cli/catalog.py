@@ -17,7 +17,7 @@ from builder.errors import UserError
 @user_errors
 def fields_command(kind: str | None) -> None:
     """List each kind's schema fields (or KIND's) and the source field names mapped to them by default."""
-    from builder.fields import ALIASES, REQUIRED
+    from builder.validate.fields import ALIASES, REQUIRED
     from schemas import RECORD_MODELS
     if kind is not None and kind not in RECORD_MODELS:
         raise UserError(f"unknown record kind '{kind}'", remedy=f"use one of: {', '.join(sorted(RECORD_MODELS))}")
@@ -30,8 +30,8 @@ def fields_command(kind: str | None) -> None:
 @main.command("components")
 def components_command() -> None:
     """List what a build can use: record kinds, readers, quality filters and output formats, plug-ins' included."""
-    from builder.filters import known_filters
-    from builder.formats import choosable_formats
+    from builder.export.formats import choosable_formats
+    from builder.quality.filters import known_filters
     from builder.read import known_readers
     from schemas import RECORD_MODELS
     for title, names in (("kinds", RECORD_MODELS), ("readers", known_readers()), ("filters", known_filters()),
@@ -49,8 +49,8 @@ def templates_group() -> None:
 @user_errors
 def lint_command(path: Path | None) -> None:
     """Check a catalogue file or folder (default: the shipped templates/); one line per problem."""
-    from builder.catalogue import lint
     from builder.config import SHIPPED_TEMPLATES
+    from builder.expand.catalogue import lint
     folder = path or SHIPPED_TEMPLATES
     count, problems = lint(folder)
     for problem in problems:

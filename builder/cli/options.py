@@ -15,7 +15,7 @@ from builder.errors import UserError, machine_error
 
 if TYPE_CHECKING:
     from builder.config import BuildConfig
-    from builder.units import Progress
+    from builder.run.units import Progress
 
 USER_ERROR = 2
 
@@ -161,7 +161,7 @@ def tqdm_progress(quiet: bool) -> Progress:
     """A tqdm bar per source on a terminal; nothing with --quiet or when stderr is not a terminal."""
     from tqdm import tqdm
 
-    from builder.units import no_progress
+    from builder.run.units import no_progress
     if quiet or not sys.stderr.isatty():
         return no_progress
 

@@ -29,7 +29,7 @@ def push_command(out_dir, repo_id, url, private, revision, endpoint, token) -> N
     manifest.json); stale shards are removed. Nothing published names this machine's folders."""
     if bool(repo_id) == bool(url):
         raise UserError("give exactly one of --repo-id and --url", remedy="e.g. --repo-id my-org/qizhen or --url s3://b/p")
-    from builder.publish import publish_to_url, push_to_hub
+    from builder.export.publish import publish_to_url, push_to_hub
     if repo_id:
         click.echo(push_to_hub(out_dir, repo_id, private=private, revision=revision, endpoint=endpoint, token=token))
         return

@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from builder.errors import UserError
-from builder.normalize import fold
+from builder.quality.normalize import fold
 
 ANSWER_KEYS = ("instruction", "question", "prompt", "问题")
 ENTITY_KEYS = ("药品", "entity", "drug", "疾病", "name")

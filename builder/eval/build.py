@@ -20,10 +20,10 @@ from builder.errors import UserError
 from builder.eval.extract import extract_indications
 from builder.hashing import hash64
 from builder.ledger import Ledger
-from builder.normalize import entity_name
+from builder.quality.normalize import entity_name
 from builder.read import detect
-from builder.units import cleaned_batches
-from builder.validate import Invalid, kb_record_id, validate_kb
+from builder.run.units import cleaned_batches
+from builder.validate.records import Invalid, kb_record_id, validate_kb
 from schemas import KB_KINDS, RECORD_MODELS
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 
 from builder.eval.sets import EvalItem
-from builder.normalize import fold
+from builder.quality.normalize import fold
 
 ENUMERATION = re.compile(r"(?:^|(?<=[\s。；;：:]))\s*(?:\d{1,2}\s*[、.．）)](?!\d)|[（(]\d{1,2}[）)]|[①-⑳])\s*")
 SENTENCE = re.compile(r"[。\n!！?？]+")

@@ -1,6 +1,6 @@
 """Matching gold labels against a model's answer: folding, synonyms, negated contexts, fuzzy windows.
 
-Matching, per gold label, on text folded with `builder.normalize.fold` (width, case, punctuation,
+Matching, per gold label, on text folded with `builder.quality.normalize.fold` (width, case, punctuation,
 spaces) and a few equal-length spelling variants (综合症/症候群→综合征, 食道→食管, 机能→功能,
 一型/二型→1型/2型):
 
@@ -8,7 +8,7 @@ spaces) and a few equal-length spelling variants (综合症/症候群→综合�
    a clause boundary, and the parts of clauses in a negated context (below) are set aside;
 2. **exact** — the folded label occurs in the answer;
 3. **synonym** — an alias of the label occurs: the label's group in the synonym table (the default
-   `builder/synonyms.toml`, extended by the user's TOML or CSV; groups are symmetric and overlapping
+   `builder/eval/synonyms.toml`, extended by the user's TOML or CSV; groups are symmetric and overlapping
    groups merge), or the label with a synonym-table term inside it replaced by an alias of that term
    (急性非特异性踺鞘炎 → 急性非特异性腱鞘炎);
 4. **contains** — long and short forms, either way: the answer contains the label's core, the label
@@ -48,9 +48,9 @@ from itertools import pairwise
 from pathlib import Path
 
 from builder.errors import UserError
-from builder.normalize import fold
+from builder.quality.normalize import fold
 
-DEFAULT_SYNONYMS = Path(__file__).parent.parent / "synonyms.toml"  # package data of builder
+DEFAULT_SYNONYMS = Path(__file__).parent / "synonyms.toml"  # package data of builder.eval
 FUZZY_THRESHOLD = 0.85
 FUZZY_MIN_LABEL = 4
 PHRASE_COVERAGE = 0.70

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from builder.clean import clean_array
+from builder.clean.text import clean_array
 from builder.config import SourceConfig
 from builder.errors import UserError
-from builder.fields import normalise_key
 from builder.read import POSITION, detect, read_source
+from builder.validate.fields import normalise_key
 from schemas import KB_KINDS, RECORD_MODELS
 
 ENTITY_COLUMNS = {name: kind for kind, model in RECORD_MODELS.items() if kind in KB_KINDS

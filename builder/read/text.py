@@ -6,8 +6,8 @@ from collections.abc import Iterable, Iterator
 
 from builder.config import SourceConfig
 from builder.errors import UserError
-from builder.fields import BUILTIN, normalise_key
 from builder.read.records import Item, RecordError, parse_kv_block
+from builder.validate.fields import BUILTIN, normalise_key
 
 
 def _kv_text_items(lines: Iterable[str], source: SourceConfig) -> Iterator[Item]:

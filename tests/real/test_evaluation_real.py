@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from builder.normalize import entity_name, fold
+from builder.quality.normalize import entity_name, fold
 from tests.conftest import run
 from tests.real.test_shared_data import DRUGS, SHARED
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from builder.clean import clean_array
+from builder.clean.text import clean_array
 from tests.conftest import run
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"

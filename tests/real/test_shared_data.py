@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from builder.clean import clean_array
-from builder.normalize import entity_name, fold
+from builder.clean.text import clean_array
+from builder.quality.normalize import entity_name, fold
 from tests.conftest import run
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.config import SourceConfig
-from builder.filters import Batch, Filter
-from builder.formats import Format, prompt_column
+from builder.export.formats import Format, prompt_column
+from builder.quality.filters import Batch, Filter
 from builder.read import Reader, RecordError, line_reader
 
 Fields = dict[str, str | None]

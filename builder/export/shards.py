@@ -1,8 +1,8 @@
 """Export: each shuffled bucket of a split becomes a Parquet shard (hub layout) and a shard of a `datasets`
-DatasetDict, by `prepare_bucket` in any process; the trainer formats (`builder.formats`) are rendered from the
+DatasetDict, by `prepare_bucket` in any process; the trainer formats (`builder.export.formats`) are rendered from the
 Arrow shards (`shard_rows`).
 
-Everything is written into the build's temporary folder; `builder.outdir` swaps it into place at the very
+Everything is written into the build's temporary folder; `builder.run.outdir` swaps it into place at the very
 end, so an interrupted or failed build leaves the previous output untouched.
 """
 
@@ -14,11 +14,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from builder.export.report import COLUMNS, Tally
 from builder.hashing import hash64
-from builder.report import COLUMNS, Tally
+from builder.mix.shuffle import bucket_rows
+from builder.mix.split import sorted_by_order
 from builder.rows import FEATURES, ROW_SCHEMA
-from builder.shuffle import bucket_rows
-from builder.split import sorted_by_order
 
 # `datasets`' own description of the columns, as it writes it into its files; written here without importing
 # `datasets` (a second of start-up), and read back with it by the tests.

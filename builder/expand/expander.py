@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import xxhash
 from jinja2.exceptions import SecurityError, TemplateError
 
-from builder.catalogue import Entry
 from builder.errors import UserError
+from builder.expand.catalogue import Entry
 from builder.hashing import SEPARATOR
 
 Row = tuple[str, int, str, str, str]  # template id, variant, instruction, input, output

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builder.utf8 import code_point, ideograph, jit, utf8_buffers
+from builder.kernels.utf8 import code_point, ideograph, jit, utf8_buffers
 
 NOT_WORD = (  # ASCII and CJK punctuation, symbols and spaces by range: RE2 runs ranges faster than \p{P}
     r"[\s!-/:-@\[-`{-~\x{A0}-\x{BF}\x{2000}-\x{206F}\x{2190}-\x{23FF}\x{2500}-\x{27BF}\x{3000}-\x{303F}"

@@ -5,7 +5,7 @@ at build time: syntax, variables against the kind's schema, duplicate ids, const
 exists to stop (attribute access, calls, include/import, Jinja globals), loops, arithmetic and growth
 that could blow a text up, templates that could never render or would fail on a record lacking an
 unguarded field, answers that print no record text. Rendering then runs in the bounded sandbox of
-`builder.render` with `StrictUndefined` and no loader.
+`builder.expand.render` with `StrictUndefined` and no loader.
 """
 
 import bisect
@@ -22,7 +22,7 @@ from jinja2.defaults import DEFAULT_NAMESPACE
 from jinja2.sandbox import SandboxedEnvironment
 
 from builder.errors import UserError
-from builder.render import FILTERS, Renderer, compile_renderer, make_environment
+from builder.expand.render import FILTERS, Renderer, compile_renderer, make_environment
 from schemas import KB_KINDS, RECORD_MODELS
 
 FORBIDDEN = {

@@ -1,7 +1,7 @@
 """Executors: where the parallel work of a build runs. In this process, in forked worker processes, or on Dask.
 
-Two stages run through an executor: the units of read → quality (`builder.units.run_unit`) and the
-preparation of shuffled buckets for export (`builder.export.prepare_bucket`). The logic is the same
+Two stages run through an executor: the units of read → quality (`builder.run.units.run_unit`) and the
+preparation of shuffled buckets for export (`builder.export.shards.prepare_bucket`). The logic is the same
 everywhere; each call gets paths and settings, reads its own input (a shard of a source, a bucket)
 and leaves its results in files, so no row data passes through a pipe. Results come back in call
 order, so the output does not depend on the executor or on which worker finished first.
@@ -24,10 +24,10 @@ import pyarrow as pa
 
 from builder.config import BuildConfig
 from builder.errors import UserError
-from builder.filters import han_counts, question_equals_answer
-from builder.formats import json_lines
-from builder.normalize import fold_array
-from builder.shingles import first_shared, min_slots, text_keys
+from builder.export.formats import json_lines
+from builder.kernels.shingles import first_shared, min_slots, text_keys
+from builder.quality.filters import han_counts, question_equals_answer
+from builder.quality.normalize import fold_array
 
 SHARDS_PER_WORKER = 8  # small shards: a worker free early (or beside the knowledge-base unit) takes another
 

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from builder.hashing import id_numbers
-from builder.shingles import text_keys
+from builder.kernels.shingles import text_keys
 
 INDEX_BYTES_PER_ROW = 8 + 4 + 8
 

@@ -1,6 +1,6 @@
 """The pipeline: read → clean → validate → expand → quality in units, then mix → split → export.
 
-Units (see `builder.units`) run here, in worker processes or on Dask, and leave their rows in Arrow
+Units (see `builder.run.units`) run here, in worker processes or on Dask, and leave their rows in Arrow
 spool files in the build's temporary folder; they are merged in source preference order, then shard
 order, so the result never depends on how the work was divided. Only the stages that need every row
 (duplicates, mixing, the shuffle) read the spool back, batch by batch. Logic lives in the stage
@@ -22,23 +22,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder import __version__
-from builder.card import write_card
 from builder.config import BuildConfig, SourceConfig
 from builder.errors import UserError
-from builder.execute import Executor, executor_for, shards_per_source
-from builder.expand import Expander
-from builder.export import Shard, prepare_bucket, sha256_file, shard_rows, write_hf
-from builder.fields import require_fields
-from builder.formats import open_writers, write_dataset_info
+from builder.expand.expander import Expander
+from builder.export.card import write_card
+from builder.export.formats import open_writers, write_dataset_info
+from builder.export.report import Tally, write_report
+from builder.export.shards import Shard, prepare_bucket, sha256_file, shard_rows, write_hf
 from builder.ledger import Ledger, Reject
-from builder.mix import copies_per_row
-from builder.outdir import SIGNATURE, check_output, prepare_output, publish_atomically, seal
-from builder.quality import Quality, Removal
+from builder.mix.shuffle import route, spool_batches
+from builder.mix.weights import copies_per_row
+from builder.quality.stage import Quality, Removal
 from builder.read import Detected, detect
-from builder.report import Tally, write_report
 from builder.rows import POSITION_COLUMN
-from builder.shuffle import route, spool_batches
-from builder.units import (
+from builder.run.execute import Executor, executor_for, shards_per_source
+from builder.run.outdir import SIGNATURE, check_output, prepare_output, publish_atomically, seal
+from builder.run.units import (
     Progress,
     Run,
     UnitResult,
@@ -49,6 +48,7 @@ from builder.units import (
     run_source,
     run_unit,
 )
+from builder.validate.fields import require_fields
 
 
 @dataclass

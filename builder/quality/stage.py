@@ -21,14 +21,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.config import BuildConfig
-from builder.decontaminate import Decontaminator
-from builder.dedup import INDEX_BYTES_PER_ROW, exact_keys, record_numbers, resolve_exact
 from builder.errors import UserError
 from builder.eval.sets import load_eval_set
-from builder.filters import filter_reasons
-from builder.neardup import NearDupConfig, NearDuplicates
-from builder.normalize import fold_array
-from builder.pii import scrub_array
+from builder.quality.decontaminate import Decontaminator
+from builder.quality.dedup import INDEX_BYTES_PER_ROW, exact_keys, record_numbers, resolve_exact
+from builder.quality.filters import filter_reasons
+from builder.quality.neardup import NearDupConfig, NearDuplicates
+from builder.quality.normalize import fold_array
+from builder.quality.pii import scrub_array
 
 TEXT_COLUMNS = ("instruction", "input", "output")
 

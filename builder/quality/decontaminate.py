@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.eval.sets import EvalSet
-from builder.normalize import entity_keys, fold_array, key_text
-from builder.shingles import first_shared, shingle_hashes
+from builder.kernels.shingles import first_shared, shingle_hashes
+from builder.quality.normalize import entity_keys, fold_array, key_text
 
 BIT_MASK = (1 << 22) - 1  # 4 MiB of flags: few false candidates for up to ~10^5 evaluation n-grams
 

@@ -154,7 +154,7 @@ def push_to_hub(
 def public_manifest_bytes(out_dir: Path) -> bytes:
     """The build's manifest.json as it may leave the machine: `card.public_manifest` of it (no command line,
     file names instead of paths), which is what the card reports too."""
-    from builder.card import public_manifest
+    from builder.export.card import public_manifest
 
     path = Path(out_dir) / MANIFEST
     try:

@@ -3,7 +3,7 @@
 Memory stays bounded by one bucket (about BUCKET_BYTES), however many rows the build has: the calling
 process reads only the key columns and routes every row to a (split, bucket) by key range; each bucket's
 task then gathers its own rows from the memory-mapped spool, sorts them, and writes one shard of the
-split (`builder.export.prepare_bucket`).
+split (`builder.export.shards.prepare_bucket`).
 """
 
 import mmap
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from builder.mix.split import GROUP_KEY, ORDER_KEY, order_keys, split_bounds, split_of
 from builder.read import RELEASE_PAGES
 from builder.rows import ROW_SCHEMA
-from builder.split import GROUP_KEY, ORDER_KEY, order_keys, split_bounds, split_of
 
 BUCKET_BYTES = 32 << 20
 

@@ -14,19 +14,19 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builder.catalogue import Catalogue, load_catalogue
-from builder.clean import clean_batch
+from builder.clean.text import clean_batch
 from builder.config import BuildConfig, SourceConfig
-from builder.expand import Coverage, Expander
-from builder.fields import check_user_mapping, resolve_columns
+from builder.expand.catalogue import Catalogue, load_catalogue
+from builder.expand.expander import Coverage, Expander
+from builder.expand.render import MAX_TEXT_CHARS
 from builder.ledger import Ledger, Reject, SourceCounts
-from builder.normalize import entity_name
-from builder.quality import TEXT_COLUMNS, Quality, QualityReport
+from builder.mix.split import with_keys
+from builder.quality.normalize import entity_name
+from builder.quality.stage import TEXT_COLUMNS, Quality, QualityReport
 from builder.read import POSITION, WHOLE, Detected, Shard, read_source, shards
-from builder.render import MAX_TEXT_CHARS
 from builder.rows import ENTITY_COLUMN, POSITION_COLUMN, SPOOL_SCHEMA, WORK_SCHEMA, template_rows
-from builder.split import with_keys
-from builder.validate import Invalid, kb_record_id, qa_record_ids, validate_kb, validate_qa
+from builder.validate.fields import check_user_mapping, resolve_columns
+from builder.validate.records import Invalid, kb_record_id, qa_record_ids, validate_kb, validate_qa
 from schemas import KB_KINDS
 
 Progress = Callable[[str], Callable[[int], None]]

@@ -11,7 +11,7 @@ import pyarrow as pa
 from builder.config import BuildConfig
 from builder.errors import UserError
 from builder.hashing import hash64
-from builder.pipeline import dry_run
+from builder.run.pipeline import dry_run
 
 Picked = list[tuple[str, list[dict]]]
 

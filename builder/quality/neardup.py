@@ -2,7 +2,7 @@
 
 Design (chosen by measurement, see ``bench/neardup.py``):
 
-* **Shingles.** Character ``ngram``-grams hashed by ``builder.shingles`` (shared with
+* **Shingles.** Character ``ngram``-grams hashed by ``builder.kernels.shingles`` (shared with
   decontamination).
 * **Signature.** One-Permutation Hashing: one hash per shingle; its high 32 bits pick one of
   ``bins`` slots (multiply-shift range reduction), its low 32 bits are the value; each slot
@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from builder.dedup import shared_keys
-from builder.shingles import C2, P, fmix_inplace, min_slots, splitmix64
+from builder.kernels.shingles import C2, P, fmix_inplace, min_slots, splitmix64
+from builder.quality.dedup import shared_keys
 
 __all__ = ["NearDupConfig", "NearDupResult", "NearDuplicates", "optimal_bands"]
 

@@ -10,7 +10,7 @@ The loops are compiled once by numba and cached beside this file.
 
 import numpy as np
 
-from builder.utf8 import code_point, fmix, jit, utf8_buffers
+from builder.kernels.utf8 import code_point, fmix, jit, utf8_buffers
 
 U64 = np.uint64
 M64 = (1 << 64) - 1

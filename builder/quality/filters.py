@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.config import FilterConfig
+from builder.kernels.utf8 import code_point, jit, utf8_buffers
 from builder.registry import with_plugins
-from builder.utf8 import code_point, jit, utf8_buffers
 
 PUNCTUATION_ONLY = r"^[\p{P}\p{S}\s]+$"
 STRAY_START = r"^[，。、；：,.;:！？!?）)」』】》]"

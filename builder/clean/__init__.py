@@ -1,0 +1,1 @@
+"""Cleaning: text fixed in place (markup, entities, odd whitespace, placeholders), over Arrow columns."""

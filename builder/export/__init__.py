@@ -1,0 +1,1 @@
+"""Export: Parquet shards, the `datasets` folder, trainer formats, the card and report, and publishing."""

@@ -1,0 +1,1 @@
+"""Quality: PII scrubbing, filters, decontamination and deduplication of the rows a source yields."""

@@ -1,0 +1,1 @@
+"""Validation: source columns mapped to a kind's fields, then checked against its Pydantic schema."""
