@@ -29,7 +29,8 @@ from builder.config import SHIPPED_TEMPLATES, SourceConfig
 from builder.expand.catalogue import load_catalogue
 from builder.expand.expander import Expander
 from builder.expand.render import make_environment
-from builder.read import POSITION, detect, read_source
+from builder.read import detect, read_source
+from builder.rows import POSITION
 from builder.validate.fields import resolve_columns
 from builder.validate.records import Invalid, kb_record_id, validate_kb
 

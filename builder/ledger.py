@@ -3,22 +3,23 @@
 import json
 import shutil
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from operator import itemgetter
 from pathlib import Path
 from typing import IO
 
 
 @dataclass(frozen=True, kw_only=True)
-class Reject:
-    """Why one input record did not reach the output, and where it came from; built by keyword only, so that
-    reordering its fields can never scramble the ledger."""
+class Drop:
+    """Why a record or a row leaves the build (or is only marked): the stage and reason, what it says in detail,
+    and where it came from. A stage knows the why and the unit adds the where (`at`); built by keyword only, so
+    reordering the fields can never scramble the ledger."""
 
     stage: str
     reason: str
-    source: str
-    file: str
-    position: int | None
+    source: str | None = None
+    file: str | None = None
+    position: int | None = None
     position_kind: str = "line"
     field: str | None = None
     record_id: str | None = None
@@ -27,14 +28,18 @@ class Reject:
     template_id: str | None = None
     variant: int | None = None
 
+    def at(self, **where: str | int | None) -> "Drop":
+        """The same drop, placed: source, file, position and the record or row it names."""
+        return replace(self, **where)
+
     def to_json(self) -> dict:
-        data = {k: v for k in _REJECT_FIELDS if (v := getattr(self, k)) is not None or k in _ALWAYS}
+        data = {k: v for k in _DROP_FIELDS if (v := getattr(self, k)) is not None or k in _ALWAYS}
         data[self.position_kind] = data.pop("position", None)
         del data["position_kind"]
         return data
 
 
-_REJECT_FIELDS = [f.name for f in fields(Reject)]
+_DROP_FIELDS = [f.name for f in fields(Drop)]
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps would build an encoder per entry
 _ALWAYS = ("field", "record_id", "detail")
 
@@ -69,6 +74,13 @@ class SourceCounts:
 FILES = ("rejects.jsonl", "removed_rows.jsonl", "marked.jsonl")
 
 
+def _source(drop: Drop) -> str:
+    """The source a drop is counted under; one that was never placed (`Drop.at`) is a bug, not a record's fault."""
+    if drop.source is None:
+        raise ValueError(f"a {drop.stage}:{drop.reason} drop reached the ledger without its source")
+    return drop.source
+
+
 class Ledger:
     """Counts per source; streams rejected records to `rejects.jsonl`, rows removed from records that
     stay to `removed_rows.jsonl`, and rows only marked (decontamination in mark mode) to `marked.jsonl`."""
@@ -86,18 +98,18 @@ class Ledger:
             self.sources[source] = SourceCounts()
         return self.sources[source]
 
-    def reject(self, reject: Reject) -> None:
+    def reject(self, drop: Drop) -> None:
         """A record that does not reach the output."""
-        self.counts(reject.source).rejected[f"{reject.stage}:{reject.reason}"] += 1
-        self._write("rejects.jsonl", reject)
+        self.counts(_source(drop)).rejected[f"{drop.stage}:{drop.reason}"] += 1
+        self._write("rejects.jsonl", drop)
 
-    def remove_row(self, removal: Reject) -> None:
+    def remove_row(self, drop: Drop) -> None:
         """One row of a record that stays in the output."""
-        self.counts(removal.source).rows_removed[f"{removal.stage}:{removal.reason}"] += 1
-        self._write("removed_rows.jsonl", removal)
+        self.counts(_source(drop)).rows_removed[f"{drop.stage}:{drop.reason}"] += 1
+        self._write("removed_rows.jsonl", drop)
 
-    def mark(self, mark: Reject) -> None:
-        self._write("marked.jsonl", mark)
+    def mark(self, drop: Drop) -> None:
+        self._write("marked.jsonl", drop)
 
     def absorb(self, source: str, counts: SourceCounts, folder: Path) -> None:
         """Adds another ledger's counts for a source, and appends the entries it wrote into `folder`."""
@@ -111,7 +123,7 @@ class Ledger:
                 with (folder / name).open(encoding="utf-8") as entries:
                     shutil.copyfileobj(entries, self._file(name))
 
-    def _write(self, name: str, entry: Reject) -> None:
+    def _write(self, name: str, entry: Drop) -> None:
         if self.folder is None:
             return
         if self.by_position:

@@ -15,8 +15,8 @@ ROW_SCHEMA = pa.schema(
     ]
 )
 FEATURES = {field.name: str(field.type) for field in ROW_SCHEMA}  # column -> `datasets` dtype ("string", "int32")
-POSITION_COLUMN, ENTITY_COLUMN = "__position", "__entity"
-WORK_SCHEMA = ROW_SCHEMA.append(pa.field(POSITION_COLUMN, pa.int64())).append(pa.field(ENTITY_COLUMN, pa.string()))
+POSITION, ENTITY_COLUMN = "__position", "__entity"  # where a record was read (line or index); its entity
+WORK_SCHEMA = ROW_SCHEMA.append(pa.field(POSITION, pa.int64())).append(pa.field(ENTITY_COLUMN, pa.string()))
 SPOOL_SCHEMA = WORK_SCHEMA.append(pa.field("__group_key", pa.uint64())).append(pa.field("__order_key", pa.uint64()))
 
 
@@ -25,7 +25,7 @@ def template_rows(
 ) -> dict:
     """Columns for one record's rendered rows (template id, variant, instruction, input, output)."""
     return {
-        POSITION_COLUMN: [position] * len(rows),
+        POSITION: [position] * len(rows),
         ENTITY_COLUMN: [entity] * len(rows),
         "instruction": [r[2] for r in rows],
         "input": [r[3] for r in rows],

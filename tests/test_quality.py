@@ -277,7 +277,7 @@ def test_fold_array_folds_width_case_punctuation_per_character():
 
 FRAGMENTING = """
 import sys, numpy as np
-from builder.quality.stage import returning_large_frees
+from builder.memory import returning_large_frees
 def rss():
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) >> 10
 def fragment():

@@ -40,13 +40,13 @@ def test_csv_with_header_in_each_encoding_decodes_chinese(tmp_path: Path, encodi
     assert detect(SourceConfig(path=path, kind="qa")).encoding == encoding
     assert [r["ask"] for r in rows] == ["最近总是头痛，怎么办？", "孩子发烧38度"]
     assert rows[1]["answer"] == "多喝水，\n观察精神状态。"
-    assert [r["__pos"] for r in rows] == [2, 3] and not rejects
+    assert [r["__position"] for r in rows] == [2, 3] and not rejects
 
 
 def test_csv_multiline_cell_keeps_the_line_of_the_next_record(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "qa.csv", QA_TABLE + [["外科", "扭伤", "脚踝扭伤", "冷敷。"]])
     rows, _ = read_all(path)
-    assert [r["__pos"] for r in rows] == [2, 3, 5]
+    assert [r["__position"] for r in rows] == [2, 3, 5]
 
 
 def test_tab_separated_file_is_detected(tmp_path: Path) -> None:
@@ -58,13 +58,13 @@ def test_tab_separated_file_is_detected(tmp_path: Path) -> None:
 def test_csv_without_header_uses_given_columns(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "drugs.csv", [["阿莫西林", "用于敏感菌感染。"], ["布洛芬", "用于缓解疼痛。"]])
     rows, _ = read_all(path, kind="drug", columns=["通用名", "适应症"])
-    assert rows[0] == {"通用名": "阿莫西林", "适应症": "用于敏感菌感染。", "__pos": 1}
+    assert rows[0] == {"通用名": "阿莫西林", "适应症": "用于敏感菌感染。", "__position": 1}
 
 
 def test_two_column_qa_csv_without_header_is_question_answer(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "qa.csv", [["头痛怎么办？", "建议就医。"]])
     rows, _ = read_all(path)
-    assert rows == [{"question": "头痛怎么办？", "answer": "建议就医。", "__pos": 1}]
+    assert rows == [{"question": "头痛怎么办？", "answer": "建议就医。", "__position": 1}]
 
 
 def test_headerless_csv_without_column_names_is_a_clear_error(tmp_path: Path) -> None:
@@ -83,8 +83,8 @@ def test_csv_row_with_wrong_cell_count_is_a_reject(tmp_path: Path) -> None:
 def test_json_array_of_objects_keeps_index(tmp_path: Path) -> None:
     path = write_json(tmp_path / "d.json", [{"疾病名称": "高血压", "症状": ["头痛", "头晕"]}, {"疾病名称": "痛风", "病程": 3}])
     rows, _ = read_all(path, kind="disease")
-    assert rows[0] == {"疾病名称": "高血压", "症状": "头痛、头晕", "病程": None, "__pos": 0}
-    assert rows[1]["病程"] == "3" and rows[1]["__pos"] == 1
+    assert rows[0] == {"疾病名称": "高血压", "症状": "头痛、头晕", "病程": None, "__position": 0}
+    assert rows[1]["病程"] == "3" and rows[1]["__position"] == 1
 
 
 def test_json_array_of_key_value_blocks(tmp_path: Path, drug_file: Path) -> None:
@@ -103,7 +103,7 @@ def test_key_value_text_file_of_blocks(tmp_path: Path) -> None:
     path = tmp_path / "drugs.txt"
     path.write_text("阿莫西林\n适应证:用于感染。\n\n\n布洛芬\n适应证:用于疼痛。\n", encoding="gb18030")
     rows, _ = read_all(path, kind="drug")
-    assert [(r["名称"], r["__pos"]) for r in rows] == [("阿莫西林", 1), ("布洛芬", 5)]
+    assert [(r["名称"], r["__position"]) for r in rows] == [("阿莫西林", 1), ("布洛芬", 5)]
 
 
 def test_jsonl_malformed_line_is_a_reject_and_the_rest_is_read(tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_jsonl_malformed_line_is_a_reject_and_the_rest_is_read(tmp_path: Path) -
     path.write_text('{"question": "头痛？", "answer": "就医。"}\n{"question": "坏行"\n\n{"question": "发烧？", "answer": "喝水。"}\n',
                     encoding="utf-8")
     rows, rejects = read_all(path)
-    assert [r["__pos"] for r in rows] == [1, 4]
+    assert [r["__position"] for r in rows] == [1, 4]
     assert rejects[0].reason == "malformed_json" and rejects[0].position == 2
     assert rejects[0].detail == "Expecting ',' delimiter at column 18"  # just past the line's text, not "line 2 column 1"
 
@@ -130,7 +130,7 @@ def test_sharegpt_alpaca_and_messages_shapes(tmp_path: Path) -> None:
     assert read_all(alpaca)[0][0]["instruction"] == "头痛？"
     messages = write_jsonl(tmp_path / "m.jsonl", [{"messages": [
         {"role": "system", "content": "你是医生"}, {"role": "user", "content": "头痛？"}, {"role": "assistant", "content": "就医。"}]}])
-    assert read_all(messages)[0][0] == {"question": "头痛？", "answer": "就医。", "input": "你是医生", "__pos": 1}
+    assert read_all(messages)[0][0] == {"question": "头痛？", "answer": "就医。", "input": "你是医生", "__position": 1}
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -175,9 +175,9 @@ def test_jsonl_fast_path_numbers_lines_around_blank_ones(tmp_path: Path) -> None
     path = tmp_path / "qa.jsonl"
     pair = '{"question": "问题", "answer": "回答"}'
     path.write_text("\n".join([pair, "", pair, " \t", pair, pair]), encoding="utf-8")  # no newline at the end
-    assert [r["__pos"] for r in read_all(path)[0]] == [1, 3, 5, 6]
+    assert [r["__position"] for r in read_all(path)[0]] == [1, 3, 5, 6]
     path.write_text("\n".join([pair] * 3) + "\n", encoding="utf-8")
-    assert [r["__pos"] for r in read_all(path)[0]] == [1, 2, 3]
+    assert [r["__position"] for r in read_all(path)[0]] == [1, 2, 3]
 
 
 def test_jsonl_fast_path_keeps_positions_and_rejects_across_chunks(tmp_path: Path, monkeypatch) -> None:
@@ -195,9 +195,9 @@ def test_jsonl_fast_path_keeps_positions_and_rejects_across_chunks(tmp_path: Pat
     rows, rejects = read_all(path)
     assert [(r.reason, r.position) for r in rejects] == [("malformed_json", 7)]
     expected = [n for n in range(1, 21) if n not in (7, 12)]
-    assert [r["__pos"] for r in rows] == expected
-    assert all(r["question"] == f"问题{r['__pos']}" for r in rows if r["__pos"] != 15)
-    assert [r["answer"] for r in rows if r["__pos"] == 15] == ["5"]
+    assert [r["__position"] for r in rows] == expected
+    assert all(r["question"] == f"问题{r['__position']}" for r in rows if r["__position"] != 15)
+    assert [r["answer"] for r in rows if r["__position"] == 15] == ["5"]
 
 
 def test_a_bom_at_the_start_of_a_later_line_is_dropped_in_the_fast_reader_chunk(tmp_path: Path) -> None:
@@ -206,7 +206,7 @@ def test_a_bom_at_the_start_of_a_later_line_is_dropped_in_the_fast_reader_chunk(
     path = tmp_path / "qa.jsonl"
     path.write_bytes(codecs.BOM_UTF8 + lines[0] + b"\n" + lines[1] + b"\n" + codecs.BOM_UTF8 + lines[2] + b"\n" + lines[3])
     rows, rejects = read_all(path)
-    assert [(r["question"], r["__pos"]) for r in rows] == [(f"问题{i}", i) for i in range(1, 5)] and not rejects
+    assert [(r["question"], r["__position"]) for r in rows] == [(f"问题{i}", i) for i in range(1, 5)] and not rejects
 
 
 def test_a_csv_cell_past_the_limit_is_a_reject_and_the_next_rows_are_read(tmp_path: Path, monkeypatch) -> None:
@@ -217,7 +217,7 @@ def test_a_csv_cell_past_the_limit_is_a_reject_and_the_next_rows_are_read(tmp_pa
     path.write_text(f"question,answer\n头痛？,{'休息' * 600}\n发烧？,喝水。\n", encoding="utf-8")
     rows, rejects = read_all(path)
     assert [(r.reason, r.position) for r in rejects] == [("cell_too_long", 2)] and "1,000 characters" in rejects[0].detail
-    assert [r["__pos"] for r in rows] == [3]
+    assert [r["__position"] for r in rows] == [3]
 
 
 def test_text_after_a_closing_quote_on_one_line_is_read_as_before(tmp_path: Path) -> None:
@@ -225,21 +225,21 @@ def test_text_after_a_closing_quote_on_one_line_is_read_as_before(tmp_path: Path
     path = tmp_path / "qa.csv"
     path.write_text('question,answer\n头痛？,"多喝水"是关键\n发烧？,喝水。\n', encoding="utf-8")
     rows, rejects = read_all(path)
-    assert [(r["answer"], r["__pos"]) for r in rows] == [("多喝水是关键", 2), ("喝水。", 3)] and not rejects
+    assert [(r["answer"], r["__position"]) for r in rows] == [("多喝水是关键", 2), ("喝水。", 3)] and not rejects
 
 
 def test_csv_lines_end_at_a_lone_cr_and_a_crlf_inside_a_quoted_cell_stays(tmp_path: Path) -> None:
     path = tmp_path / "qa.csv"
     path.write_bytes('question,answer\r头痛？,"多喝水，\r\n休息。"\r发烧？,喝水。\n咳嗽？,止咳。'.encode())
     rows, _ = read_all(path)
-    assert [(r["answer"], r["__pos"]) for r in rows] == [("多喝水，\r\n休息。", 2), ("喝水。", 4), ("止咳。", 5)]
+    assert [(r["answer"], r["__position"]) for r in rows] == [("多喝水，\r\n休息。", 2), ("喝水。", 4), ("止咳。", 5)]
 
 
 def test_key_value_text_with_cr_line_ends_keeps_its_blocks(tmp_path: Path) -> None:
     path = tmp_path / "drugs.txt"
     path.write_bytes("阿莫西林\r适应证:用于感染。\r\r布洛芬\r适应证:用于疼痛。\r".encode())
     rows, _ = read_all(path, kind="drug")
-    assert [(r["名称"], r["适应证"], r["__pos"]) for r in rows] == [("阿莫西林", "用于感染。", 1), ("布洛芬", "用于疼痛。", 4)]
+    assert [(r["名称"], r["适应证"], r["__position"]) for r in rows] == [("阿莫西林", "用于感染。", 1), ("布洛芬", "用于疼痛。", 4)]
 
 
 @pytest.mark.parametrize(("answer", "read_as"), [("emoji\\ud83d\\ude00", "emoji\U0001f600"),
@@ -272,5 +272,5 @@ def test_a_key_given_twice_inside_a_nested_conversation_is_a_reject(tmp_path: Pa
     path = tmp_path / "qa.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     rows, rejects = read_all(path)
-    assert [r["__pos"] for r in rows] == [1, 3] and {r["answer"] for r in rows} == {"及时就医。"}
+    assert [r["__position"] for r in rows] == [1, 3] and {r["answer"] for r in rows} == {"及时就医。"}
     assert [(r.reason, r.position, r.field) for r in rejects] == [("duplicate_key", 2, "value")]

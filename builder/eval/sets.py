@@ -14,7 +14,8 @@ import pyarrow as pa
 from builder.clean.text import clean_array
 from builder.config import SourceConfig
 from builder.errors import UserError
-from builder.read import POSITION, detect, read_source
+from builder.read import detect, read_source
+from builder.rows import POSITION
 from builder.validate.fields import normalise_key
 from schemas import KB_KINDS, RECORD_MODELS
 

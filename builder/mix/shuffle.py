@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from builder.memory import release_pages
 from builder.mix.split import GROUP_KEY, ORDER_KEY, order_keys, split_bounds, split_of
-from builder.read import RELEASE_PAGES
 from builder.rows import ROW_SCHEMA
 
 BUCKET_BYTES = 32 << 20
@@ -37,8 +37,7 @@ def spool_batches(paths: list[Path], columns: list[str] | None = None) -> Iterat
         reader = pa.ipc.open_file(pa.py_buffer(mapped))
         for index in range(reader.num_record_batches):
             yield reader.get_batch(index).select(columns)
-            if RELEASE_PAGES:
-                mapped.madvise(mmap.MADV_DONTNEED)
+            release_pages(mapped)
 
 
 def bucket_counts(rows: np.ndarray, text_bytes: int, shard_rows: int) -> np.ndarray:

@@ -9,7 +9,6 @@ table, then an exact search for the few candidates).
 """
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -17,18 +16,10 @@ import pyarrow.compute as pc
 
 from builder.eval.sets import EvalSet
 from builder.kernels.shingles import first_shared, shingle_hashes
+from builder.ledger import Drop
 from builder.quality.normalize import entity_keys, fold_array, key_text
 
 BIT_MASK = (1 << 22) - 1  # 4 MiB of flags: few false candidates for up to ~10^5 evaluation n-grams
-
-
-@dataclass(frozen=True)
-class Hit:
-    """Why a row is contaminated: the entity it names, or the evaluation text it shares."""
-
-    reason: str
-    detail: str
-    entity: str | None = None
 
 
 class Decontaminator:
@@ -55,33 +46,37 @@ class Decontaminator:
     def entities(self) -> list[str]:
         return sorted(set(self.keys.values()))
 
-    def record_hit(self, name: str, aliases: list[str]) -> Hit | None:
-        """A knowledge-base record that is itself an evaluation entity. Its keys lie in its names' `key_text`,
+    def record_hit(self, name: str, aliases: list[str]) -> tuple[str, Drop] | None:
+        """A knowledge-base record that is itself an evaluation entity: that entity, and the drop. Its keys lie in its names' `key_text`,
         so a record whose names hold no evaluation key is passed without making its keys (most records)."""
         if not self._names_here or not any(self._names_here.search(key_text(v)) for v in (name, *aliases) if v):
             return None
         for key in sorted(entity_keys(name, aliases)):
             if key in self.keys:
-                return Hit("eval_entity", f"{name} is evaluation entity {self.keys[key]}", self.keys[key])
+                entity = self.keys[key]
+                return entity, _drop("eval_entity", f"{name} is evaluation entity {entity}")
         return None
 
-    def row_hits(self, text: pa.Array) -> list[Hit | None]:
+    def row_hits(self, text: pa.Array) -> list[Drop | None]:
         """Per row (its folded text): the first evaluation entity it names, else shared evaluation text."""
-        hits: list[Hit | None] = [None] * len(text)
+        hits: list[Drop | None] = [None] * len(text)
         if self._names:
             named = pc.fill_null(pc.match_substring_regex(text, self._names), False)
             for index in pc.indices_nonzero(named).to_pylist():
                 folded = text[index].as_py()
                 key = next(k for k in self._longest_first if k in folded)
-                hits[index] = Hit("eval_entity_mention", f"names evaluation entity {self.keys[key]} ({key})",
-                                  self.keys[key])
+                hits[index] = _drop("eval_entity_mention", f"names evaluation entity {self.keys[key]} ({key})")
         if len(self._gram_hashes):
             found = first_shared(text, self.ngram, self._bits, self._gram_hashes)
             for index in np.flatnonzero(found >= 0).tolist():
                 if hits[index] is None:
                     shared = self._grams[int(self._gram_hashes[found[index]])]
-                    hits[index] = Hit("eval_text_overlap", f"shares '{shared}' with an evaluation text")
+                    hits[index] = _drop("eval_text_overlap", f"shares '{shared}' with an evaluation text")
         return hits
+
+
+def _drop(reason: str, detail: str) -> Drop:
+    return Drop(stage="decontaminate", reason=reason, detail=detail)
 
 
 def _grams(texts: list[str], ngram: int) -> list[tuple[str, int]]:

@@ -7,11 +7,7 @@ Which copy of a duplicate survives must not depend on input order, so duplicates
 are only indexed here, batch by batch, and resolved once every row is known (`resolve`).
 """
 
-import ctypes
-import platform
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +19,8 @@ import pyarrow.compute as pc
 from builder.config import BuildConfig
 from builder.errors import UserError
 from builder.eval.sets import load_eval_set
+from builder.ledger import Drop
+from builder.memory import returning_large_frees
 from builder.quality.decontaminate import Decontaminator
 from builder.quality.dedup import INDEX_BYTES_PER_ROW, exact_keys, record_numbers, resolve_exact
 from builder.quality.filters import filter_reasons
@@ -31,16 +29,6 @@ from builder.quality.normalize import fold_array
 from builder.quality.pii import scrub_array
 
 TEXT_COLUMNS = ("instruction", "input", "output")
-
-
-@dataclass(frozen=True)
-class Removal:
-    """Why a record or row leaves the build."""
-
-    stage: str
-    reason: str
-    detail: str | None = None
-    duplicate_of: str | None = None
 
 
 @dataclass
@@ -76,40 +64,43 @@ class Quality:
         self.names: dict[str, str] = {}
         self.report = QualityReport()
 
-    def check_record(self, entity: str, name: str, aliases: list[str], record_id: str, where: str) -> Removal | None:
+    def check_record(self, entity: str, name: str, aliases: list[str], record_id: str, where: str) -> Drop | None:
         """A knowledge-base record (`entity`: its kind and `entity_name`) before expansion: verbatim duplicate,
         same-name policy, evaluation entity."""
         if self.decontaminator and (hit := self.decontaminator.record_hit(name, aliases)):
-            self.report.held_out[hit.entity] += 1
+            held_out, drop = hit
+            self.report.held_out[held_out] += 1
             if self.config.decontamination.mode == "remove":
-                return Removal("decontaminate", hit.reason, hit.detail)
-            self.report.marked[hit.reason] += 1
+                return drop
+            self.report.marked[drop.reason] += 1
         if self.config.dedup.exact and record_id in self.records:
-            return Removal("dedup", "duplicate_record", f"same content as {self.records[record_id]}", record_id)
+            return Drop(stage="dedup", reason="duplicate_record", detail=f"same content as {self.records[record_id]}",
+                        duplicate_of=record_id)
         if self.config.dedup.same_name == "first" and entity in self.names:
-            return Removal("dedup", "same_name", f"name already taken by {self.names[entity]}", self.names[entity])
+            return Drop(stage="dedup", reason="same_name", detail=f"name already taken by {self.names[entity]}",
+                        duplicate_of=self.names[entity])
         self.records.setdefault(record_id, where)
         self.names.setdefault(entity, record_id)
         return None
 
     def rows(
         self, rows: pa.Table, kind: str, rank: int, first_spool_row: int
-    ) -> tuple[pa.Table, dict[int, Removal], dict[int, Removal]]:
+    ) -> tuple[pa.Table, dict[int, Drop], dict[int, Drop]]:
         """Scrubs, filters and decontaminates a batch of rows, and indexes the rows kept for dedup;
         returns (rows kept, removals and marks by row index in the batch)."""
         if kind == "qa" and self.config.pii.qa or kind != "qa" and self.config.pii.records:
             rows = self._scrub(rows)
         folded = fold_array(pc.binary_join_element_wise(*(rows[c] for c in TEXT_COLUMNS), "\x1f"))
-        removals: dict[int, Removal] = {}
-        marks: dict[int, Removal] = {}
+        removals: dict[int, Drop] = {}
+        marks: dict[int, Drop] = {}
         for index, reason in enumerate(filter_reasons(rows, folded, self.config.filters, free_text=kind == "qa")):
             if reason:
-                removals[index] = Removal("filter", reason)
+                removals[index] = Drop(stage="filter", reason=reason)
         if self.decontaminator:
             target = marks if self.config.decontamination.mode == "mark" else removals
             for index, hit in enumerate(self.decontaminator.row_hits(folded)):
                 if hit and index not in removals:
-                    target[index] = Removal("decontaminate", hit.reason, hit.detail)
+                    target[index] = hit
         for removal in removals.values():
             self.report.removed[f"{removal.stage}:{removal.reason}"] += 1
         for mark in marks.values():
@@ -151,7 +142,7 @@ class Quality:
                 self.near_rows.append(index["near_rows"] + first_row)
                 self.near.load(folder / "near.npy")
 
-    def resolve(self) -> tuple[dict[int, tuple[Removal, int]], dict]:
+    def resolve(self) -> tuple[dict[int, tuple[Drop, int]], dict]:
         """Duplicates among all spooled rows: {row: (removal, surviving row)}, and a report. The index is
         let go: the rest of the build does not need its memory.
 
@@ -160,16 +151,16 @@ class Quality:
         with returning_large_frees():
             return self._resolve()
 
-    def _resolve(self) -> tuple[dict[int, tuple[Removal, int]], dict]:
+    def _resolve(self) -> tuple[dict[int, tuple[Drop, int]], dict]:
         ranks, numbers = _joined(self.ranks, np.int32), _joined(self.numbers, np.uint64)
         keys, near, near_rows = _joined(self.keys, np.uint64), self.near, self.near_rows
         self.ranks, self.numbers, self.keys, self.near, self.near_rows = [], [], [], None, []
-        dropped: dict[int, tuple[Removal, int]] = {}
+        dropped: dict[int, tuple[Drop, int]] = {}
         report: dict = {}
         if self.config.dedup.exact and len(ranks):
             duplicate_of = resolve_exact(keys, ranks, numbers)
             for row in np.flatnonzero(duplicate_of >= 0).tolist():
-                dropped[row] = (Removal("dedup", "exact_duplicate"), int(duplicate_of[row]))
+                dropped[row] = (Drop(stage="dedup", reason="exact_duplicate"), int(duplicate_of[row]))
             report["exact_duplicates"] = {"removed": len(dropped), "index_bytes_per_row": INDEX_BYTES_PER_ROW}
         if near is not None and near_rows:
             result = near.resolve()
@@ -183,8 +174,8 @@ class Quality:
             first[1:] = clusters[1:] != clusters[:-1]
             survivor = rows[order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]]
             for doc, kept in zip(rows[order[~first]].tolist(), survivor[~first].tolist(), strict=True):
-                dropped[doc] = (Removal("dedup", "near_duplicate", f"estimated Jaccard >= "
-                                        f"{self.config.dedup.threshold}"), kept)
+                dropped[doc] = (Drop(stage="dedup", reason="near_duplicate",
+                                     detail=f"estimated Jaccard >= {self.config.dedup.threshold}"), kept)
             sizes = np.unique(clusters, return_counts=True)[1]
             sizes = sizes[sizes > 1]  # a cluster whose other members went as exact copies removes nothing here
             report["near_duplicates"] = {
@@ -219,27 +210,6 @@ def _decontaminator(eval_sets: tuple[tuple[Path, int, int], ...], ngram: int) ->
     """The matchers for evaluation files (path, mtime, size), built once per process while the files stay the
     same: every unit of a build needs them, and forked workers inherit them from the process that forks."""
     return Decontaminator([load_eval_set(path) for path, _mtime, _size in eval_sets], ngram)
-
-
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-OWN_MAPPING, GLIBC_MAX_THRESHOLD = 1 << 20, 32 << 20
-
-
-@contextmanager
-def returning_large_frees() -> Iterator[None]:
-    """Meanwhile, glibc maps each allocation of 1 MiB or more on its own, so that freeing it returns it to the
-    system. By default glibc raises that threshold after each large free, up to 32 MiB, and serves the big
-    temporaries of resolving duplicates from heaps that keep what is freed: 40–60 MB more at the peak of a 4x
-    build. Not for the whole build: mapping every large array anew costs page faults (it was about 10 %
-    slower). Other C libraries are left as they are."""
-    mallopt = ctypes.CDLL(None).mallopt if platform.libc_ver()[0] == "glibc" else None
-    if mallopt:
-        mallopt(M_MMAP_THRESHOLD, OWN_MAPPING)
-    try:
-        yield
-    finally:
-        if mallopt:
-            mallopt(M_MMAP_THRESHOLD, GLIBC_MAX_THRESHOLD)
 
 
 def _stamp(path: Path) -> tuple[Path, int, int]:

@@ -8,10 +8,9 @@ finds the file's encoding and container, `records` turns items into fields and b
 """
 
 from builder.read.detect import RECORD_FORMATS, SNIFF_BYTES, decoded_lines, detect, detect_container, detect_encoding
-from builder.read.jsonl import RELEASE_PAGES, WHOLE, Shard, shards
+from builder.read.jsonl import WHOLE, Shard, shards
 from builder.read.readers import Reader, known_readers, line_reader, read_source
 from builder.read.records import (
-                                  POSITION,
                                   Detected,
                                   ReadBatch,
                                   RecordError,
@@ -19,9 +18,10 @@ from builder.read.records import (
                                   conversation_fields,
                                   parse_kv_block,
                                   record_fields,
+                                  unreadable,
 )
 
-__all__ = ["POSITION", "RECORD_FORMATS", "RELEASE_PAGES", "SNIFF_BYTES", "WHOLE", "Detected", "ReadBatch", "Reader",
+__all__ = ["RECORD_FORMATS", "SNIFF_BYTES", "WHOLE", "Detected", "ReadBatch", "Reader",
            "RecordError", "Shard", "as_text", "conversation_fields", "decoded_lines", "detect", "detect_container",
            "detect_encoding", "known_readers", "line_reader", "parse_kv_block", "read_source", "record_fields",
-           "shards"]
+           "shards", "unreadable"]

@@ -25,7 +25,7 @@ def _json_items(text: io.TextIOBase, source: SourceConfig) -> Iterator[Item]:
                     _check_text(fields)
                 yield index, fields
             except RecordError as exc:
-                yield index, exc
+                yield index, exc.drop
         if reader.last != "]":  # ijson ends quietly inside a string left open after the array
             raise ijson.JSONError("text after the array, or an array that does not end")
     except ijson.JSONError as exc:

@@ -15,18 +15,19 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from builder.config import SourceConfig
+from builder.memory import release_pages
 from builder.read.detect import _decode, _lone_crs, _universal
 from builder.read.records import (
     _JSON,
     _UNIQUE_KEYS,
     MAX_DEPTH,
-    POSITION,
     Detected,
     Item,
     ReadBatch,
     _batches,
     _jsonl_record,
 )
+from builder.rows import POSITION
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,6 @@ def shards(source: SourceConfig, detected: Detected, parts: int) -> list[Shard]:
     return [Shard(start, end, line) for start, end, line in zip(cuts, [*cuts[1:], None], first_lines, strict=True)]
 
 
-RELEASE_PAGES = hasattr(mmap, "MADV_DONTNEED")  # Linux and macOS; elsewhere mapped pages stay until unmapped
-
-
 def _newlines(mapped: mmap.mmap, start: int, end: int) -> int:
     """Line ends (LF, or a lone CR) in a byte range of a mapped file, counted in numpy a block at a time (no copy
     to Python bytes); each block's pages are let go once counted, so the file's size never shows in this process's
@@ -79,8 +77,7 @@ def _newlines(mapped: mmap.mmap, start: int, end: int) -> int:
             count += int(np.count_nonzero(crs)) - int(np.count_nonzero(crs[: len(block) - 1] & (block[1:] == 10)))
         del block  # the map cannot close while a view of it lives
         first = at - at % mmap.PAGESIZE
-        if RELEASE_PAGES:
-            mapped.madvise(mmap.MADV_DONTNEED, first, at + size - first)
+        release_pages(mapped, first, at + size - first)
     return count
 
 

@@ -32,7 +32,7 @@ class Reader:
 
 def line_reader(items: Callable[[Iterable[str], SourceConfig], Iterator[Item]]) -> Read:
     """A reader from a function that turns a text file's decoded lines into numbered records (line, fields) or
-    (line, RecordError): decoding, batching and rejects come with it."""
+    (line, `unreadable(reason, detail)`): decoding, batching and rejects come with it."""
     def read(source: SourceConfig, detected: Detected, batch_size: int) -> Iterator[ReadBatch]:
         yield from _batches(items(decoded_lines(source.path, detected.encoding), source), source, detected, batch_size)
     return read

@@ -1,4 +1,4 @@
-"""Records: what every reader yields (numbered fields or a RecordError), turned into Arrow batches with their
+"""Records: what every reader yields (numbered fields or a `Drop`), turned into Arrow batches with their
 rejects; JSON items, conversations and key:value blocks to fields, with the checks a record must pass."""
 
 import json
@@ -10,10 +10,8 @@ import pyarrow as pa
 
 from builder.config import SourceConfig
 from builder.errors import UserError
-from builder.ledger import Reject
-
-POSITION = "__pos"
-
+from builder.ledger import Drop
+from builder.rows import POSITION
 
 RECORD_SHAPES = {"sharegpt": "conversations", "messages": "messages"}
 
@@ -23,7 +21,7 @@ class ReadBatch:
     """Raw records as string columns plus their positions, and the records that could not be read."""
 
     records: pa.RecordBatch
-    rejects: list[Reject] = field(default_factory=list)
+    rejects: list[Drop] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -35,12 +33,17 @@ class Detected:
     position_kind: str
 
 
+def unreadable(reason: str, detail: str, field: str | None = None) -> Drop:
+    """The read stage's drop: one record cannot be turned into fields; it becomes a reject, the file goes on."""
+    return Drop(stage="read", reason=reason, detail=detail, field=field)
+
+
 class RecordError(ValueError):
-    """One record cannot be turned into fields; the record becomes a reject, the file goes on."""
+    """Raised where a record turns out unreadable deep in its parsing; it carries the `Drop` it becomes."""
 
     def __init__(self, reason: str, detail: str, field: str | None = None) -> None:
         super().__init__(detail)
-        self.reason, self.detail, self.field = reason, detail, field
+        self.drop = unreadable(reason, detail, field)
 
 
 CUT_SHORT = ("unexpected end of data", "incomplete multibyte sequence")  # UTF-8's and GB18030's words for it
@@ -49,13 +52,13 @@ CUT_SHORT = ("unexpected end of data", "incomplete multibyte sequence")  # UTF-8
 MAX_DEPTH = 100  # levels of nesting in a JSON record; deeper is a reject (Python's and Arrow's parsers recurse)
 
 
-Item = tuple[int, dict[str, str | None] | RecordError]
+Item = tuple[int, dict[str, str | None] | Drop]
 
 
 def _batches(items: Iterable[Item], source: SourceConfig, detected: Detected, size: int) -> Iterator[ReadBatch]:
     """Groups records into Arrow batches of string columns; a decoding failure names its position."""
     rows: list[dict[str, str | None]] = []
-    rejects: list[Reject] = []
+    rejects: list[Drop] = []
     position = 0
     iterator = iter(items)
     while True:
@@ -73,8 +76,8 @@ def _batches(items: Iterable[Item], source: SourceConfig, detected: Detected, si
         if item is None:
             break
         position, record = item
-        if isinstance(record, RecordError):
-            rejects.append(_reject(record, position, source, detected))
+        if isinstance(record, Drop):
+            rejects.append(_placed(record, position, source, detected))
         else:
             record[POSITION] = position
             rows.append(record)
@@ -85,12 +88,11 @@ def _batches(items: Iterable[Item], source: SourceConfig, detected: Detected, si
         yield _read_batch(rows, rejects, source, detected)
 
 
-def _reject(error: RecordError, position: int, source: SourceConfig, detected: Detected) -> Reject:
-    return Reject(stage="read", reason=error.reason, source=source.name, file=str(source.path), position=position,
-                  position_kind=detected.position_kind, field=error.field, detail=error.detail)
+def _placed(drop: Drop, position: int, source: SourceConfig, detected: Detected) -> Drop:
+    return drop.at(source=source.name, file=str(source.path), position=position, position_kind=detected.position_kind)
 
 
-def _read_batch(rows: list[dict], rejects: list[Reject], source: SourceConfig, detected: Detected) -> ReadBatch:
+def _read_batch(rows: list[dict], rejects: list[Drop], source: SourceConfig, detected: Detected) -> ReadBatch:
     """The batch of the rows; a row Arrow cannot store (a lone surrogate from an escape such as \\ud800) is looked
     for only when the batch fails, and becomes a reject, so that good batches pay nothing for the check."""
     try:
@@ -102,7 +104,7 @@ def _read_batch(rows: list[dict], rejects: list[Reject], source: SourceConfig, d
             try:
                 _check_text(row)
             except RecordError as exc:
-                rejects.append(_reject(exc, position, source, detected))
+                rejects.append(_placed(exc.drop, position, source, detected))
                 continue
             row[POSITION] = position
             good.append(row)
@@ -219,7 +221,7 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
 _JSON, _UNIQUE_KEYS = json.JSONDecoder(), json.JSONDecoder(object_pairs_hook=_unique_keys)  # built once
 
 
-def _jsonl_record(line: str, decoder: json.JSONDecoder, deep: bool) -> dict[str, str | None] | RecordError:
+def _jsonl_record(line: str, decoder: json.JSONDecoder, deep: bool) -> dict[str, str | None] | Drop:
     """One JSONL line to fields, or the reason it is a reject. Only a line with more than MAX_DEPTH brackets can
     nest that deep, so only such a line is walked."""
     try:
@@ -228,11 +230,11 @@ def _jsonl_record(line: str, decoder: json.JSONDecoder, deep: bool) -> dict[str,
             _check_shape(item)
         return record_fields(item)
     except json.JSONDecodeError as exc:
-        return RecordError("malformed_json", f"{exc.msg} at column {exc.colno}")
+        return unreadable("malformed_json", f"{exc.msg} at column {exc.colno}")
     except RecursionError:
-        return RecordError("too_deep", f"nested more than {MAX_DEPTH} levels deep")
+        return unreadable("too_deep", f"nested more than {MAX_DEPTH} levels deep")
     except RecordError as exc:
-        return exc
+        return exc.drop
 
 
 def _check_text(fields: dict[str, str | None]) -> None:

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Iterator
 
 from builder.config import SourceConfig
 from builder.errors import UserError
-from builder.read.records import Item, RecordError, parse_kv_block
+from builder.ledger import Drop
+from builder.read.records import Item, RecordError, parse_kv_block, unreadable
 from builder.validate.fields import BUILTIN, normalise_key
 
 
@@ -27,11 +28,11 @@ def _kv_text_items(lines: Iterable[str], source: SourceConfig) -> Iterator[Item]
         yield start, _kv_or_error("".join(block))
 
 
-def _kv_or_error(block: str) -> dict[str, str | None] | RecordError:
+def _kv_or_error(block: str) -> dict[str, str | None] | Drop:
     try:
         return parse_kv_block(block)
     except RecordError as exc:
-        return exc
+        return exc.drop
 
 
 CSV_CELL_LIMIT = 1 << 24  # characters; the csv module's default of 131,072 stops at a long but real answer
@@ -111,12 +112,12 @@ def _next_record(reader: Iterator[list[str]], physical: _Lines,
 
 
 def _csv_problem(cells: list[str] | csv.Error, taken: list[str], width: int,
-                 dialect: type[csv.Dialect]) -> RecordError | None:
+                 dialect: type[csv.Dialect]) -> Drop | None:
     """Why a record is a reject: a cell past the limit, a quote the csv module saw run on over lines, a wrong
     cell count, or a quoted cell holding lines that read as whole rows (a quote that opened a cell and closed
     only in a later record)."""
     if isinstance(cells, csv.Error) and len(taken) == 1:
-        return RecordError("cell_too_long", f"a cell longer than {CSV_CELL_LIMIT:,} characters")
+        return unreadable("cell_too_long", f"a cell longer than {CSV_CELL_LIMIT:,} characters")
     if isinstance(cells, csv.Error):
         what = str(cells)
     elif len(cells) != width:
@@ -126,9 +127,9 @@ def _csv_problem(cells: list[str] | csv.Error, taken: list[str], width: int,
     else:
         return None
     if len(taken) == 1:
-        return RecordError("malformed_row", f"{what} (a stray delimiter or quote?)")
-    return RecordError("unclosed_quote", f"a quote opened in this row does not close where the row ends ({what}); "
-                                         f"the {len(taken) - 1} lines after it are read as rows of their own")
+        return unreadable("malformed_row", f"{what} (a stray delimiter or quote?)")
+    return unreadable("unclosed_quote", f"a quote opened in this row does not close where the row ends ({what}); "
+                                        f"the {len(taken) - 1} lines after it are read as rows of their own")
 
 
 def _swallows_records(taken: list[str], cells: list[str], width: int, dialect: type[csv.Dialect]) -> bool:

@@ -29,12 +29,12 @@ from builder.export.card import write_card
 from builder.export.formats import open_writers, write_dataset_info
 from builder.export.report import Tally, write_report
 from builder.export.shards import Shard, prepare_bucket, sha256_file, shard_rows, write_hf
-from builder.ledger import Ledger, Reject
+from builder.ledger import Drop, Ledger
 from builder.mix.shuffle import route, spool_batches
 from builder.mix.weights import copies_per_row
-from builder.quality.stage import Quality, Removal
+from builder.quality.stage import Quality
 from builder.read import Detected, detect
-from builder.rows import POSITION_COLUMN
+from builder.rows import POSITION
 from builder.run.execute import Executor, executor_for, shards_per_source
 from builder.run.outdir import SIGNATURE, check_output, prepare_output, publish_atomically, seal
 from builder.run.units import (
@@ -219,7 +219,7 @@ def _coverage(expanders: dict[str, Expander], config: BuildConfig, ledger: Ledge
     return coverage
 
 
-def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, dict[int, tuple[Removal, int | None]], dict]:
+def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, dict[int, tuple[Drop, int | None]], dict]:
     """The stages that need every row: duplicates, then mixing. Returns copies per spooled row, the rows
     dropped (with why, and the row kept instead), and the report."""
     config = run.config
@@ -230,13 +230,13 @@ def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, dict[int, tuple[Re
         copies, report["mixing"] = copies_per_row(spool_batches(spool, ["source", "record_id"]),
                                                   config.sources, config.seed, mask)
         for index in np.flatnonzero((copies == 0) & ~mask).tolist():
-            dropped[index] = (Removal("mix", "downsampled"), None)
+            dropped[index] = (Drop(stage="mix", reason="downsampled"), None)
     else:
         copies = (~mask).astype(np.int32)
     return copies, dropped, report
 
 
-def _account(spool: list[Path], dropped: dict[int, tuple[Removal, int | None]], report: dict, run: Run) -> None:
+def _account(spool: list[Path], dropped: dict[int, tuple[Drop, int | None]], report: dict, run: Run) -> None:
     """The ledger side of settling: entries for the dropped rows, and rows added or removed by mixing."""
     if dropped:
         _account_dropped(spool, dropped, run)
@@ -244,12 +244,12 @@ def _account(spool: list[Path], dropped: dict[int, tuple[Removal, int | None]], 
         run.ledger.counts(name).rows += mixed["rows_after"] - mixed["rows_before"]
 
 
-def _account_dropped(spool: list[Path], dropped: dict[int, tuple[Removal, int | None]], run: Run) -> None:
+def _account_dropped(spool: list[Path], dropped: dict[int, tuple[Drop, int | None]], run: Run) -> None:
     """Ledger entries for rows dropped after spooling: a record that loses every row is rejected,
     else its lost rows are listed. A record's rows sit together in the spool, one after another."""
     names = pa.array([source.name for source in run.config.sources])
     starts, last = [], None  # per row, whether it starts a record: a byte a row, not the columns
-    for batch in spool_batches(spool, ["source", POSITION_COLUMN]):
+    for batch in spool_batches(spool, ["source", POSITION]):
         code, position = pc.index_in(batch.column(0), value_set=names).to_numpy(), batch.column(1).to_numpy()
         start = np.ones(len(code), bool)
         start[1:] = (code[1:] != code[:-1]) | (position[1:] != position[:-1])
@@ -263,17 +263,16 @@ def _account_dropped(spool: list[Path], dropped: dict[int, tuple[Removal, int | 
     survivors = np.array(sorted({kept for _, kept in dropped.values() if kept is not None}), np.int64)
     ids = dict(zip(survivors.tolist(), (row["record_id"] for row in _rows_at(spool, survivors, ["record_id"])),
                    strict=True))
-    columns = ["source", "record_id", "template_id", "variant", POSITION_COLUMN]
+    columns = ["source", "record_id", "template_id", "variant", POSITION]
     previous = -1
     for index, row in zip(lost.tolist(), _rows_at(spool, lost, columns), strict=True):
         source = run.sources[row["source"]]
         counts = run.ledger.counts(source.name)
-        removal, kept = dropped[index]
-        entry = Reject(stage=removal.stage, reason=removal.reason, source=source.name, file=str(source.path),
-                       position=row[POSITION_COLUMN], position_kind=run.position_kinds[source.name],
-                       record_id=row["record_id"], detail=removal.detail,
-                       duplicate_of=ids.get(kept) if kept is not None else None, template_id=row["template_id"],
-                       variant=row["variant"])
+        drop, kept = dropped[index]
+        entry = drop.at(source=source.name, file=str(source.path), position=row[POSITION],
+                        position_kind=run.position_kinds[source.name], record_id=row["record_id"],
+                        duplicate_of=ids.get(kept) if kept is not None else None, template_id=row["template_id"],
+                        variant=row["variant"])
         counts.rows -= 1
         if not whole[record[index]]:
             run.ledger.remove_row(entry)

@@ -19,14 +19,14 @@ from builder.config import BuildConfig, SourceConfig
 from builder.expand.catalogue import Catalogue, load_catalogue
 from builder.expand.expander import Coverage, Expander
 from builder.expand.render import MAX_TEXT_CHARS
-from builder.ledger import Ledger, Reject, SourceCounts
+from builder.ledger import Drop, Ledger, SourceCounts
 from builder.mix.split import with_keys
 from builder.quality.normalize import entity_name
 from builder.quality.stage import TEXT_COLUMNS, Quality, QualityReport
-from builder.read import POSITION, WHOLE, Detected, Shard, read_source, shards
-from builder.rows import ENTITY_COLUMN, POSITION_COLUMN, SPOOL_SCHEMA, WORK_SCHEMA, template_rows
+from builder.read import WHOLE, Detected, Shard, read_source, shards
+from builder.rows import ENTITY_COLUMN, POSITION, SPOOL_SCHEMA, WORK_SCHEMA, template_rows
 from builder.validate.fields import check_user_mapping, resolve_columns
-from builder.validate.records import Invalid, kb_record_id, qa_record_ids, validate_kb, validate_qa
+from builder.validate.records import invalid, kb_record_id, qa_record_ids, validate_kb, validate_qa
 from schemas import KB_KINDS
 
 Progress = Callable[[str], Callable[[int], None]]
@@ -194,12 +194,9 @@ def _rename(batch: pa.RecordBatch, mapping: dict[str, str]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([*arrays, batch.column(POSITION)], names=[*fields, POSITION])
 
 
-def _reject(
-    source: SourceConfig, detected: Detected, stage: str, invalid: Invalid, record_id: str | None = None
-) -> Reject:
-    return Reject(stage=stage, reason=invalid.reason, source=source.name, file=str(source.path),
-                  position=invalid.position, position_kind=detected.position_kind, field=invalid.field,
-                  record_id=record_id, detail=invalid.detail)
+def _placed(drop: Drop, source: SourceConfig, detected: Detected, **where: str | int | None) -> Drop:
+    """A stage's drop with where it happened: the source, its file, and how positions count there."""
+    return drop.at(source=source.name, file=str(source.path), position_kind=detected.position_kind, **where)
 
 
 def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
@@ -207,31 +204,28 @@ def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ru
     expander = run.expanders[source.kind]
     columns: dict[str, list] = {name: [] for name in WORK_SCHEMA.names}
     for result in validate_kb(source.kind, batch.to_pylist()):
-        if isinstance(result, Invalid):
-            run.ledger.reject(_reject(source, detected, "validate", result))
+        if isinstance(result, Drop):
+            run.ledger.reject(_placed(result, source, detected))
             continue
         position, record = result
         context = record.model_dump()
         rid = kb_record_id(source.kind, context)
         where = f"{source.name}:{position}"
         entity = f"{source.kind}:{entity_name(record.name)}"
-        if removal := run.quality.check_record(entity, record.name, record.aliases, rid, where):
-            run.ledger.reject(Reject(stage=removal.stage, reason=removal.reason, source=source.name,
-                                     file=str(source.path), position=position, position_kind=detected.position_kind,
-                                     field="name", record_id=rid, detail=removal.detail,
-                                     duplicate_of=removal.duplicate_of))
+        if drop := run.quality.check_record(entity, record.name, record.aliases, rid, where):
+            run.ledger.reject(_placed(drop, source, detected, position=position, field="name", record_id=rid))
             continue
         if oversized := _oversized(context):
-            invalid = Invalid(position, oversized, "too_long_field", f"{len(context[oversized]):,} characters, more "
-                              f"than the {MAX_TEXT_CHARS:,} a rendered text may hold")
-            run.ledger.reject(_reject(source, detected, "expand", invalid, rid))
+            drop = invalid(position, oversized, "too_long_field", f"{len(context[oversized]):,} characters, more "
+                           f"than the {MAX_TEXT_CHARS:,} a rendered text may hold", stage="expand")
+            run.ledger.reject(_placed(drop, source, detected, record_id=rid))
             continue
         rows = expander.expand(context, rid)
         if not rows:
             missing = expander.missing_fields(context)
             detail = f"no template applies; missing: {', '.join(missing) or 'nothing a template needs'}"
-            invalid = Invalid(position, missing[0] if missing else None, "no_template_applies", detail)
-            run.ledger.reject(_reject(source, detected, "expand", invalid, rid))
+            drop = invalid(position, missing[0] if missing else None, "no_template_applies", detail, stage="expand")
+            run.ledger.reject(_placed(drop, source, detected, record_id=rid))
             continue
         for name, values in template_rows(source.name, source.kind, rid, position, entity, rows).items():
             columns[name].extend(values)
@@ -246,8 +240,8 @@ def _oversized(context: dict) -> str | None:
 def _qa_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
     """QA pairs become rows column-wise: the question is the instruction, the answer the output."""
     checked = validate_qa(batch)
-    for invalid in checked.invalid:
-        run.ledger.reject(_reject(source, detected, "validate", invalid))
+    for drop in checked.invalid:
+        run.ledger.reject(_placed(drop, source, detected))
     valid = checked.valid
     n = valid.num_rows
     record_ids = qa_record_ids(valid)
@@ -261,7 +255,7 @@ def _qa_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ru
             "record_id": record_ids,
             "template_id": pa.nulls(n, pa.string()),
             "variant": pa.nulls(n, pa.int32()),
-            POSITION_COLUMN: valid[POSITION],
+            POSITION: valid[POSITION],
             ENTITY_COLUMN: pa.nulls(n, pa.string()),
         },
         schema=WORK_SCHEMA,
@@ -272,32 +266,28 @@ def _quality(rows: pa.Table, source: SourceConfig, detected: Detected, run: Run)
     """Row-level quality; a record all of whose rows go is a rejected record, else its lost rows are listed."""
     kept, removals, marks = run.quality.rows(rows, source.kind, run.ranks[source.name], run.spooled)
     counts = run.ledger.counts(source.name)
-    surviving = set(kept[POSITION_COLUMN].to_pylist())
+    surviving = set(kept[POSITION].to_pylist())
     counts.kept += len(surviving)
     counts.rows += kept.num_rows
     if not removals and not marks:
         return kept
     listed = sorted({*removals, *marks})
-    meta = dict(zip(listed, rows.select(["record_id", "template_id", "variant", POSITION_COLUMN])
+    meta = dict(zip(listed, rows.select(["record_id", "template_id", "variant", POSITION])
                     .take(pa.array(listed, pa.int64())).to_pylist(), strict=True))
     rejected: set[int] = set()
     for index, removal in sorted(removals.items()):
         row = meta[index]
-        entry = Reject(stage=removal.stage, reason=removal.reason, source=source.name, file=str(source.path),
-                       position=row[POSITION_COLUMN], position_kind=detected.position_kind,
-                       record_id=row["record_id"], detail=removal.detail, duplicate_of=removal.duplicate_of,
-                       template_id=row["template_id"], variant=row["variant"])
-        if row[POSITION_COLUMN] in surviving:
+        entry = _placed(removal, source, detected, position=row[POSITION], record_id=row["record_id"],
+                        template_id=row["template_id"], variant=row["variant"])
+        if row[POSITION] in surviving:
             run.ledger.remove_row(entry)
-        elif row[POSITION_COLUMN] not in rejected:
-            rejected.add(row[POSITION_COLUMN])
+        elif row[POSITION] not in rejected:
+            rejected.add(row[POSITION])
             run.ledger.reject(entry)
     for index, mark in sorted(marks.items()):
         row = meta[index]
-        run.ledger.mark(Reject(stage=mark.stage, reason=mark.reason, source=source.name, file=str(source.path),
-                               position=row[POSITION_COLUMN], position_kind=detected.position_kind,
-                               record_id=row["record_id"], detail=mark.detail, template_id=row["template_id"],
-                               variant=row["variant"]))
+        run.ledger.mark(_placed(mark, source, detected, position=row[POSITION], record_id=row["record_id"],
+                                template_id=row["template_id"], variant=row["variant"]))
     return kept
 
 

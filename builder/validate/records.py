@@ -13,21 +13,17 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ValidationError
 
 from builder.hashing import record_id, record_ids
-from builder.read import POSITION
+from builder.ledger import Drop
+from builder.rows import POSITION
 from schemas import RECORD_MODELS, QARecord
 
 QA_FIELDS = list(QARecord.model_fields)
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode  # one encoder, not one per record
 
 
-@dataclass(frozen=True)
-class Invalid:
-    """A record that failed its schema: which field, why, and where it was read."""
-
-    position: int
-    field: str | None
-    reason: str
-    detail: str
+def invalid(position: int, field: str | None, reason: str, detail: str, stage: str = "validate") -> Drop:
+    """A record that failed its schema (or, at `expand`, its templates): which field, why, where it was read."""
+    return Drop(stage=stage, reason=reason, field=field, detail=detail, position=position)
 
 
 def kb_record_id(kind: str, fields: dict) -> str:
@@ -35,8 +31,8 @@ def kb_record_id(kind: str, fields: dict) -> str:
     return record_id(kind, _CANONICAL({name: value for name, value in fields.items() if value is not None}))
 
 
-def validate_kb(kind: str, rows: list[dict]) -> Iterator[tuple[int, BaseModel] | Invalid]:
-    """Each row to its model, or to an Invalid naming the first offending field."""
+def validate_kb(kind: str, rows: list[dict]) -> Iterator[tuple[int, BaseModel] | Drop]:
+    """Each row to its model, or to a `Drop` naming the first offending field."""
     model = RECORD_MODELS[kind]
     for row in rows:
         position = row.pop(POSITION)
@@ -47,9 +43,9 @@ def validate_kb(kind: str, rows: list[dict]) -> Iterator[tuple[int, BaseModel] |
             field = ".".join(str(p) for p in error["loc"]) or None
             missing = error["type"] in ("missing", "string_too_short") or error.get("input", "") is None
             if missing:
-                yield Invalid(position, field, "missing_field", "missing, or empty after cleaning")
+                yield invalid(position, field, "missing_field", "missing, or empty after cleaning")
             else:
-                yield Invalid(position, field, "invalid_field", error["msg"])
+                yield invalid(position, field, "invalid_field", error["msg"])
 
 
 @dataclass(frozen=True)
@@ -57,7 +53,7 @@ class QASplit:
     """QA rows that passed (as an Arrow batch of schema fields) and those that did not."""
 
     valid: pa.RecordBatch
-    invalid: list[Invalid]
+    invalid: list[Drop]
 
 
 def validate_qa(batch: pa.RecordBatch) -> QASplit:
@@ -71,7 +67,7 @@ def validate_qa(batch: pa.RecordBatch) -> QASplit:
     bad = pc.or_(missing_question, pc.is_null(columns["answer"]))
     positions = batch.column(POSITION)
     invalid = [
-        Invalid(position, "question" if mq else "answer", "missing_field", "empty after cleaning")
+        invalid(position, "question" if mq else "answer", "missing_field", "empty after cleaning")
         for position, mq in zip(pc.filter(positions, bad).to_pylist(), pc.filter(missing_question, bad).to_pylist(),
                                  strict=True)
     ]

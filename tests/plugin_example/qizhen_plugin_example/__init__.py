@@ -9,13 +9,14 @@ import pyarrow.compute as pc
 
 from builder.config import SourceConfig
 from builder.export.formats import Format, prompt_column
+from builder.ledger import Drop
 from builder.quality.filters import Batch, Filter
-from builder.read import Reader, RecordError, line_reader
+from builder.read import Reader, line_reader, unreadable
 
 Fields = dict[str, str | None]
 
 
-def _qa_blocks(lines: Iterable[str], _source: SourceConfig) -> Iterator[tuple[int, Fields | RecordError]]:
+def _qa_blocks(lines: Iterable[str], _source: SourceConfig) -> Iterator[tuple[int, Fields | Drop]]:
     """Blocks of lines separated by blank lines, each numbered by its first line."""
     block: list[str] = []
     start = 0
@@ -30,13 +31,13 @@ def _qa_blocks(lines: Iterable[str], _source: SourceConfig) -> Iterator[tuple[in
         yield start, _pair(block)
 
 
-def _pair(block: list[str]) -> Fields | RecordError:
+def _pair(block: list[str]) -> Fields | Drop:
     """A 问： line and an 答： line make a QA record; anything else in the block is a reject with its reason."""
     keys = {"问": "question", "答": "answer"}
     fields = {keys[key]: value.strip() for key, sep, value in (line.partition("：") for line in block)
               if sep and key in keys}
     if len(fields) != 2 or len(block) != 2:
-        return RecordError("not_a_qa_pair", "a block is one 问： line and one 答： line")
+        return unreadable("not_a_qa_pair", "a block is one 问： line and one 答： line")
     return fields
 
 
