@@ -1,19 +1,25 @@
-"""The Arrow schema of output rows: the columns of `schemas.OutputRow`, typed for Parquet and datasets."""
+"""The Arrow schema of output rows, generated from `schemas.OutputRow`: one declaration of the columns, typed for
+Parquet and datasets (a str is a string, an int an int32, and a column is nullable where the model allows None)."""
+
+import types
+from typing import get_args
 
 import pyarrow as pa
+from pydantic.fields import FieldInfo
 
-ROW_SCHEMA = pa.schema(
-    [
-        pa.field("instruction", pa.string(), nullable=False),
-        pa.field("input", pa.string(), nullable=False),
-        pa.field("output", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("record_id", pa.string(), nullable=False),
-        pa.field("template_id", pa.string()),
-        pa.field("variant", pa.int32()),
-    ]
-)
+from schemas.row import OutputRow
+
+ARROW_TYPES = {str: pa.string(), int: pa.int32()}
+
+
+def arrow_field(name: str, info: FieldInfo) -> pa.Field:
+    """The Arrow column of one model field."""
+    options = get_args(info.annotation) if isinstance(info.annotation, types.UnionType) else (info.annotation,)
+    value = next(option for option in options if option is not type(None))
+    return pa.field(name, ARROW_TYPES[value], nullable=type(None) in options)
+
+
+ROW_SCHEMA = pa.schema([arrow_field(name, info) for name, info in OutputRow.model_fields.items()])
 FEATURES = {field.name: str(field.type) for field in ROW_SCHEMA}  # column -> `datasets` dtype ("string", "int32")
 POSITION, ENTITY_COLUMN = "__position", "__entity"  # where a record was read (line or index); its entity
 WORK_SCHEMA = ROW_SCHEMA.append(pa.field(POSITION, pa.int64())).append(pa.field(ENTITY_COLUMN, pa.string()))

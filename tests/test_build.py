@@ -12,6 +12,7 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 
+from schemas.row import OutputRow
 from tests.conftest import QA_ROWS, run, write_jsonl
 
 ALPACA_KEYS = {"instruction", "input", "output"}
@@ -60,7 +61,12 @@ def test_build_loads_with_datasets_and_the_ledger_reconciles(tmp_path: Path, dru
 
 
 def test_rows_are_clean_and_carry_provenance(tmp_path: Path, drug_file: Path, qa_file: Path) -> None:
-    rows = rows_of(build(tmp_path, "--kb", f"drug={drug_file}", "--qa", qa_file))
+    out = build(tmp_path, "--kb", f"drug={drug_file}", "--qa", qa_file)
+    rows = rows_of(out)
+    schema = pq.read_schema(next((out / "data").glob("*.parquet")))
+    assert [(f.name, f.nullable) for f in schema] == [(n, not i.is_required() and i.default is None)
+                                                      for n, i in OutputRow.model_fields.items()]
+    assert all(OutputRow.model_validate(row) for row in rows)  # the model the Arrow schema is generated from
     text = json.dumps(rows, ensure_ascii=False)
     assert "<p>" not in text and "&ldquo;" not in text and "尚不明确" not in text and "None" not in text
     indications = [r for r in rows if r["template_id"] == "drug.indications"]

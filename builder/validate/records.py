@@ -66,7 +66,7 @@ def validate_qa(batch: pa.RecordBatch) -> QASplit:
     missing_question = pc.is_null(columns["question"])
     bad = pc.or_(missing_question, pc.is_null(columns["answer"]))
     positions = batch.column(POSITION)
-    invalid = [
+    drops = [
         invalid(position, "question" if mq else "answer", "missing_field", "empty after cleaning")
         for position, mq in zip(pc.filter(positions, bad).to_pylist(), pc.filter(missing_question, bad).to_pylist(),
                                  strict=True)
@@ -75,7 +75,7 @@ def validate_qa(batch: pa.RecordBatch) -> QASplit:
     valid = pa.RecordBatch.from_pydict(
         {name: pc.filter(values, keep) for name, values in columns.items()} | {POSITION: pc.filter(positions, keep)}
     )
-    return QASplit(valid, invalid)
+    return QASplit(valid, drops)
 
 
 def _column(batch: pa.RecordBatch, name: str) -> pa.Array:
