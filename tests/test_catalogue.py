@@ -9,7 +9,7 @@ from jinja2.exceptions import TemplateError
 from builder.config import SHIPPED_TEMPLATES as SHIPPED
 from builder.errors import UserError
 from builder.expand.catalogue import load_catalogue
-from builder.expand.expander import Expander, variant_indices
+from builder.expand.expander import Expander
 from builder.expand.render import compile_renderer, make_environment, sentence
 from schemas.drug import DrugRecord
 from tests.conftest import run
@@ -68,12 +68,23 @@ def test_sentence_closes_text_with_one_mark() -> None:
     assert sentence("会头痛吗？") == "会头痛吗？"
 
 
-def test_variant_choice_is_stable_and_distinct() -> None:
-    assert variant_indices("drug-a", "drug.x", 1, 7, 1) == variant_indices("drug-a", "drug.x", 1, 7, 1)
-    picks = variant_indices("drug-a", "drug.x", 1, 7, 3)
-    assert len(set(picks)) == 3 and variant_indices("drug-a", "drug.x", 1, 2, 5) in ([0, 1], [1, 0])
-    spread = {variant_indices(f"drug-{i}", "drug.x", 1, 7, 1)[0] for i in range(200)}
-    assert spread == set(range(7))
+def test_variant_choice_is_stable_and_distinct(tmp_path: Path) -> None:
+    """Through `Expander.expand`, the path a build takes: the phrasing hashed from (record, seed, template)."""
+    questions = "[" + ", ".join(f'"{{{{ name }}}}问法{i}？"' for i in range(7)) + "]"
+    entries = load_catalogue([catalogue_with(tmp_path, "{{ indications }}", questions)], ["drug"]).entries["drug"]
+    context = DrugRecord(name="布洛芬", indications="用于疼痛。").model_dump()
+
+    def picks(record_id: str, variants: int, seed: int = 1) -> list[int]:
+        return [row[1] for row in Expander(entries, seed, variants).expand(context, record_id)]
+
+    assert picks("drug-a", 1) == picks("drug-a", 1) and len(picks("drug-a", 1)) == 1
+    three = picks("drug-a", 3)
+    assert len(set(three)) == 3 and three[1:] == [(three[0] + 1) % 7, (three[0] + 2) % 7]
+    assert sorted(picks("drug-a", 9)) == list(range(7))  # never more phrasings than the template has
+    assert {picks(f"drug-{i}", 1)[0] for i in range(200)} == set(range(7))
+    assert [picks("drug-a", 1, seed)[0] for seed in range(20)] != [picks("drug-a", 1)[0]] * 20
+    rows = Expander(entries, 1, 3).expand(context, "drug-a")
+    assert [row[2] for row in rows] == [f"布洛芬问法{i}？" for i in three]  # the row's question is its variant
 
 
 def test_expand_counts_skips_by_missing_field() -> None:

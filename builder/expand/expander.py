@@ -17,14 +17,10 @@ from builder.hashing import SEPARATOR
 Row = tuple[str, int, str, str, str]  # template id, variant, instruction, input, output
 
 
-def variant_indices(record_id: str, template_id: str, seed: int, phrasings: int, count: int) -> list[int]:
+def _phrasings(hashed: int, phrasings: int, count: int) -> list[int] | tuple[int]:
     """`count` distinct phrasing indices, starting at the hashed one and walking on from there."""
-    return _walk(xxhash.xxh3_64_intdigest(_prefix(record_id, seed) + template_id.encode("utf-8")), phrasings, count)
-
-
-def _walk(hashed: int, phrasings: int, count: int) -> list[int]:
     start = hashed % phrasings
-    return [(start + step) % phrasings for step in range(min(count, phrasings))]
+    return (start,) if count == 1 else [(start + step) % phrasings for step in range(min(count, phrasings))]
 
 
 def _prefix(record_id: str, seed: int) -> bytes:
@@ -110,7 +106,7 @@ class Expander:
         answer = entry.answer(context).strip()
         given = entry.input(context).strip() if entry.input is not None else ""
         hashed = xxhash.xxh3_64_intdigest(prefix + plan.key)
-        for index in _walk(hashed, len(used), self.count) if self.count > 1 else (hashed % len(used),):
+        for index in _phrasings(hashed, len(used), self.count):
             rows.append((entry.id, index, entry.questions[index](context).strip(), given, answer))
             used[index] += 1
         plan.tally.applied += 1
