@@ -32,7 +32,7 @@ from builder.expand.render import make_environment
 from builder.read import detect, read_source
 from builder.rows import POSITION
 from builder.validate.fields import resolve_columns
-from builder.validate.records import Invalid, kb_record_id, validate_kb
+from builder.validate.records import validate_kb
 
 
 def drug_contexts(path: Path) -> list[tuple[str, dict]]:
@@ -44,10 +44,8 @@ def drug_contexts(path: Path) -> list[tuple[str, dict]]:
         mapping, _ = resolve_columns("drug", names, {})
         batch = pa.RecordBatch.from_arrays([raw.records.column(c) for c in [*mapping, POSITION]],
                                            names=[*mapping.values(), POSITION])
-        for result in validate_kb("drug", clean_batch(batch, frozenset({POSITION})).to_pylist()):
-            if not isinstance(result, Invalid):
-                context = result[1].model_dump()
-                contexts.append((kb_record_id("drug", context), context))
+        checked = validate_kb("drug", clean_batch(batch, frozenset({POSITION})).to_pylist())
+        contexts += [(valid.record_id, valid.fields) for valid in checked.valid]
     return contexts
 
 

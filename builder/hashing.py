@@ -1,4 +1,5 @@
-"""Stable 64-bit hashes (xxh3, specified and platform-independent) for ids, phrasing choice and shuffle keys."""
+"""Stable 64-bit hashes, the same on every machine and run: record ids of every kind (`record_ids`, a compiled
+hash of each content's bytes read little-endian), and xxh3 keys for seeds, phrasing choice and shuffle order."""
 
 import numpy as np
 import pyarrow as pa
@@ -15,14 +16,9 @@ def hash64(*parts: object) -> int:
     return xxhash.xxh3_64_intdigest(SEPARATOR.join(map(str, parts)).encode("utf-8"))
 
 
-def record_id(kind: str, content: str) -> str:
-    """A record's id from its content, so ids do not change with file order or batching."""
-    return f"{kind}-{xxhash.xxh3_64_hexdigest(content.encode('utf-8'))}"
-
-
 def record_ids(kind: str, contents: pa.Array) -> pa.Array:
-    """`record_id`'s shape ("kind-" and 16 hex digits) for a whole column, keyed by `shingles.text_keys`
-    (a compiled hash of each value's bytes) instead of one Python call per row: for QA pairs, which are many."""
+    """The id of each record from its content ("kind-" and the 16 hex digits of `shingles.text_keys`), so ids do
+    not change with file order or batching; the one id function of every kind, over a whole column."""
     digits = np.frombuffer(b"0123456789abcdef", np.uint8)
     keys = text_keys(contents).astype(">u8").view(np.uint8).reshape(-1, 8)
     hexed = np.stack([digits[keys >> 4], digits[keys & 15]], axis=2).reshape(-1, 16)
@@ -37,7 +33,7 @@ _HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint
 
 
 def id_numbers(record_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """The hash inside each record id (`record_id`: kind, '-', 16 hex digits) as a number, for a whole column."""
+    """The hash inside each record id (`record_ids`: kind, '-', 16 hex digits) as a number, for a whole column."""
     tail = pc.utf8_slice_codeunits(record_ids, -16)
     tail = tail.combine_chunks() if isinstance(tail, pa.ChunkedArray) else tail
     start = np.frombuffer(tail.buffers()[1], np.int32, 1, tail.offset * 4)[0] if len(tail) else 0

@@ -19,11 +19,11 @@ from builder.config import BuildConfig
 from builder.errors import UserError
 from builder.eval.extract import extract_indications
 from builder.hashing import hash64
-from builder.ledger import Drop, Ledger
+from builder.ledger import Ledger
 from builder.quality.normalize import entity_name
 from builder.read import detect
 from builder.run.units import cleaned_batches
-from builder.validate.records import kb_record_id, validate_kb
+from builder.validate.records import validate_kb
 from schemas import KB_KINDS, RECORD_MODELS
 
 
@@ -47,11 +47,9 @@ def sample_items(config: BuildConfig, count: int) -> list[Item]:
         if source.kind == "qa":
             continue
         for batch in cleaned_batches(source, detect(source), config, ledger):
-            for result in validate_kb(source.kind, batch.to_pylist()):
-                if isinstance(result, Drop):
-                    continue
-                record = result[1]
-                items = _items(source.kind, record, kb_record_id(source.kind, record.model_dump()))
+            for valid in validate_kb(source.kind, batch.to_pylist()).valid:
+                record = valid.record
+                items = _items(source.kind, record, valid.record_id)
                 key = (source.kind, entity_name(record.name))
                 if items and key not in candidates:
                     candidates[key] = items

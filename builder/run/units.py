@@ -26,7 +26,7 @@ from builder.quality.stage import TEXT_COLUMNS, Quality, QualityReport
 from builder.read import WHOLE, Detected, Shard, read_source, shards
 from builder.rows import ENTITY_COLUMN, POSITION, SPOOL_SCHEMA, WORK_SCHEMA, template_rows
 from builder.validate.fields import check_user_mapping, resolve_columns
-from builder.validate.records import invalid, kb_record_id, qa_record_ids, validate_kb, validate_qa
+from builder.validate.records import invalid, qa_record_ids, validate_kb, validate_qa
 from schemas import KB_KINDS
 
 Progress = Callable[[str], Callable[[int], None]]
@@ -203,13 +203,11 @@ def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ru
     """Validates each record with its model, checks it as a whole, and expands it through the catalogue."""
     expander = run.expanders[source.kind]
     columns: dict[str, list] = {name: [] for name in WORK_SCHEMA.names}
-    for result in validate_kb(source.kind, batch.to_pylist()):
-        if isinstance(result, Drop):
-            run.ledger.reject(_placed(result, source, detected))
-            continue
-        position, record = result
-        context = record.model_dump()
-        rid = kb_record_id(source.kind, context)
+    checked = validate_kb(source.kind, batch.to_pylist())
+    for drop in checked.invalid:
+        run.ledger.reject(_placed(drop, source, detected))
+    for valid in checked.valid:
+        position, record, context, rid = valid.position, valid.record, valid.fields, valid.record_id
         where = f"{source.name}:{position}"
         entity = f"{source.kind}:{entity_name(record.name)}"
         if drop := run.quality.check_record(entity, record.name, record.aliases, rid, where):

@@ -5,14 +5,13 @@ many and flat, so the schema's required fields are checked over whole Arrow colu
 """
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ValidationError
 
-from builder.hashing import record_id, record_ids
+from builder.hashing import record_ids
 from builder.ledger import Drop
 from builder.rows import POSITION
 from schemas import RECORD_MODELS, QARecord
@@ -26,26 +25,47 @@ def invalid(position: int, field: str | None, reason: str, detail: str, stage: s
     return Drop(stage=stage, reason=reason, field=field, detail=detail, position=position)
 
 
-def kb_record_id(kind: str, fields: dict) -> str:
-    """The id of a record from its fields (its flat `model_dump()`), absent ones left out."""
-    return record_id(kind, _CANONICAL({name: value for name, value in fields.items() if value is not None}))
+@dataclass(frozen=True)
+class Valid:
+    """A knowledge-base record that passed its model: where it was read, the model, its fields, its id."""
+
+    position: int
+    record: BaseModel
+    fields: dict
+    record_id: str
 
 
-def validate_kb(kind: str, rows: list[dict]) -> Iterator[tuple[int, BaseModel] | Drop]:
-    """Each row to its model, or to a `Drop` naming the first offending field."""
+@dataclass(frozen=True)
+class KBSplit:
+    """Knowledge-base records that passed their model, in read order, and drops for those that did not."""
+
+    valid: list[Valid]
+    invalid: list[Drop]
+
+
+def validate_kb(kind: str, rows: list[dict]) -> KBSplit:
+    """Each row to its model, or to a `Drop` naming the first offending field. A record's id hashes its fields
+    (its flat `model_dump()`, absent ones left out) the way a QA pair's hashes its texts."""
     model = RECORD_MODELS[kind]
+    passed: list[tuple[int, BaseModel]] = []
+    drops: list[Drop] = []
     for row in rows:
         position = row.pop(POSITION)
         try:
-            yield position, model.model_validate(row)
+            passed.append((position, model.model_validate(row)))
         except ValidationError as exc:
             error = exc.errors()[0]
             field = ".".join(str(p) for p in error["loc"]) or None
             missing = error["type"] in ("missing", "string_too_short") or error.get("input", "") is None
             if missing:
-                yield invalid(position, field, "missing_field", "missing, or empty after cleaning")
+                drops.append(invalid(position, field, "missing_field", "missing, or empty after cleaning"))
             else:
-                yield invalid(position, field, "invalid_field", error["msg"])
+                drops.append(invalid(position, field, "invalid_field", error["msg"]))
+    dumped = [record.model_dump() for _, record in passed]
+    canonical = [_CANONICAL({name: value for name, value in fields.items() if value is not None}) for fields in dumped]
+    ids = record_ids(kind, pa.array(canonical, pa.string())).to_pylist()
+    return KBSplit([Valid(position, record, fields, rid)
+                    for (position, record), fields, rid in zip(passed, dumped, ids, strict=True)], drops)
 
 
 @dataclass(frozen=True)
