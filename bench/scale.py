@@ -3,6 +3,7 @@
     python bench/scale.py [--scale F] [--workdir DIR] [--keep] [--seed N]
                           [--only floor|naive|builder|builder-4x] [--skip-naive] [--skip-4x]
                           [--builder-cmd CMD] [--workers N] [--timeout S] [--strict] [--repeat N]
+                          [--baseline PATH] [--write-baseline]
 
 1. Generates the synthetic workload (``bench/workload.py``) into a temp dir (or
    ``--workdir``; reused when a matching ``workload.json`` manifest is already there),
@@ -26,7 +27,15 @@
    * builder-4x: the same on the 4x workload
 3. Prints a table, the builder/floor, naive/builder and 4x/1x ratios, the wall and CPU seconds of
    each stage of the median builder run (from its ``--timings``; "start-up" is the rest: the
-   interpreter, imports and options), and as the LAST line one JSON object.
+   interpreter, imports and options), then the key figures beside those of the baseline
+   (``--baseline PATH``, default ``bench/baseline.json``: the reference run, checked in) with
+   this/baseline ratios and the baseline's date, commit and machine (one line instead when the
+   file is missing or unreadable), and as the LAST line one JSON object, the summary.
+4. With ``--write-baseline``, writes that summary to ``--baseline`` (indented JSON, sorted keys)
+   with a ``recorded`` object: UTC date, git commit (short, "+dirty" with uncommitted changes),
+   command line, Python, pyarrow, numba and numpy versions, CPU count and machine. The reference
+   is recorded with ``python bench/scale.py --scale 1 --workdir /tmp/bench1 --repeat 3
+   --write-baseline``. It is refused (exit 2) when the builder stage failed or did not run.
 
 A stage that fails (non-zero exit, missing CLI, timeout) is reported as FAILED with the
 tail of its stderr; the script carries on and exits 0 unless ``--strict``.
@@ -37,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shlex
 import shutil
 import signal
@@ -46,6 +56,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -271,6 +282,120 @@ def fmt(v, spec: str) -> str:
 
 STAGES = ("floor", "naive", "builder", "builder-4x")
 
+# The figures set beside the baseline's: (summary key, label, format as in the table above).
+KEY_FIGURES = (
+    ("floor_s", "floor wall s", ",.2f"),
+    ("builder_s", "builder wall s", ",.2f"),
+    ("builder_over_floor", "builder/floor wall", ".2f"),
+    ("builder_cpu_s", "builder CPU s", ",.2f"),
+    ("peak_rss_mb", "builder peak RSS MB", ",.1f"),
+    ("rss_4x_mb", "builder-4x peak RSS MB", ",.1f"),
+    ("naive_over_builder", "naive/builder wall", ".2f"),
+    ("builder_4x_s", "builder-4x wall s", ",.2f"),
+    ("builder_rows", "builder rows", ",d"),
+)
+
+
+def number(v: object) -> float | int | None:
+    """A figure usable in a comparison, else None: a hand-edited baseline may hold anything."""
+    return v if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def show(v: float | int | None, spec: str = "g") -> str:
+    """A figure formatted with ``spec``, "-" when absent; an integer spec rounds, since a hand-edited baseline
+    may say 3089.0."""
+    if v is None:
+        return "-"
+    return format(round(v) if spec.endswith("d") else v, spec)
+
+
+def load_baseline(path: Path) -> tuple[dict | None, str]:
+    """The baseline summary at ``path``, or (None, one line saying why not): a missing or broken file must
+    not cost the run its report."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, f"baseline: none at {path} (record one with --write-baseline)"
+    except (OSError, ValueError) as e:
+        return None, f"baseline: cannot read {path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    if not isinstance(data, dict):
+        return None, f"baseline: cannot read {path}: not a JSON object"
+    return data, ""
+
+
+def describe_recorded(rec: object) -> str:
+    """One line naming when, from which commit and on what machine a baseline was measured, so a reader can
+    tell whether a difference is the code's or the machine's."""
+    if not isinstance(rec, dict):
+        return "recorded: unknown (no \"recorded\" object)"
+    cpus = rec.get("cpu_count")
+    return (f"recorded {rec.get('date') or '?'}, commit {rec.get('commit') or '?'}, "
+            f"{rec.get('machine') or '?'} with {cpus if cpus is not None else '?'} CPUs, "
+            f"Python {rec.get('python') or '?'}")
+
+
+def print_comparison(summary: dict, baseline: dict, path: Path) -> None:
+    """This run's key figures beside the baseline's and their ratio, so every run shows how far it is from
+    the reference without anyone copying figures by hand."""
+    print(f"\nagainst the baseline ({path}; {describe_recorded(baseline.get('recorded'))}):")
+    for key in ("scale", "workers"):
+        if number(baseline.get(key)) != number(summary.get(key)):
+            print(f"  note: {key} {show(number(summary.get(key)))} here, {show(number(baseline.get(key)))} "
+                  f"in the baseline: the figures are not like for like")
+    print(f"  {'figure':<24} {'baseline':>12} {'this run':>12} {'this/base':>10}")
+    for key, label, spec in KEY_FIGURES:
+        base, this = number(baseline.get(key)), number(summary.get(key))
+        print(f"  {label:<24} {show(base, spec):>12} {show(this, spec):>12} {fmt(ratio_of(this, base), '10.3f')}")
+
+
+def git_commit(exclude: Path | None = None) -> str | None:
+    """The short hash of HEAD, with "+dirty" when tracked files differ from it (``exclude``, the baseline file
+    being rewritten, aside), so a baseline names the code it measured; None without git or outside a repository."""
+    spec = ["--", "."]
+    if exclude is not None and exclude.resolve().is_relative_to(REPO):
+        spec.append(f":(exclude){exclude.resolve().relative_to(REPO)}")
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, timeout=30)
+        if head.returncode != 0:
+            return None
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", *spec], cwd=REPO,
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    dirty = status.returncode != 0 or bool(status.stdout.strip())
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def recorded_info(baseline: Path) -> dict:
+    """Where and how a baseline was measured. The library versions are those of the interpreter running
+    this script (the floor and naive run with it; the builder too unless --builder-cmd says otherwise)."""
+    versions: dict[str, str | None] = {}
+    for name in ("pyarrow", "numba", "numpy"):
+        try:
+            versions[name] = __import__(name).__version__
+        except Exception:  # absent or broken: record that, do not fail the write
+            versions[name] = None
+    return {
+        "date": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "commit": git_commit(baseline),
+        "command": shlex.join(sys.argv),
+        "python": platform.python_version(),
+        **versions,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+    }
+
+
+def write_baseline(path: Path, summary: dict) -> None:
+    """Write the summary and how it was recorded as the new baseline; through a temporary file, so an
+    interrupted write leaves the old baseline whole."""
+    data = {**summary, "recorded": recorded_info(path)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Benchmark build-instructions against a floor and a naive script.")
@@ -288,7 +413,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strict", action="store_true", help="exit 1 if any stage failed")
     ap.add_argument("--repeat", type=int, default=1,
                     help="time the floor and the builder N times each, taking turns, and report the median run")
+    ap.add_argument("--baseline", type=Path, default=HERE / "baseline.json",
+                    help="the reference figures printed beside this run's (default: bench/baseline.json)")
+    ap.add_argument("--write-baseline", action="store_true",
+                    help="write this run's figures to --baseline (refused unless the builder ran and succeeded)")
     args = ap.parse_args(argv)
+    if args.write_baseline and args.only not in (None, "builder"):
+        print(f"error: --write-baseline needs the builder stage, and --only {args.only} leaves it out",
+              file=sys.stderr)
+        return 2
 
     if args.workdir:
         work = args.workdir.resolve()
@@ -434,8 +567,24 @@ def main(argv: list[str] | None = None) -> int:
             "time_4x_over_1x": r3(time_4x_ratio),
             "builder_stages": stages,
         }
+        baseline, why_not = load_baseline(args.baseline)
+        if baseline is None:
+            print(f"\n{why_not}")
+        else:
+            print_comparison(summary, baseline, args.baseline)
         sys.stdout.flush()
         print(json.dumps(summary), flush=True)
+        if args.write_baseline:
+            if builder is None or not builder.ok:
+                print(f"error: not writing {args.baseline}: the builder stage failed or did not run",
+                      file=sys.stderr)
+                return 2
+            try:
+                write_baseline(args.baseline, summary)
+            except OSError as e:
+                print(f"error: cannot write {args.baseline}: {e}", file=sys.stderr)
+                return 2
+            print(f"baseline written: {args.baseline}", file=sys.stderr)
         if args.strict and not all(r.ok for r in results):
             return 1
         return 0
