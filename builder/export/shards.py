@@ -94,7 +94,7 @@ def write_hf(splits: list[str], folder: Path) -> None:
     for name in splits:
         shards = sorted((folder / name).glob("data-*.arrow"))
         (folder / name / "dataset_info.json").write_text(json.dumps(HF_INFO), encoding="utf-8")
-        state = {"_data_files": [{"filename": shard.name} for shard in shards],
+        state: dict[str, object] = {"_data_files": [{"filename": shard.name} for shard in shards],
                  "_fingerprint": f"{hash64(name, *((s.name, s.stat().st_size) for s in shards)):016x}",
                  "_format_columns": None, "_format_kwargs": {}, "_format_type": None,
                  "_output_all_columns": False, "_split": name}

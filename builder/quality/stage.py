@@ -29,6 +29,7 @@ from builder.quality.normalize import fold_array
 from builder.quality.pii import scrub_array
 
 TEXT_COLUMNS = ("instruction", "input", "output")
+Dropped = dict[int, tuple[Drop, int | None]]  # spooled row -> why it went, and the row kept in its place
 
 
 @dataclass
@@ -142,7 +143,7 @@ class Quality:
                 self.near_rows.append(index["near_rows"] + first_row)
                 self.near.load(folder / "near.npy")
 
-    def resolve(self) -> tuple[dict[int, tuple[Drop, int]], dict]:
+    def resolve(self) -> tuple[Dropped, dict]:
         """Duplicates among all spooled rows: {row: (removal, surviving row)}, and a report. The index is
         let go: the rest of the build does not need its memory.
 
@@ -151,11 +152,11 @@ class Quality:
         with returning_large_frees():
             return self._resolve()
 
-    def _resolve(self) -> tuple[dict[int, tuple[Drop, int]], dict]:
+    def _resolve(self) -> tuple[Dropped, dict]:
         ranks, numbers = _joined(self.ranks, np.int32), _joined(self.numbers, np.uint64)
         keys, near, near_rows = _joined(self.keys, np.uint64), self.near, self.near_rows
         self.ranks, self.numbers, self.keys, self.near, self.near_rows = [], [], [], None, []
-        dropped: dict[int, tuple[Drop, int]] = {}
+        dropped: Dropped = {}
         report: dict = {}
         if self.config.dedup.exact and len(ranks):
             duplicate_of = resolve_exact(keys, ranks, numbers)

@@ -32,7 +32,7 @@ from builder.export.shards import Shard, prepare_bucket, sha256_file, shard_rows
 from builder.ledger import Drop, Ledger
 from builder.mix.shuffle import route, spool_batches
 from builder.mix.weights import copies_per_row
-from builder.quality.stage import Quality
+from builder.quality.stage import Dropped, Quality
 from builder.read import Detected, detect
 from builder.rows import POSITION
 from builder.run.execute import Executor, executor_for, shards_per_source
@@ -219,7 +219,7 @@ def _coverage(expanders: dict[str, Expander], config: BuildConfig, ledger: Ledge
     return coverage
 
 
-def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, dict[int, tuple[Drop, int | None]], dict]:
+def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, Dropped, dict]:
     """The stages that need every row: duplicates, then mixing. Returns copies per spooled row, the rows
     dropped (with why, and the row kept instead), and the report."""
     config = run.config
@@ -236,7 +236,7 @@ def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, dict[int, tuple[Dr
     return copies, dropped, report
 
 
-def _account(spool: list[Path], dropped: dict[int, tuple[Drop, int | None]], report: dict, run: Run) -> None:
+def _account(spool: list[Path], dropped: Dropped, report: dict, run: Run) -> None:
     """The ledger side of settling: entries for the dropped rows, and rows added or removed by mixing."""
     if dropped:
         _account_dropped(spool, dropped, run)
@@ -244,7 +244,7 @@ def _account(spool: list[Path], dropped: dict[int, tuple[Drop, int | None]], rep
         run.ledger.counts(name).rows += mixed["rows_after"] - mixed["rows_before"]
 
 
-def _account_dropped(spool: list[Path], dropped: dict[int, tuple[Drop, int | None]], run: Run) -> None:
+def _account_dropped(spool: list[Path], dropped: Dropped, run: Run) -> None:
     """Ledger entries for rows dropped after spooling: a record that loses every row is rejected,
     else its lost rows are listed. A record's rows sit together in the spool, one after another."""
     names = pa.array([source.name for source in run.config.sources])
