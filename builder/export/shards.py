@@ -94,10 +94,12 @@ def write_hf(splits: list[str], folder: Path) -> None:
     for name in splits:
         shards = sorted((folder / name).glob("data-*.arrow"))
         (folder / name / "dataset_info.json").write_text(json.dumps(HF_INFO), encoding="utf-8")
-        state: dict[str, object] = {"_data_files": [{"filename": shard.name} for shard in shards],
-                 "_fingerprint": f"{hash64(name, *((s.name, s.stat().st_size) for s in shards)):016x}",
-                 "_format_columns": None, "_format_kwargs": {}, "_format_type": None,
-                 "_output_all_columns": False, "_split": name}
+        state: dict[str, object] = {
+            "_data_files": [{"filename": shard.name} for shard in shards],
+            "_fingerprint": f"{hash64(name, *((s.name, s.stat().st_size) for s in shards)):016x}",
+            "_format_columns": None, "_format_kwargs": {}, "_format_type": None,
+            "_output_all_columns": False, "_split": name,
+        }
         (folder / name / "state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
     (folder / "dataset_dict.json").write_text(json.dumps({"splits": splits}), encoding="utf-8")
 
