@@ -4,7 +4,7 @@ Record-level checks run before a knowledge-base record is expanded (a verbatim d
 a name already taken under the `first` policy, an evaluation entity); row-level checks run on each
 batch of rows. Every removal carries its stage, reason and, for a duplicate, the id of the row kept.
 Which copy of a duplicate survives must not depend on input order, so duplicates (exact and near)
-are only indexed here, batch by batch, and resolved once every row is known (`resolve`).
+are only indexed here, batch by batch (`duplicates`), and resolved once every row is known.
 """
 
 from collections import Counter
@@ -20,16 +20,13 @@ from builder.config import BuildConfig
 from builder.errors import UserError
 from builder.eval.sets import load_eval_set
 from builder.ledger import Drop
-from builder.memory import returning_large_frees
 from builder.quality.decontaminate import Decontaminator
-from builder.quality.dedup import INDEX_BYTES_PER_ROW, exact_keys, record_numbers, resolve_exact
+from builder.quality.duplicates import DuplicateIndex
 from builder.quality.filters import filter_reasons
-from builder.quality.neardup import NearDupConfig, NearDuplicates
 from builder.quality.normalize import fold_array
 from builder.quality.pii import scrub_array
 
 TEXT_COLUMNS = ("instruction", "input", "output")
-Dropped = dict[int, tuple[Drop, int | None]]  # spooled row -> why it went, and the row kept in its place
 
 
 @dataclass
@@ -54,13 +51,7 @@ class Quality:
         paths = config.decontamination.eval_sets
         stamps = tuple(_stamp(path) for path in paths)
         self.decontaminator = _decontaminator(stamps, config.decontamination.ngram) if paths else None
-        dedup = config.dedup
-        near = NearDupConfig(dedup.threshold, dedup.ngram, seed=config.seed)
-        self.near = NearDuplicates(near) if dedup.near else None
-        self.near_rows: list[np.ndarray] = []
-        self.keys: list[np.ndarray] = []
-        self.ranks: list[np.ndarray] = []
-        self.numbers: list[np.ndarray] = []
+        self.duplicates = DuplicateIndex(config.dedup, config.seed)
         self.records: dict[str, str] = {}
         self.names: dict[str, str] = {}
         self.report = QualityReport()
@@ -109,84 +100,8 @@ class Quality:
         keep = np.ones(rows.num_rows, bool)
         keep[list(removals)] = False
         kept, folded = rows.filter(pa.array(keep)), folded.filter(pa.array(keep))
-        self.ranks.append(np.full(kept.num_rows, rank, np.int32))
-        self.numbers.append(record_numbers(kept))
-        if self.config.dedup.exact:
-            self.keys.append(exact_keys(folded))
-        if self.near is not None and kind == "qa" and kept.num_rows:
-            self.near.add(folded)
-            self.near_rows.append(np.arange(first_spool_row, first_spool_row + kept.num_rows, dtype=np.int64))
+        self.duplicates.add(kept, folded, rank, first_spool_row, free_text=kind == "qa")
         return kept, removals, marks
-
-    def save_index(self, folder: Path) -> None:
-        """Writes the dedup index of the rows seen so far into `folder` (`index.npz`, and the near-duplicate
-        signatures in `near.npy`) and forgets it, for the process that resolves duplicates (`load_index`)."""
-        if self.near is not None:
-            self.near.save(folder / "near.npy")
-        np.savez(folder / "index.npz", keys=_joined(self.keys, np.uint64), ranks=_joined(self.ranks, np.int32),
-                 numbers=_joined(self.numbers, np.uint64), near_rows=_joined(self.near_rows, np.int64))
-        self.keys, self.ranks, self.numbers, self.near_rows = [], [], [], []
-
-    def close(self) -> None:
-        """Stops the near-duplicate index's threads."""
-        if self.near is not None:
-            self.near.close()
-
-    def load_index(self, folder: Path, first_row: int) -> None:
-        """Appends the index `save_index` wrote into `folder`, whose rows were spooled from row `first_row` on.
-        The near-duplicate signatures stay on disk: resolving reads them a band at a time."""
-        with np.load(folder / "index.npz") as index:
-            self.keys.append(index["keys"])
-            self.ranks.append(index["ranks"])
-            self.numbers.append(index["numbers"])
-            if self.near is not None and len(index["near_rows"]):
-                self.near_rows.append(index["near_rows"] + first_row)
-                self.near.load(folder / "near.npy")
-
-    def resolve(self) -> tuple[Dropped, dict]:
-        """Duplicates among all spooled rows: {row: (removal, surviving row)}, and a report. The index is
-        let go: the rest of the build does not need its memory.
-
-        Exact copies first; then near-duplicate clusters of QA rows, whose survivor is chosen the
-        same way (most preferred source, then smallest record id) among the rows still standing."""
-        with returning_large_frees():
-            return self._resolve()
-
-    def _resolve(self) -> tuple[Dropped, dict]:
-        ranks, numbers = _joined(self.ranks, np.int32), _joined(self.numbers, np.uint64)
-        keys, near, near_rows = _joined(self.keys, np.uint64), self.near, self.near_rows
-        self.ranks, self.numbers, self.keys, self.near, self.near_rows = [], [], [], None, []
-        dropped: Dropped = {}
-        report: dict = {}
-        if self.config.dedup.exact and len(ranks):
-            duplicate_of = resolve_exact(keys, ranks, numbers)
-            for row in np.flatnonzero(duplicate_of >= 0).tolist():
-                dropped[row] = (Drop(stage="dedup", reason="exact_duplicate"), int(duplicate_of[row]))
-            report["exact_duplicates"] = {"removed": len(dropped), "index_bytes_per_row": INDEX_BYTES_PER_ROW}
-        if near is not None and near_rows:
-            result = near.resolve()
-            near.close()
-            rows = np.concatenate(near_rows)
-            standing = ~np.isin(rows, np.fromiter(dropped, np.int64, len(dropped)))
-            members = np.flatnonzero((result.cluster >= 0) & standing)
-            order = members[np.lexsort((numbers[rows[members]], ranks[rows[members]], result.cluster[members]))]
-            clusters = result.cluster[order]
-            first = np.ones(len(order), bool)
-            first[1:] = clusters[1:] != clusters[:-1]
-            survivor = rows[order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]]
-            for doc, kept in zip(rows[order[~first]].tolist(), survivor[~first].tolist(), strict=True):
-                dropped[doc] = (Drop(stage="dedup", reason="near_duplicate",
-                                     detail=f"estimated Jaccard >= {self.config.dedup.threshold}"), kept)
-            sizes = np.unique(clusters, return_counts=True)[1]
-            sizes = sizes[sizes > 1]  # a cluster whose other members went as exact copies removes nothing here
-            report["near_duplicates"] = {
-                "clusters": int(len(sizes)), "removed": int((~first).sum()),
-                "largest_cluster": int(sizes.max(initial=0)),
-                "cluster_sizes": {str(s): int(n) for s, n in zip(*np.unique(sizes, return_counts=True), strict=True)},
-                "threshold": self.config.dedup.threshold, "ngram": self.config.dedup.ngram,
-                "index_bytes_per_row": round(result.index_bytes_per_doc, 1),
-            }
-        return dropped, report
 
     def _scrub(self, rows: pa.Table) -> pa.Table:
         for name in TEXT_COLUMNS:
@@ -220,8 +135,4 @@ def _stamp(path: Path) -> tuple[Path, int, int]:
     except FileNotFoundError:
         raise UserError("no such file", file=path, remedy="check the path given to --eval-set or in the config") from None
     return path, stat.st_mtime_ns, stat.st_size
-
-
-def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype)
 

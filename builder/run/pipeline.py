@@ -32,7 +32,8 @@ from builder.export.shards import Shard, prepare_bucket, sha256_file, shard_rows
 from builder.ledger import Drop, Ledger
 from builder.mix.shuffle import route, spool_batches
 from builder.mix.weights import copies_per_row
-from builder.quality.stage import Dropped, Quality
+from builder.quality.duplicates import Dropped
+from builder.quality.stage import Quality
 from builder.read import Detected, detect
 from builder.rows import POSITION
 from builder.run.execute import Executor, executor_for, shards_per_source
@@ -184,7 +185,7 @@ def _merge(results: Iterable[UnitResult], run: Run) -> list[Path]:
                    key=lambda part: (run.ranks[part.source], part.index))
     for part in parts:
         run.ledger.absorb(part.source, part.counts, part.folder)
-        run.quality.load_index(part.folder, run.spooled)
+        run.quality.duplicates.load(part.folder, run.spooled)
         run.spooled += part.rows
         run.text_bytes += part.text_bytes
     for result in collected:
@@ -223,7 +224,7 @@ def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, Dropped, dict]:
     """The stages that need every row: duplicates, then mixing. Returns copies per spooled row, the rows
     dropped (with why, and the row kept instead), and the report."""
     config = run.config
-    dropped, report = run.quality.resolve()
+    dropped, report = run.quality.duplicates.resolve()
     mask = np.zeros(run.spooled, bool)
     mask[list(dropped)] = True
     if any(s.weight is not None or s.target is not None for s in config.sources):

@@ -119,10 +119,10 @@ def run_unit(config: BuildConfig, parts: list[Part], detected: dict[str, Detecte
 
             run_source(source, detected[source.name], run, emit, part.shard)
         run.ledger.close()
-        quality.save_index(where)
+        quality.duplicates.save(where)
         results.append(PartResult(source.name, part.index, where, run.spooled, run.text_bytes,
                                   run.ledger.counts(source.name)))
-    quality.close()
+    quality.duplicates.close()
     pa.default_memory_pool().release_unused()  # a worker process lives on: give freed memory back
     return UnitResult(results, {kind: e.tallies() for kind, e in expanders.items()}, quality.report)
 
