@@ -34,7 +34,7 @@ DICTIONARY = ["input", "source", "kind", "template_id", "variant"]  # few distin
 
 
 @dataclass(frozen=True)
-class Shard:
+class OutputShard:
     """Where one bucket of a split goes: its index among the split's shards, and how many there are."""
 
     split: str
@@ -55,7 +55,7 @@ class Prepared:
     tally: Tally | None  # the report's counts of the bucket's rows, when the build writes a report
 
 
-def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: Shard, folder: Path,
+def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: OutputShard, folder: Path,
                    report: bool) -> Prepared:
     """Gathers one bucket's rows from the spool (`shuffle.bucket_rows`), sorts them into output order and writes
     them as a Parquet shard (hub layout) and a shard of the `datasets` Arrow files: the export of one bucket,

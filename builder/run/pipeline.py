@@ -28,7 +28,7 @@ from builder.expand.expander import Expander
 from builder.export.card import write_card
 from builder.export.formats import open_writers, write_dataset_info
 from builder.export.report import Tally, write_report
-from builder.export.shards import Shard, prepare_bucket, sha256_file, shard_rows, write_hf
+from builder.export.shards import OutputShard, prepare_bucket, sha256_file, shard_rows, write_hf
 from builder.ledger import Drop, Ledger
 from builder.mix.shuffle import route, spool_batches
 from builder.mix.weights import copies_per_row
@@ -307,7 +307,7 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
     for name, (_rows, targets) in buckets.items():
         (tmp / "hf" / name).mkdir(parents=True)
         writers[name] = open_writers(tmp, name, formats, config.system_prompt)
-        calls += [(spool, routes, target, Shard(name, index, len(targets)), tmp, config.report)
+        calls += [(spool, routes, target, OutputShard(name, index, len(targets)), tmp, config.report)
                   for index, target in enumerate(targets)]
     prepared_buckets = executor.map(prepare_bucket, calls)
     meanwhile()

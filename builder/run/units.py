@@ -7,7 +7,7 @@ Knowledge-base sources share one unit, since their records are checked against e
 """
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -87,6 +87,32 @@ class Run:
     @cached_property
     def sources(self) -> dict[str, SourceConfig]:
         return {source.name: source for source in self.config.sources}
+
+
+@dataclass(frozen=True)
+class SourceBatch:
+    """What every step takes and gives: an Arrow table of one source's records or rows, named by its source and
+    how that source counts positions, so that a step can place each drop it makes (`place`)."""
+
+    source: SourceConfig
+    detected: Detected
+    table: pa.Table | pa.RecordBatch
+
+    def then(self, table: pa.Table) -> "SourceBatch":
+        return replace(self, table=table)
+
+    def place(self, drop: Drop, **where: str | int | None) -> Drop:
+        """A step's drop with where it happened: the source, its file, and how positions count there."""
+        return drop.at(source=self.source.name, file=str(self.source.path),
+                       position_kind=self.detected.position_kind, **where)
+
+
+Step = Callable[[SourceBatch, Run], SourceBatch]  # passes on what goes on; writes what it drops to run.ledger
+
+
+def steps_for(kind: str) -> tuple[Step, ...]:
+    """validate → expand (knowledge bases) or validate (QA pairs), then row quality: the steps after cleaning."""
+    return (qa_rows if kind == "qa" else kb_rows, row_quality)
 
 
 def plan_units(config: BuildConfig, detected: dict[str, Detected], shards_per_source: int) -> list[list[Part]]:
@@ -177,9 +203,12 @@ def run_source(
     source: SourceConfig, detected: Detected, run: Run, emit: Callable[[pa.Table], None], shard: Shard = WHOLE
 ) -> None:
     """Streams one source (or shard) through its stages into `emit`."""
+    steps = steps_for(source.kind)
     for batch in cleaned_batches(source, detected, run.config, run.ledger, run.progress, shard):
-        rows = _qa_rows(batch, source, detected, run) if source.kind == "qa" else _kb_rows(batch, source, detected, run)
-        emit(_quality(rows, source, detected, run))
+        named = SourceBatch(source, detected, batch)
+        for step in steps:
+            named = step(named, run)
+        emit(named.table)
         run.ledger.flush()
 
 
@@ -194,40 +223,36 @@ def _rename(batch: pa.RecordBatch, mapping: dict[str, str]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([*arrays, batch.column(POSITION)], names=[*fields, POSITION])
 
 
-def _placed(drop: Drop, source: SourceConfig, detected: Detected, **where: str | int | None) -> Drop:
-    """A stage's drop with where it happened: the source, its file, and how positions count there."""
-    return drop.at(source=source.name, file=str(source.path), position_kind=detected.position_kind, **where)
-
-
-def _kb_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
+def kb_rows(batch: SourceBatch, run: Run) -> SourceBatch:
     """Validates each record with its model, checks it as a whole, and expands it through the catalogue."""
+    source = batch.source
     expander = run.expanders[source.kind]
     columns: dict[str, list] = {name: [] for name in WORK_SCHEMA.names}
-    checked = validate_kb(source.kind, batch.to_pylist())
+    checked = validate_kb(source.kind, batch.table.to_pylist())
     for drop in checked.invalid:
-        run.ledger.reject(_placed(drop, source, detected))
+        run.ledger.reject(batch.place(drop))
     for valid in checked.valid:
         position, record, context, rid = valid.position, valid.record, valid.fields, valid.record_id
         where = f"{source.name}:{position}"
         entity = f"{source.kind}:{entity_name(record.name)}"
         if drop := run.quality.check_record(entity, record.name, record.aliases, rid, where):
-            run.ledger.reject(_placed(drop, source, detected, position=position, field="name", record_id=rid))
+            run.ledger.reject(batch.place(drop, position=position, field="name", record_id=rid))
             continue
         if oversized := _oversized(context):
             drop = invalid(position, oversized, "too_long_field", f"{len(context[oversized]):,} characters, more "
                            f"than the {MAX_TEXT_CHARS:,} a rendered text may hold", stage="expand")
-            run.ledger.reject(_placed(drop, source, detected, record_id=rid))
+            run.ledger.reject(batch.place(drop, record_id=rid))
             continue
         rows = expander.expand(context, rid)
         if not rows:
             missing = expander.missing_fields(context)
             detail = f"no template applies; missing: {', '.join(missing) or 'nothing a template needs'}"
             drop = invalid(position, missing[0] if missing else None, "no_template_applies", detail, stage="expand")
-            run.ledger.reject(_placed(drop, source, detected, record_id=rid))
+            run.ledger.reject(batch.place(drop, record_id=rid))
             continue
         for name, values in template_rows(source.name, source.kind, rid, position, entity, rows).items():
             columns[name].extend(values)
-    return pa.table(columns, schema=WORK_SCHEMA)
+    return batch.then(pa.table(columns, schema=WORK_SCHEMA))
 
 
 def _oversized(context: dict) -> str | None:
@@ -235,15 +260,16 @@ def _oversized(context: dict) -> str | None:
     return next((f for f, v in context.items() if isinstance(v, str) and len(v) > MAX_TEXT_CHARS), None)
 
 
-def _qa_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
+def qa_rows(batch: SourceBatch, run: Run) -> SourceBatch:
     """QA pairs become rows column-wise: the question is the instruction, the answer the output."""
-    checked = validate_qa(batch)
+    source = batch.source
+    checked = validate_qa(batch.table)
     for drop in checked.invalid:
-        run.ledger.reject(_placed(drop, source, detected))
+        run.ledger.reject(batch.place(drop))
     valid = checked.valid
     n = valid.num_rows
     record_ids = qa_record_ids(valid)
-    return pa.table(
+    return batch.then(pa.table(
         {
             "instruction": valid["question"],
             "input": pc.fill_null(valid["input"], ""),
@@ -257,26 +283,27 @@ def _qa_rows(batch: pa.RecordBatch, source: SourceConfig, detected: Detected, ru
             ENTITY_COLUMN: pa.nulls(n, pa.string()),
         },
         schema=WORK_SCHEMA,
-    )
+    ))
 
 
-def _quality(rows: pa.Table, source: SourceConfig, detected: Detected, run: Run) -> pa.Table:
+def row_quality(batch: SourceBatch, run: Run) -> SourceBatch:
     """Row-level quality; a record all of whose rows go is a rejected record, else its lost rows are listed."""
+    rows, source = batch.table, batch.source
     kept, removals, marks = run.quality.rows(rows, source.kind, run.ranks[source.name], run.spooled)
     counts = run.ledger.counts(source.name)
     surviving = set(kept[POSITION].to_pylist())
     counts.kept += len(surviving)
     counts.rows += kept.num_rows
     if not removals and not marks:
-        return kept
+        return batch.then(kept)
     listed = sorted({*removals, *marks})
     meta = dict(zip(listed, rows.select(["record_id", "template_id", "variant", POSITION])
                     .take(pa.array(listed, pa.int64())).to_pylist(), strict=True))
     rejected: set[int] = set()
     for index, removal in sorted(removals.items()):
         row = meta[index]
-        entry = _placed(removal, source, detected, position=row[POSITION], record_id=row["record_id"],
-                        template_id=row["template_id"], variant=row["variant"])
+        entry = batch.place(removal, position=row[POSITION], record_id=row["record_id"],
+                            template_id=row["template_id"], variant=row["variant"])
         if row[POSITION] in surviving:
             run.ledger.remove_row(entry)
         elif row[POSITION] not in rejected:
@@ -284,8 +311,8 @@ def _quality(rows: pa.Table, source: SourceConfig, detected: Detected, run: Run)
             run.ledger.reject(entry)
     for index, mark in sorted(marks.items()):
         row = meta[index]
-        run.ledger.mark(_placed(mark, source, detected, position=row[POSITION], record_id=row["record_id"],
-                                template_id=row["template_id"], variant=row["variant"]))
-    return kept
+        run.ledger.mark(batch.place(mark, position=row[POSITION], record_id=row["record_id"],
+                                    template_id=row["template_id"], variant=row["variant"]))
+    return batch.then(kept)
 
 
