@@ -6,7 +6,27 @@ from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from operator import itemgetter
 from pathlib import Path
-from typing import IO
+from typing import IO, TypedDict, Unpack
+
+
+class Place(TypedDict, total=False):
+    """Where in a source a stage's drop happened, as far as the stage knows: the record or row it names."""
+
+    position: int | None
+    field: str | None
+    record_id: str | None
+    detail: str | None
+    duplicate_of: str | None
+    template_id: str | None
+    variant: int | None
+
+
+class Where(Place, total=False):
+    """`Place` and the source: all of where a drop happened (`Drop.at`)."""
+
+    source: str | None
+    file: str | None
+    position_kind: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,7 +48,7 @@ class Drop:
     template_id: str | None = None
     variant: int | None = None
 
-    def at(self, **where: str | int | None) -> "Drop":
+    def at(self, **where: Unpack[Where]) -> "Drop":
         """The same drop, placed: source, file, position and the record or row it names."""
         return replace(self, **where)
 
@@ -142,6 +162,7 @@ class Ledger:
 
     def _file(self, name: str) -> IO[str]:
         if name not in self._files:
+            assert self.folder is not None, "only a ledger with a folder writes entries (`_write`, `absorb`)"
             self._files[name] = (self.folder / name).open("w", encoding="utf-8")
         return self._files[name]
 

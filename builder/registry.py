@@ -25,7 +25,7 @@ def plugin_names(component: str) -> list[str]:
     return sorted(point.name for point in entry_points(group=PLUGIN_GROUPS[component]))
 
 
-def with_plugins(component: str, builtin: Mapping[str, T], kind: type) -> dict[str, T]:
+def with_plugins(component: str, builtin: Mapping[str, T], kind: type[T]) -> dict[str, T]:
     """The built-ins, then every plug-in's component of this kind by its entry-point name; a plug-in that
     reuses a built-in name or gives something other than a `kind` is an error naming the entry point."""
     found = dict(builtin)

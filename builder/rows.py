@@ -9,7 +9,7 @@ from pydantic.fields import FieldInfo
 
 from schemas.row import OutputRow
 
-ARROW_TYPES = {str: pa.string(), int: pa.int32()}
+ARROW_TYPES: dict[object, pa.DataType] = {str: pa.string(), int: pa.int32()}
 
 
 def arrow_field(name: str, info: FieldInfo) -> pa.Field:

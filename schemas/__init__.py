@@ -2,7 +2,8 @@
 
 Every model in a module of this package that sets `kind` is a kind, and so is every model a plug-in names
 in the entry-point group `qizhen_instructions.kinds`. Each list of kinds (the config's, the command line's,
-the evaluation builder's, the field table) derives from `RECORD_MODELS`.
+the evaluation builder's, the field table) derives from `RECORD_MODELS`; `KB_MODELS` holds its knowledge-base
+kinds, typed as `KBRecord` subclasses.
 """
 
 import importlib
@@ -26,9 +27,9 @@ def _kinds_here() -> list[type[BaseModel]]:
     return found
 
 
-def _discover() -> dict[str, type[BaseModel]]:
+def _discover() -> dict[str, type[KBRecord] | type[QARecord]]:
     """The kinds of this package and of installed plug-ins; a kind named twice is a packaging mistake."""
-    models: dict[str, type[BaseModel]] = {}
+    models: dict[str, type[KBRecord] | type[QARecord]] = {}
     plugins = [point.load() for point in entry_points(group=ENTRY_POINTS)]
     for model in [*_kinds_here(), *plugins]:
         if not (isinstance(model, type) and issubclass(model, (KBRecord, QARecord))):
@@ -38,7 +39,9 @@ def _discover() -> dict[str, type[BaseModel]]:
     return dict(sorted(models.items()))
 
 
-RECORD_MODELS: dict[str, type[BaseModel]] = _discover()
-KB_KINDS: tuple[str, ...] = tuple(kind for kind, model in RECORD_MODELS.items() if issubclass(model, KBRecord))
+RECORD_MODELS: dict[str, type[KBRecord] | type[QARecord]] = _discover()
+KB_MODELS: dict[str, type[KBRecord]] = {kind: model for kind, model in RECORD_MODELS.items()
+                                        if issubclass(model, KBRecord)}
+KB_KINDS: tuple[str, ...] = tuple(KB_MODELS)
 
-__all__ = ["KB_KINDS", "KBRecord", "QARecord", "RECORD_MODELS"]
+__all__ = ["KB_KINDS", "KB_MODELS", "KBRecord", "QARecord", "RECORD_MODELS"]

@@ -47,7 +47,9 @@ def reads_as_nature_meridian(text: str) -> bool:
 
 def split_outside_brackets(text: str) -> list[str]:
     """Names split on 、，；/| and 。 but never inside brackets: "山姜（《某本草》），土姜、野姜" is three names."""
-    items, current, depth = [], [], 0
+    items: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char in OPENING:
             depth += 1

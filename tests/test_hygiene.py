@@ -1,5 +1,6 @@
-"""Hygiene the README's test command holds, so CI holds it too: ruff is clean, no builder module grows past the
-size a reader takes in, and the compiled kernels' tests pass with numba's bounds checks on."""
+"""Hygiene the README's test command holds, so CI holds it too: ruff is clean, the typed core (builder, schemas)
+type-checks with mypy, no builder module grows past the size a reader takes in, and the compiled kernels' tests
+pass with numba's bounds checks on."""
 
 import os
 import shutil
@@ -20,6 +21,16 @@ def test_ruff_is_clean() -> None:
         pytest.skip("ruff is not installed: pip install -e '.[test]'")
     done = subprocess.run([ruff, "check", "--no-cache", str(REPO)], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stdout[-4000:]
+
+
+def test_mypy_is_clean(tmp_path: Path) -> None:
+    """`mypy` in the repository root, as pyproject.toml configures it; its cache goes to tmp_path, not the repo."""
+    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent)) or shutil.which("mypy")
+    if mypy is None:
+        pytest.skip("mypy is not installed: pip install -e '.[test]'")
+    done = subprocess.run([mypy, "--cache-dir", str(tmp_path / "mypy"), "--no-color-output"],
+                          capture_output=True, text=True, cwd=REPO, timeout=1200)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
 
 
 def test_no_builder_module_is_too_long_to_read() -> None:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
@@ -68,7 +68,7 @@ def assemble(
         for kind in fitting:
             mapping.setdefault(kind, {})[column] = target
     _quality_flags(data, settings)
-    data["templates"] = [*data.get("templates", []), *map(str, settings.pop("templates", None) or ())]
+    data["templates"] = [*data.get("templates", []), *map(str, cast(tuple[Path, ...], settings.pop("templates", None) or ()))]
     if settings.pop("replace_templates", False):
         data["replace_templates"] = True
     if settings.get("split"):
@@ -99,14 +99,14 @@ def _quality_flags(data: dict, settings: dict) -> None:
     if prefer := settings.pop("prefer", ()):
         data["prefer"] = list(prefer)
     names = {s.get("name") or Path(s["path"]).stem: s for s in data.get("sources", [])}
-    for flag, key, cast in (("weights", "weight", float), ("targets", "target", int)):
+    for flag, key, parse in (("weights", "weight", float), ("targets", "target", int)):
         for value in settings.pop(flag, ()):
             name, amount = _pair(value, f"--{key}")
             if name not in names:
                 raise UserError(f"--{key} {value}: no source named '{name}'",
                                 remedy=f"sources are: {', '.join(names) or '(none)'}")
             try:
-                names[name][key] = cast(amount)
+                names[name][key] = parse(amount)
             except ValueError as exc:
                 raise UserError(f"--{key} {value}: '{amount}' is not a number", remedy=f"write e.g. --{key} "
                                 f"{_EXAMPLES['--' + key]}") from exc

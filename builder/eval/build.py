@@ -24,7 +24,7 @@ from builder.quality.normalize import entity_name
 from builder.read import detect
 from builder.run.units import cleaned_batches
 from builder.validate.records import validate_kb
-from schemas import KB_KINDS, RECORD_MODELS
+from schemas import KB_KINDS, KB_MODELS, KBRecord
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ def sample_items(config: BuildConfig, count: int) -> list[Item]:
                 if items and key not in candidates:
                     candidates[key] = items
     if not candidates:
-        asked = "; ".join(f"{kind}: {', '.join(f for f, _ in RECORD_MODELS[kind].eval_questions)}" for kind in KB_KINDS
-                          if RECORD_MODELS[kind].eval_questions)
+        asked = "; ".join(f"{kind}: {', '.join(f for f, _ in KB_MODELS[kind].eval_questions)}" for kind in KB_KINDS
+                          if KB_MODELS[kind].eval_questions)
         raise UserError(f"no record with a field an evaluation asks about ({asked})",
                         remedy="give a knowledge base with --kb KIND=PATH whose records fill one of those fields")
     picked = []
@@ -65,10 +65,10 @@ def sample_items(config: BuildConfig, count: int) -> list[Item]:
     return picked
 
 
-def _items(kind: str, record, record_id: str) -> list[Item]:
+def _items(kind: str, record: KBRecord, record_id: str) -> list[Item]:
     """The kind's questions the record can answer: those whose field yields a gold list."""
     items = []
-    for field, question in RECORD_MODELS[kind].eval_questions:
+    for field, question in KB_MODELS[kind].eval_questions:
         text = getattr(record, field)
         gold = extract_indications(text) if text else []
         if gold:
@@ -82,7 +82,7 @@ def write_eval(items: list[Item], out: Path) -> list[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for kind in dict.fromkeys(i.kind for i in items):
-        model = RECORD_MODELS[kind]
+        model = KB_MODELS[kind]
         path = out if model.eval_columns else out.with_name(f"{out.stem}.{kind}{out.suffix}")
         with path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)

@@ -39,7 +39,7 @@ class ScoreResult:
         """Fractions of the scored items (those with gold labels) passing each criterion."""
         scored = [item for item in self.items if item.gold]
         n = len(scored)
-        out = {"n": n}
+        out: dict[str, float] = {"n": n}
         for k in range(3):
             out[f"criterion_{k + 1}"] = sum(item.criteria[k] for item in scored) / n if n else 0.0
         if len(self.items) != n:

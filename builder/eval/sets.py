@@ -17,9 +17,9 @@ from builder.errors import UserError
 from builder.read import detect, read_source
 from builder.rows import POSITION
 from builder.validate.fields import normalise_key
-from schemas import KB_KINDS, RECORD_MODELS
+from schemas import KB_MODELS
 
-ENTITY_COLUMNS = {name: kind for kind, model in RECORD_MODELS.items() if kind in KB_KINDS
+ENTITY_COLUMNS = {name: kind for kind, model in KB_MODELS.items()
                   for name in (model.label, f"{model.label}名称", kind)}
 COLUMNS = {
     "entity": (*ENTITY_COLUMNS, "entity", "name"),
@@ -67,7 +67,7 @@ def load_eval_set(path: Path) -> EvalSet:
     items = tuple(
         EvalItem(
             entity=_get(row, columns["entity"]),
-            kind=_get(row, columns["kind"]) or ENTITY_COLUMNS.get(columns["entity"], "drug"),  # QiZhen's: drugs
+            kind=_get(row, columns["kind"]) or ENTITY_COLUMNS.get(columns["entity"] or "", "drug"),  # QiZhen's: drugs
             question=_get(row, columns["question"]),
             reference=_get(row, columns["reference"]),
             gold=_gold(row.get(columns["gold"]) if columns["gold"] else None),

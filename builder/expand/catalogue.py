@@ -25,7 +25,7 @@ from builder.errors import UserError
 from builder.expand.render import FILTERS, Renderer, compile_renderer, make_environment
 from schemas import KB_KINDS, RECORD_MODELS
 
-FORBIDDEN = {
+FORBIDDEN: dict[type[nodes.Node], str] = {
     nodes.Getattr: "attribute access (.{attr}) is not allowed: templates may only read record fields",
     nodes.Getitem: "item access ([…]) is not allowed: templates may only read record fields",
     nodes.Call: "function calls are not allowed in templates",
@@ -143,7 +143,9 @@ def read_catalogue(path: Path, kind: str | None) -> tuple[list[Entry], list[Prob
         return [], [Problem(path, 1, "-", f"declares kind '{declared}'; expected {expected} (set `kind`)")]
     env = make_environment()
     fields = frozenset(RECORD_MODELS[declared].model_fields)
-    entries, problems, seen = [], [], set()
+    entries: list[Entry] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
     headers = [m.start() for m in re.finditer(r"^\s*\[\[\s*templates\s*\]\]", text, re.MULTILINE)]
     lines = _line_starts(text)
     for index, raw in enumerate(data.get("templates", [])):
@@ -203,7 +205,7 @@ def _check_entry(raw: dict, entry_id: str, seen: set, fields: frozenset, path: P
 
 
 def _sources(raw: dict) -> list[tuple[str, str]]:
-    questions = raw.get("questions") if isinstance(raw.get("questions"), list) else []
+    questions = found if isinstance(found := raw.get("questions"), list) else []
     roles = [(f"question {i + 1}", q) for i, q in enumerate(questions) if isinstance(q, str)]
     roles += [(role, raw[role]) for role in ("answer", "input") if isinstance(raw.get(role), str)]
     return roles
@@ -228,8 +230,8 @@ def _check_template(
     for node in tree:
         if isinstance(node, nodes.Filter) and node.name not in FILTERS:
             found.append(problem(f"filter '{node.name}' is not allowed; use one of: {', '.join(sorted(FILTERS))}"))
-        elif isinstance(node, nodes.Filter) and node.name in GROWTH and (why := _growth(node)):
-            found.append(problem(why))
+        elif isinstance(node, nodes.Filter) and node.name in GROWTH and (growth := _growth(node)):
+            found.append(problem(growth))
     for node in tree:
         if isinstance(node, nodes.Test) and node.name not in TESTS:
             found.append(problem(f"test '{node.name}' is not allowed; use one of: {', '.join(sorted(TESTS))}"))

@@ -9,7 +9,8 @@ both refuse a text longer than `MAX_TEXT_CHARS`: the sandbox before building it 
 translates grows at most in proportion to the record).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.exceptions import SecurityError, TemplateRuntimeError, UndefinedError
@@ -183,7 +184,7 @@ def compile_renderer(env: SandboxedEnvironment, ast: nodes.Template, name: str =
         exec(compile(source, f"<{name}>", "exec"), scope)
     except (SyntaxError, RecursionError, MemoryError):
         return env.from_string(ast).render
-    return scope["render"]
+    return cast(Renderer, scope["render"])  # the `render` the generated source defines
 
 
 def _out(value: object) -> str:
@@ -200,7 +201,7 @@ def _text(code: str, certain: bool) -> str:
     return code if certain else f"(_v if (_v := {code}).__class__ is str else _out(_v))"  # inline for plain text
 
 
-def _statements(body: list[nodes.Node], exact: bool) -> Code | None:
+def _statements(body: Sequence[nodes.Node], exact: bool) -> Code | None:
     """One expression for a list of nodes: `+` for up to three parts, one `''.join` of a tuple for more.
 
     Unless `exact`, a field's value joins the text as it is wherever a value that is not text would raise
@@ -216,13 +217,13 @@ def _statements(body: list[nodes.Node], exact: bool) -> Code | None:
     return ("''.join((" + ", ".join(codes) + "))" if len(parts) > 3 else "(" + " + ".join(codes) + ")"), True
 
 
-def _parts(body: list[nodes.Node], exact: bool) -> list[Code] | None:
+def _parts(body: Sequence[nodes.Node], exact: bool) -> list[Code] | None:
     parts: list[Code] = []
     for node in body:
         found = _parts(node.nodes, exact) if isinstance(node, nodes.Output) else [_statement(node, exact)]
         if found is None or None in found:
             return None
-        parts += found  # type: ignore[arg-type]
+        parts += cast(list[Code], found)  # no None in it: returned above
     return parts
 
 

@@ -106,12 +106,13 @@ class Format:
     def render(self, table: pa.Table, target: BinaryIO | HashingFile, system: str | None = None) -> None:
         """Writes a table's rows as a piece of the file (no list brackets) to `target`; any process can,
         RENDER_ROWS rows at a time, so memory does not grow with the table."""
+        # json_lines gives a uint8 array, a buffer; numpy's stubs declare ndarray.__buffer__ only for Python 3.12+
         for start in range(0, table.num_rows, RENDER_ROWS):
             columns, frame = self.parts(table.slice(start, RENDER_ROWS), system)
             if self.listed:
-                target.write(json_lines(columns, frame, ",\n" if start else "", ",\n", ""))
+                target.write(json_lines(columns, frame, ",\n" if start else "", ",\n", ""))  # type: ignore[call-overload]
             else:
-                target.write(json_lines(columns, frame, "", "", "\n"))
+                target.write(json_lines(columns, frame, "", "", "\n"))  # type: ignore[call-overload]
 
 
 RENDER_ROWS = 20_000
@@ -125,8 +126,8 @@ class HashingFile:
         self._digest = hashlib.sha256()
 
     def write(self, data: bytes | np.ndarray) -> None:
-        self._digest.update(data)
-        self._file.write(data)
+        self._digest.update(data)  # type: ignore[arg-type]  # a buffer: see Format.render
+        self._file.write(data)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self._file.close()

@@ -70,7 +70,7 @@ def _token(token: str | None) -> str:
     return token
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
@@ -132,7 +132,9 @@ def push_to_hub(
             api.create_branch(repo_id, branch=branch, repo_type="dataset", exist_ok=True)
         remote = api.list_repo_files(repo_id, repo_type="dataset", revision=branch)
         stale = sorted(p for p in remote if p.startswith("data/") and p not in files)
-        operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(out_dir / p)) for p in files]
+        operations: list[CommitOperationAdd | CommitOperationDelete] = [
+            CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(out_dir / p)) for p in files
+        ]
         operations += [CommitOperationDelete(path_in_repo=p) for p in stale]
         info = api.create_commit(
             repo_id,

@@ -107,6 +107,7 @@ def _quoted_size(data: np.ndarray, i: int, end: int) -> int:
 @jit
 def _json_lines(data: np.ndarray, offsets: np.ndarray, frame: np.ndarray, starts: np.ndarray, lead: np.ndarray,
                 between: np.ndarray, end: np.ndarray) -> np.ndarray:
+    columns: int  # numpy's stubs type a shape's entries Any, and starts[Any] as an array
     columns, rows = offsets.shape[0], offsets.shape[1] - 1
     fixed = len(frame) + len(between) + len(end) + 2 * columns
     lines = np.empty(len(data) + rows * fixed + len(lead) + 64, np.uint8)  # enough unless values need escapes

@@ -30,7 +30,7 @@ def utf8_buffers(texts: pa.Array | pa.ChunkedArray | list[str]) -> tuple[np.ndar
 
 
 @numba.njit(inline="always")
-def code_point(data: np.ndarray, i: int) -> tuple[int, int]:
+def code_point(data: np.ndarray, i: int) -> tuple[np.int64, int]:
     """The code point at byte ``i`` of valid UTF-8, and the next one's byte."""
     b = np.int64(data[i])
     if b < 0x80:

@@ -38,7 +38,7 @@ def order_keys(rows: pa.Table | pa.RecordBatch, seed: int, copy: int = 0) -> np.
     """Each row's place in the shuffle, from its record, template and phrasing; a copy made by
     up-sampling gets its own place."""
     variants = np.asarray(pc.fill_null(rows.column("variant"), -1)).astype(np.int64).view(np.uint64)
-    parts = [seed, ORDER_SALT, id_numbers(rows.column("record_id")), text_numbers(rows.column("template_id")),
+    parts: list[np.ndarray | int] = [seed, ORDER_SALT, id_numbers(rows.column("record_id")), text_numbers(rows.column("template_id")),
              variants, copy]
     return combine(parts, rows.num_rows)
 

@@ -48,6 +48,7 @@ def _record_copies(sizes: dict[str, int], source: SourceConfig, seed: int) -> di
     ranked = sorted(sizes, key=lambda rid: (hash64(seed, "mix", rid), rid))
     available = sum(sizes.values())
     weight = source.weight if source.target is None else source.target / max(available, 1)
+    assert weight is not None, "only sources with a weight or a target are planned (`copies_per_row`)"
     if weight < 1 and source.target is not None:
         chosen, total = {}, 0
         for rid in ranked:

@@ -8,6 +8,7 @@ meet 地屈孕酮, 二甲双胍 and 双氯芬酸 in a knowledge base. 硝酸 and
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -147,9 +148,9 @@ def key_text(value: str) -> str:
     return f"{fold(value)}\x1f{fold(_BRACKETED.sub('', value))}"
 
 
-def entity_keys(name: str, aliases: list[str] = ()) -> set[str]:
+def entity_keys(name: str, aliases: Sequence[str] = ()) -> set[str]:
     """Every key an entity answers to: its name and aliases, as written and stripped of form and salt."""
-    keys = set()
+    keys: set[str] = set()
     for value in [name, *aliases]:
         if value:
             keys.update(k for k in (fold(value), entity_name(value)) if len(k) >= MIN_ENTITY)

@@ -57,7 +57,7 @@ Item = tuple[int, dict[str, str | None] | Drop]
 
 def _batches(items: Iterable[Item], source: SourceConfig, detected: Detected, size: int) -> Iterator[ReadBatch]:
     """Groups records into Arrow batches of string columns; a decoding failure names its position."""
-    rows: list[dict[str, str | None]] = []
+    rows: list[dict] = []  # each record's fields and its position (an int) under POSITION
     rejects: list[Drop] = []
     position = 0
     iterator = iter(items)
@@ -79,8 +79,9 @@ def _batches(items: Iterable[Item], source: SourceConfig, detected: Detected, si
         if isinstance(record, Drop):
             rejects.append(_placed(record, position, source, detected))
         else:
-            record[POSITION] = position
-            rows.append(record)
+            row: dict = record
+            row[POSITION] = position
+            rows.append(row)
         if len(rows) + len(rejects) >= size:
             yield _read_batch(rows, rejects, source, detected)
             rows, rejects = [], []
@@ -213,7 +214,10 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     record = dict(pairs)
     if len(record) < len(pairs):
         seen: set[str] = set()
-        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        for key, _ in pairs:  # stops at the first key given again
+            if key in seen:
+                break
+            seen.add(key)
         raise RecordError("duplicate_key", f"the key '{key}' is given twice in one object", key)
     return record
 
@@ -258,7 +262,7 @@ def _check_shape(item: object) -> None:
     a level at a time (no recursion, so depth itself cannot overflow the stack)."""
     level: list = [item]
     for _ in range(MAX_DEPTH):
-        nested = []
+        nested: list = []
         for value in level:
             if isinstance(value, dict):
                 if isinstance(value, _Keys) and (duplicate := value.duplicate):

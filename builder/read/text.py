@@ -3,6 +3,7 @@
 import csv
 import re
 from collections.abc import Iterable, Iterator
+from typing import cast
 
 from builder.config import SourceConfig
 from builder.errors import UserError
@@ -72,7 +73,7 @@ def _csv_items(lines: Iterable[str], source: SourceConfig) -> Iterator[Item]:
             physical.give_back(taken[1:])  # read again as lines of their own
             number += 1
             continue
-        yield number, _csv_row(cells, columns)
+        yield number, _csv_row(cast(list[str], cells), columns)  # a csv.Error is always a problem
         number += len(taken)
 
 
@@ -81,7 +82,8 @@ class _Lines:
     the lines it took beyond its first can be given back and read again."""
 
     def __init__(self, lines: Iterable[str]) -> None:
-        self._lines, self._back = iter(lines), []
+        self._lines = iter(lines)
+        self._back: list[str] = []
         self.taken: list[str] = []
 
     def __iter__(self) -> "_Lines":
@@ -154,7 +156,7 @@ def _csv_row(cells: list[str], columns: list[str]) -> dict[str, str | None]:
 def _dialect(first_line: str, source: SourceConfig) -> type[csv.Dialect]:
     """The delimiter the first line uses most, of , tab ; | (the setting wins)."""
     counts = {d: first_line.count(d) for d in ",\t;|"}
-    delimiter = source.delimiter or max(counts, key=counts.get)
+    delimiter = source.delimiter or max(counts, key=counts.__getitem__)
     if not counts.get(delimiter) and not source.delimiter:
         delimiter = "\t" if source.path.suffix.lower() == ".tsv" else ","
     return type("Detected", (csv.excel,), {"delimiter": delimiter, "strict": True})

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -88,10 +88,20 @@ def _collected(pool: ProcessPoolExecutor, results: Iterator) -> Iterator:
         pool.shutdown(cancel_futures=True)
 
 
+class _Future(Protocol):
+    def result(self) -> Any: ...
+
+
+class DaskClient(Protocol):
+    """What `Dask` uses of a `distributed.Client` (an optional dependency)."""
+
+    def submit(self, function: Callable, /, *args: Any, pure: bool = ...) -> _Future: ...
+
+
 class Dask:
     """Tasks on a Dask cluster; every worker must see the inputs and the output's folder at the same paths."""
 
-    def __init__(self, client: object) -> None:
+    def __init__(self, client: DaskClient) -> None:
         self.client = client
 
     def map(self, function: Callable, calls: Iterable[tuple]) -> Iterator:
@@ -132,7 +142,7 @@ def load_kernels() -> None:
 
 
 @contextmanager
-def _dask_client(config: BuildConfig) -> Iterator[object]:
+def _dask_client(config: BuildConfig) -> Iterator[DaskClient]:
     """A client of the scheduler at `config.scheduler`, or of a local cluster of `config.workers` processes."""
     try:
         from distributed import Client, LocalCluster

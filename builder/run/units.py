@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Unpack
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,7 +20,7 @@ from builder.config import BuildConfig, SourceConfig
 from builder.expand.catalogue import Catalogue, load_catalogue
 from builder.expand.expander import Coverage, Expander
 from builder.expand.render import MAX_TEXT_CHARS
-from builder.ledger import Drop, Ledger, SourceCounts
+from builder.ledger import Drop, Ledger, Place, SourceCounts
 from builder.mix.split import with_keys
 from builder.quality.normalize import entity_name
 from builder.quality.stage import TEXT_COLUMNS, Quality, QualityReport
@@ -101,7 +102,7 @@ class SourceBatch:
     def then(self, table: pa.Table) -> "SourceBatch":
         return replace(self, table=table)
 
-    def place(self, drop: Drop, **where: str | int | None) -> Drop:
+    def place(self, drop: Drop, **where: Unpack[Place]) -> Drop:
         """A step's drop with where it happened: the source, its file, and how positions count there."""
         return drop.at(source=self.source.name, file=str(self.source.path),
                        position_kind=self.detected.position_kind, **where)
@@ -235,8 +236,8 @@ def kb_rows(batch: SourceBatch, run: Run) -> SourceBatch:
         position, record, context, rid = valid.position, valid.record, valid.fields, valid.record_id
         where = f"{source.name}:{position}"
         entity = f"{source.kind}:{entity_name(record.name)}"
-        if drop := run.quality.check_record(entity, record.name, record.aliases, rid, where):
-            run.ledger.reject(batch.place(drop, position=position, field="name", record_id=rid))
+        if refused := run.quality.check_record(entity, record.name, record.aliases, rid, where):
+            run.ledger.reject(batch.place(refused, position=position, field="name", record_id=rid))
             continue
         if oversized := _oversized(context):
             drop = invalid(position, oversized, "too_long_field", f"{len(context[oversized]):,} characters, more "

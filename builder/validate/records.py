@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from builder.hashing import record_ids
 from builder.ledger import Drop
 from builder.rows import POSITION
-from schemas import RECORD_MODELS, QARecord
+from schemas import KB_MODELS, KBRecord, QARecord
 
 QA_FIELDS = list(QARecord.model_fields)
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode  # one encoder, not one per record
@@ -30,7 +30,7 @@ class Valid:
     """A knowledge-base record that passed its model: where it was read, the model, its fields, its id."""
 
     position: int
-    record: BaseModel
+    record: KBRecord
     fields: dict
     record_id: str
 
@@ -46,8 +46,8 @@ class KBSplit:
 def validate_kb(kind: str, rows: list[dict]) -> KBSplit:
     """Each row to its model, or to a `Drop` naming the first offending field. A record's id hashes its fields
     (its flat `model_dump()`, absent ones left out) the way a QA pair's hashes its texts."""
-    model = RECORD_MODELS[kind]
-    passed: list[tuple[int, BaseModel]] = []
+    model = KB_MODELS[kind]
+    passed: list[tuple[int, KBRecord]] = []
     drops: list[Drop] = []
     for row in rows:
         position = row.pop(POSITION)
