@@ -1,7 +1,8 @@
 """Hygiene the README's test command holds, so CI holds it too: ruff is clean, the typed core (builder, schemas)
-type-checks with mypy, no builder module grows past the size a reader takes in, and the compiled kernels' tests
+type-checks with mypy, no builder module grows past the size a reader takes in, no two classes share a name, and the compiled kernels' tests
 pass with numba's bounds checks on."""
 
+import ast
 import os
 import shutil
 import subprocess
@@ -37,6 +38,16 @@ def test_no_builder_module_is_too_long_to_read() -> None:
     long = {str(p.relative_to(REPO)): n for p in (REPO / "builder").rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
     assert not long, f"split these modules (over {MAX_MODULE_LINES} lines): {long}"
+
+
+def test_no_two_classes_share_a_name() -> None:
+    """A class name says which thing it is across the whole package: grep finds one, and so does a reader."""
+    found: dict[str, list[str]] = {}
+    for path in sorted([*(REPO / "builder").rglob("*.py"), *(REPO / "schemas").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                found.setdefault(node.name, []).append(str(path.relative_to(REPO)))
+    assert not {name: where for name, where in found.items() if len(where) > 1}
 
 
 def test_the_kernels_stay_in_bounds(tmp_path: Path) -> None:
