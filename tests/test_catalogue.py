@@ -1,6 +1,8 @@
 """The template catalogue: the shipped one loads and renders; a broken or hostile one is refused."""
 
+import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,58 @@ def test_templates_add_to_the_shipped_catalogue_and_replace_by_id(tmp_path: Path
 def test_replacing_the_catalogue_needs_a_folder(tmp_path: Path, drug_file: Path) -> None:
     result = run("build", "--kb", f"drug={drug_file}", "--replace-templates", "--out", tmp_path / "out", "--quiet")
     assert result.exit_code == 2 and "replace_templates needs at least one templates folder" in result.stderr
+
+
+def catalogue_of(tmp_path: Path, questions: str) -> Path:
+    return catalogue_with(tmp_path, "{{ indications }}", questions)
+
+
+def test_a_phrasing_that_asks_for_more_is_asked_only_of_records_that_state_it(tmp_path: Path) -> None:
+    questions = ('["{{ name }}治什么？", { text = "孕妇能用{{ name }}吗？", '
+                 'states = { pregnancy_lactation = "孕妇[^。]*禁用" } }, '
+                 '{ text = "{{ name }}是什么剂型的？", requires = ["dosage_form"] }]')
+    entries = load_catalogue([catalogue_of(tmp_path, questions)], ["drug"]).entries["drug"]
+    says = DrugRecord(name="甲药", indications="用于疼痛。", pregnancy_lactation="孕妇禁用。", dosage_form="片剂")
+    silent = DrugRecord(name="乙药", indications="用于疼痛。", pregnancy_lactation="尚无研究资料。")
+
+    def asked(record: DrugRecord) -> set[str]:
+        expander = Expander(entries, 1, 1)
+        return {expander.expand(record.model_dump(), f"drug-{i}")[0][2][2:] for i in range(120)}
+
+    assert asked(says) == {"治什么？", "能用甲药吗？", "是什么剂型的？"}
+    assert asked(silent) == {"治什么？"}  # never a yes/no question its record cannot answer
+    coverage = Expander(entries, 1, 3)
+    rows = coverage.expand(silent.model_dump(), "drug-1")
+    assert [row[1] for row in rows] == [0]  # three variants asked, one phrasing fits: one row, no repeats
+
+
+@pytest.mark.parametrize(("questions", "message"), [
+    ('[{ text = "{{ name }}？", requires = ["dosage_form"] }]', "give one that fits every record"),
+    ('["{{ name }}？", { text = "{{ name }}吗？", states = { dosage_form = "(" } }]', "not a regular expression"),
+    ('["{{ name }}？", { text = "{{ name }}吗？", requires = ["colour"] }]', "requires must list fields"),
+    ('["{{ name }}？", { text = "{{ name }}吗？", when = "x" }]', "unknown key(s) when"),
+    ('["{{ name }}？", { requires = ["dosage_form"] }]', "needs `text"),
+    ('["{{ name }}？", { text = "{{ name }}{{ dosage_form }}吗？" }]', "prints 'dosage_form'"),
+])
+def test_phrasing_tables_are_checked(tmp_path: Path, questions: str, message: str) -> None:
+    with pytest.raises(UserError, match=re.escape(message)):
+        load_catalogue([catalogue_of(tmp_path, questions)], ["drug"])
+
+
+YES_NO = re.compile(r"吗？$|能不能|可不可以|是否|有没有")
+REQUESTS = re.compile(r"^(能|可以)?(给我|简单|告诉我)|能给个|有什么方歌")
+
+
+def test_shipped_yes_no_questions_are_asked_only_where_the_record_says_yes_or_no() -> None:
+    """Catalogue-wide: a yes/no phrasing must declare what its record has to state (`states`), so that its answer,
+    which only presents the record, answers it; requests ("能给我讲讲…吗") are not yes/no questions."""
+    unguarded = []
+    for path in sorted(SHIPPED.glob("*.toml")):
+        for template in tomllib.loads(path.read_text(encoding="utf-8"))["templates"]:
+            for question in template["questions"]:
+                text = question["text"] if isinstance(question, dict) else question
+                plain = text.replace("{{ name }}", "X")
+                if YES_NO.search(plain) and not REQUESTS.search(plain) and not (
+                        isinstance(question, dict) and question.get("states")):
+                    unguarded.append(f"{template['id']}: {text}")
+    assert not unguarded, unguarded

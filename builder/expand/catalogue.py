@@ -52,8 +52,25 @@ ALWAYS_PRESENT = frozenset({"name", "aliases"})  # the schema requires a name; a
 
 
 @dataclass(frozen=True)
+class Asks:
+    """What one phrasing needs of a record beyond its template's `requires`: fields it asks about, and fields that
+    must state something (a regex) for the phrasing's question to be one the answer answers (a yes/no question
+    only where the record says yes or no)."""
+
+    requires: frozenset[str] = frozenset()
+    states: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+    def fits(self, context: dict) -> bool:
+        return all(context.get(name) for name in self.requires) and all(
+            isinstance(value := context.get(name), str) and pattern.search(value) for name, pattern in self.states)
+
+
+EVERY_RECORD = Asks()
+
+
+@dataclass(frozen=True)
 class Entry:
-    """One catalogue entry: the fields it needs, its compiled phrasings, answer and optional input."""
+    """One catalogue entry: the fields it needs, its compiled phrasings (and what each asks), answer and input."""
 
     id: str
     kind: str
@@ -63,6 +80,13 @@ class Entry:
     input: Renderer | None
     file: Path
     line: int
+    asks: tuple[Asks, ...] = ()
+
+    def phrasings(self, context: dict) -> list[int]:
+        """The phrasings this record can be asked: all, unless some phrasing needs more than the template does."""
+        if not self.asks:
+            return list(range(len(self.questions)))
+        return [index for index, asks in enumerate(self.asks) if asks.fits(context)]
 
 
 @dataclass(frozen=True)
@@ -174,6 +198,7 @@ def read_catalogue(path: Path, kind: str | None) -> tuple[list[Entry], list[Prob
                 input=compiled.get("input"),
                 file=path,
                 line=line,
+                asks=_asks(raw["questions"]),
             ))
     if not data.get("templates"):
         problems.append(Problem(path, 1, "-", "no [[templates]] entries"))
@@ -195,18 +220,65 @@ def _check_entry(raw: dict, entry_id: str, seen: set, fields: frozenset, path: P
         known = ", ".join(sorted(fields))
         found.append(problem(f"requires unknown field(s) {', '.join(unknown)}; fields are: {known}"))
     questions = raw.get("questions")
-    if not isinstance(questions, list) or not questions or not all(isinstance(q, str) for q in questions):
+    if not isinstance(questions, list) or not questions or not all(isinstance(q, str | dict) for q in questions):
         found.append(problem("needs `questions = [...]`: one or more phrasings"))
-    elif len(set(questions)) < len(questions):
-        found.append(problem("two phrasings are identical"))
+    else:
+        found += [problem(f"question {i + 1}: {message}") for i, q in enumerate(questions)
+                  for message in _phrasing_problems(q, fields)]
+        texts = [_text(q) for q in questions]
+        if len(set(texts)) < len(texts):
+            found.append(problem("two phrasings are identical"))
+        if all(isinstance(q, dict) and (q.get("requires") or q.get("states")) for q in questions):
+            found.append(problem("every phrasing asks for more than `requires`: give one that fits every record "
+                                 "the template applies to"))
     if not isinstance(raw.get("answer"), str):
         found.append(problem("needs `answer = \"...\"`"))
     return found
 
 
+PHRASING_KEYS = frozenset({"text", "requires", "states"})
+
+
+def _text(question: object) -> object:
+    """A phrasing's template: the string itself, or the `text` of a `{ text, requires, states }` table."""
+    return question.get("text") if isinstance(question, dict) else question
+
+
+def _phrasing_problems(question: str | dict, fields: frozenset) -> list[str]:
+    """A phrasing given as a table: `text`, and `requires` (field names) and `states` ({field: regex}) if any."""
+    if isinstance(question, str):
+        return []
+    found = [f"unknown key(s) {', '.join(sorted(set(question) - PHRASING_KEYS))}; a phrasing table has "
+             "text, requires, states"] if set(question) - PHRASING_KEYS else []
+    if not isinstance(question.get("text"), str):
+        found.append("a phrasing table needs `text = \"...\"`")
+    requires, states = question.get("requires", []), question.get("states", {})
+    if not isinstance(requires, list) or not all(isinstance(f, str) and f in fields for f in requires):
+        found.append(f"requires must list fields of this kind: {', '.join(sorted(fields))}")
+    if not isinstance(states, dict) or not all(isinstance(f, str) and f in fields for f in states):
+        found.append(f"states must map fields of this kind to a pattern: {', '.join(sorted(fields))}")
+    else:
+        for name, pattern in states.items():
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as exc:
+                found.append(f"states.{name}: not a regular expression ({exc})")
+    return found
+
+
+def _asks(questions: list) -> tuple[Asks, ...]:
+    """What each phrasing asks of a record; () when every phrasing is a plain string (each fits every record)."""
+    if all(isinstance(q, str) for q in questions):
+        return ()
+    return tuple(EVERY_RECORD if isinstance(q, str) else
+                 Asks(frozenset(q.get("requires", [])),
+                      tuple((name, re.compile(pattern)) for name, pattern in q.get("states", {}).items()))
+                 for q in questions)
+
+
 def _sources(raw: dict) -> list[tuple[str, str]]:
     questions = found if isinstance(found := raw.get("questions"), list) else []
-    roles = [(f"question {i + 1}", q) for i, q in enumerate(questions) if isinstance(q, str)]
+    roles = [(f"question {i + 1}", text) for i, q in enumerate(questions) if isinstance(text := _text(q), str)]
     roles += [(role, raw[role]) for role in ("answer", "input") if isinstance(raw.get(role), str)]
     return roles
 
@@ -263,6 +335,8 @@ def _trial_renders(env: SandboxedEnvironment, ast: nodes.Template, names: set[st
     Any exception is a finding, not a crash: a template the sandbox refuses, or one too deep to compile.
     """
     requires = set(raw.get("requires", [])) if isinstance(raw.get("requires"), list) else set()
+    if role.startswith("question") and isinstance(phrasing := raw["questions"][int(role.split()[1]) - 1], dict):
+        requires |= set(phrasing.get("requires", [])) | set(phrasing.get("states", {}))
     full = {name: ["别名"] if name == "aliases" else SAMPLE_TEXT for name in names}
     try:
         template = env.from_string(ast)

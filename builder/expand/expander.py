@@ -106,7 +106,9 @@ class Expander:
         answer = entry.answer(context).strip()
         given = entry.input(context).strip() if entry.input is not None else ""
         hashed = xxhash.xxh3_64_intdigest(prefix + plan.key)
-        for index in _phrasings(hashed, len(used), self.count):
+        fitting = entry.phrasings(context) if entry.asks else None  # never empty: the lint wants a plain phrasing
+        for pick in _phrasings(hashed, len(fitting) if fitting else len(used), self.count):
+            index = fitting[pick] if fitting else pick
             rows.append((entry.id, index, entry.questions[index](context).strip(), given, answer))
             used[index] += 1
         plan.tally.applied += 1
