@@ -1,12 +1,22 @@
 """A drug record, with the fields package inserts and drug knowledge bases carry."""
 
+import re
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from schemas.base import KBRecord
 
 Text = str | None
+FORM_WORDS = re.compile(r"片|胶囊|颗粒|丸|散|膏|丹|注射|针|液|剂|糖浆|酊|栓|贴|滴|喷|气雾|粉|霜|凝胶|乳|锭|茶|露|胶")
+STRENGTH = re.compile(r"\d\s*(?:mg|g|ml|μg|ug|iu|u\b|万单位|%|克|毫克|毫升|微克)", re.IGNORECASE)
+PER_UNIT = re.compile(r"每[一]?(?:片|粒|袋|支|丸|瓶|包|贴|枚|盒|揿|喷|小袋|大袋)")
+
+
+def strength_only(text: str) -> bool:
+    """A 剂型 value that states only a strength ("每袋装6g", "0.25g"): a number with its unit and no dosage form,
+    once "每袋"-style counting units are set aside (they name a package, not a form)."""
+    return bool(STRENGTH.search(text)) and not FORM_WORDS.search(PER_UNIT.sub("", text))
 
 
 class DrugRecord(KBRecord):
@@ -31,7 +41,7 @@ class DrugRecord(KBRecord):
         "pharmacology": ("pharmacology", "药理作用", "药理毒理", "药理"),
         "pharmacokinetics": ("pharmacokinetics", "药代动力学", "药动学"),
         "storage": ("storage", "贮藏", "储藏", "贮存"),
-        "prescription": ("prescription", "处方类型", "处方药", "otc", "是否处方药"),
+        "prescription": ("prescription", "处方类型", "处方药", "otc"),  # not 是否处方药: its 是/否 is no category
         "pregnancy_lactation": ("pregnancy_lactation", "孕妇及哺乳期妇女用药", "孕妇及哺乳期用药"),
         "pediatric_use": ("pediatric_use", "儿童用药"),
         "geriatric_use": ("geriatric_use", "老年用药", "老年患者用药"),
@@ -44,6 +54,19 @@ class DrugRecord(KBRecord):
     }
     eval_questions: ClassVar[tuple[tuple[str, str], ...]] = (("indications", "{name}的适应病症"),)
     eval_columns: ClassVar[tuple[str, str, str, str] | None] = ("药品", "药品适应症", "医学专家标注的适应病症", "instruction")
+
+    @model_validator(mode="before")
+    @classmethod
+    def strength_is_not_a_form(cls, data: object) -> object:
+        """Sources put a strength in 剂型 ("每袋装6g"); asked "是什么剂型", it would answer with a strength. Such a
+        value is the record's 规格: it joins `specification` (unless that already says it) and 剂型 is left empty."""
+        if not isinstance(data, dict) or not isinstance(form := data.get("dosage_form"), str) or not form.strip():
+            return data
+        if not strength_only(form):
+            return data
+        spec = data.get("specification")
+        joined = form if not isinstance(spec, str) or not spec.strip() else spec if form in spec else f"{spec}；{form}"
+        return {**data, "dosage_form": None, "specification": joined}
 
     english_name: Text = Field(None, description="英文名")
     category: Text = Field(None, description="药品类型 / 药品分类")
