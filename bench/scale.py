@@ -406,7 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", choices=STAGES, help="run one stage only")
     ap.add_argument("--skip-naive", action="store_true", help="do not run the naive script (it is the slowest)")
     ap.add_argument("--skip-4x", action="store_true", help="do not generate/run the 4x workload")
-    ap.add_argument("--builder-cmd", help="command prefix replacing `build-instructions`, e.g. 'python -m builder'")
+    ap.add_argument("--builder-cmd", help="command prefix replacing `build-instructions`, e.g. another venv's "
+                    "`/path/venv/bin/build-instructions`; stages run in this repository, so `python -m builder` "
+                    "imports this checkout's builder whatever PYTHONPATH says")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="--workers for the builder (default: the CPU count)")
     ap.add_argument("--timeout", type=float, default=None, help="per-stage timeout in seconds")
