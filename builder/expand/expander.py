@@ -17,10 +17,10 @@ from builder.hashing import SEPARATOR
 Row = tuple[str, int, str, str, str]  # template id, variant, instruction, input, output
 
 
-def _phrasings(hashed: int, phrasings: int, count: int) -> list[int] | tuple[int]:
+def _phrasings(hashed: int, phrasings: int, count: int) -> list[int]:
     """`count` distinct phrasing indices, starting at the hashed one and walking on from there."""
     start = hashed % phrasings
-    return (start,) if count == 1 else [(start + step) % phrasings for step in range(min(count, phrasings))]
+    return [(start + step) % phrasings for step in range(min(count, phrasings))]
 
 
 def _prefix(record_id: str, seed: int) -> bytes:
@@ -107,7 +107,9 @@ class Expander:
         given = entry.input(context).strip() if entry.input is not None else ""
         hashed = xxhash.xxh3_64_intdigest(prefix + plan.key)
         fitting = entry.phrasings(context) if entry.asks else None  # never empty: the lint wants a plain phrasing
-        for pick in _phrasings(hashed, len(fitting) if fitting else len(used), self.count):
+        picks = (hashed % len(fitting or used),) if self.count == 1 else _phrasings(hashed, len(fitting or used),
+                                                                                   self.count)
+        for pick in picks:
             index = fitting[pick] if fitting else pick
             rows.append((entry.id, index, entry.questions[index](context).strip(), given, answer))
             used[index] += 1

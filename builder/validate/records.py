@@ -6,6 +6,7 @@ many and flat, so the schema's required fields are checked over whole Arrow colu
 
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,9 +26,9 @@ def invalid(position: int, field: str | None, reason: str, detail: str, stage: s
     return Drop(stage=stage, reason=reason, field=field, detail=detail, position=position)
 
 
-@dataclass(frozen=True)
-class Valid:
-    """A knowledge-base record that passed its model: where it was read, the model, its fields, its id."""
+class Valid(NamedTuple):
+    """A knowledge-base record that passed its model: where it was read, the model, its fields, its id (a tuple:
+    one is made per record)."""
 
     position: int
     record: KBRecord
