@@ -130,7 +130,8 @@ def test_fast_renderer_matches_jinja_on_the_shipped_catalogue(kind: str) -> None
 
     env = make_environment()
     catalogue = tomllib.loads((SHIPPED / f"{kind}.toml").read_text(encoding="utf-8"))
-    sources = [s for entry in catalogue["templates"] for s in [*entry["questions"], entry["answer"]]]
+    sources = [s for entry in catalogue["templates"]
+               for s in [*(q["text"] if isinstance(q, dict) else q for q in entry["questions"]), entry["answer"]]]
     fast_count = 0
     for source in sources:
         ast = env.parse(source)

@@ -670,7 +670,7 @@ def check_rows(case: Case, out: Path, manifest: dict, source: dict, container: s
             limits = dict.fromkeys(("instruction", "input", "output"), bound)
         else:
             template = ANSWERS[row["template_id"]]
-            question = max(template["questions"], key=len)
+            question = max((q["text"] if isinstance(q, dict) else q for q in template["questions"]), key=len)
             limits = {"instruction": len(question) + question.count("{{") * bound,
                       "input": bound,
                       "output": len(template["answer"]) + template["answer"].count("{{") * bound}

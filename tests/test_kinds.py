@@ -292,11 +292,16 @@ def test_templates_lint_is_clean() -> None:
         assert single.exit_code == 0 and f"ok: {len(catalogue(kind))} templates" in single.output, single.output
 
 
+def phrasing(question: str | dict) -> str:
+    """A phrasing's template: the string, or the `text` of a phrasing table (`{ text, requires, states }`)."""
+    return question["text"] if isinstance(question, dict) else question
+
+
 @pytest.mark.parametrize("kind", NEW_KINDS)
 def test_catalogue_phrasings_follow_the_rules(kind: str) -> None:
     """At least six phrasings each, every one naming the entity and nothing else of the record; no route verbs."""
     for template in catalogue(kind):
-        questions = template["questions"]
+        questions = [phrasing(q) for q in template["questions"]]
         assert len(questions) >= 6 and len(set(questions)) == len(questions), template["id"]
         for question in questions:
             assert "{{ name }}" in question and question.endswith(("？", "。")), question
@@ -311,7 +316,7 @@ def test_fast_renderer_matches_jinja_on_the_new_catalogues(kind: str) -> None:
     records = [{**dict.fromkeys(RECORD_MODELS[kind].model_fields), **record, "aliases": record.get("aliases", [])}
                for record in FIXTURES[kind].records()]
     for template in catalogue(kind):
-        for source in [*template["questions"], template["answer"]]:
+        for source in [*map(phrasing, template["questions"]), template["answer"]]:
             ast = env.parse(source)
             fast = compile_renderer(env, ast)
             assert fast.__qualname__ == "render", source  # the shipped templates all take the fast path
