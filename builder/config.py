@@ -129,6 +129,8 @@ class FilterConfig(Strict):
     min_cjk_ratio: float = Field(0.2, ge=0, le=1, description="share of Chinese characters an answer needs")
     stray_punctuation: bool = True
     question_equals_answer: bool = True
+    promotional: bool = Field(True, description="answers that push a product or a channel (links, contacts, phones)")
+    spun_text: bool = Field(True, description="answers a synonym-swapping rewriter left (放柔 for 加重 …)")
     extra: list[str] = Field(default_factory=list, description="plug-in filters to run too, by name, in order")
 
     @field_validator("extra")

@@ -18,7 +18,7 @@ PLUGIN = Path(__file__).parent / "plugin_example"
 QA = [
     {"question": "高血压患者平时饮食要注意什么？", "answer": "建议低盐饮食，每日食盐不超过5克，多吃新鲜蔬菜水果。"},
     {"question": "感冒发烧38度需要去医院吗？", "answer": "体温38度左右可先物理降温、多喝水，持续不退应及时就医。"},
-    {"question": "胃痛吃什么药好？", "answer": "这个要具体看，想了解更多请加我微信详聊，可预约付费咨询。"},
+    {"question": "胃痛吃什么药好？", "answer": "这个要具体看，想了解更多可预约付费咨询。"},  # not the built-in promotional
 ]
 
 
@@ -51,7 +51,7 @@ def test_a_build_uses_the_plugins_reader_filter_and_format(venv: Path, tmp_path:
     assert not any("prompt_completion" in name for name in info)  # LLaMA-Factory does not read this format
     assert run_tool(venv, tmp_path, *args, "--out", "without").returncode == 0
     assert not (tmp_path / "without" / "prompt_completion").exists()
-    assert "加我微信" in (tmp_path / "without" / "alpaca" / "train.json").read_text(encoding="utf-8")
+    assert "付费咨询" in (tmp_path / "without" / "alpaca" / "train.json").read_text(encoding="utf-8")
 
 
 def test_a_filter_that_is_not_installed_is_one_line(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from builder.hashing import id_numbers
 from builder.kernels.shingles import splitmix64, text_keys
 from builder.quality.dedup import resolve_exact
 from builder.quality.filters import han_counts, han_table, question_equals_answer
+from builder.quality.marks import PROMOTIONAL, SPUN
 from builder.quality.normalize import fold, fold_array, fold_table
 from builder.validate.records import qa_record_ids
 from tests.conftest import run, write_json, write_jsonl
@@ -83,6 +84,86 @@ def test_filters_reject_with_reasons(tmp_path: Path) -> None:
     assert manifest["sources"]["qa"]["kept"] == 3
 
 
+PROMOTIONAL_ANSWERS = [  # (answer, the marks its removal names)
+    ("详细的饮食方案可以登录www.jiankang-weiyi.com查看。", "url"),
+    ("资料在 https://example.org/a?id=3 上，自己看。", "url"),
+    ("这个病我们整理过，见[网址]。", "url"),
+    ("想详细了解可以加我微信，备注胃病。", "contact_handle"),
+    ("我的微信号：yisheng_2024，随时联系。", "contact_handle"),
+    ("有问题QQ：28761234找我。", "contact_handle"),
+    ("化验单可以发到wei.zhang@hospital.cn，我帮你看。", "contact_handle"),
+    ("关注我们的公众号“胃肠健康”，每天推送养胃知识。", "contact_handle"),
+    ("预约请打0571-87654321，周末也有人。", "phone"),
+    ("直接打我手机13912345678就行。", "phone"),
+    ("全国服务热线400-820-1234，免费寄送样品。", "phone, brand_pitch"),
+    ("方便的话请打[手机号]联系我。", "phone"),
+    ("方便的话可以点击下方按钮与我在线交流。", "channel"),
+    ("化验单上传不了，可以寄给我们，专家帮你分析。", "channel"),
+    ("我院采用独家微创疗法，三天即可出院。", "hospital"),
+    ("请认准本品防伪标志，官方旗舰店限时优惠，买二送一。", "brand_pitch"),
+    ("建议试试祖传秘方调理，见效快，疗效确切。", "cure_pitch"),
+]
+LEGITIMATE_ANSWERS = [  # look-alikes a real medical answer contains: none may go
+    "可以口服阿莫西林胶囊，每次0.5g，每日3次，连用7天。",
+    "如突发胸痛，请立即拨打120急救电话；也可拨打12320卫生热线咨询。",
+    "转氨酶400U/L，是正常上限的10倍，HBV-DNA为12300000拷贝/ml，病毒复制活跃，需要抗病毒治疗。",
+    "甲硝唑400mg，每日2次；空腹血糖7.8mmol/L，复查日期2023-10-12。",
+    "请到医院就诊，必要时做胃镜检查，可以在医院官网或线上挂号。",
+    "不要相信偏方，乙肝目前无法彻底治愈，需规范抗病毒。",
+    "要从正规渠道购买正品药物，可以买一台电子血压计在家测量。",
+    "不要长时间玩微信和手机，注意休息，每天步行8000步以上。",
+    "诊断编码E11.9，属于2型糖尿病，和我们的饮食习惯有关。",
+    "中医认为可以用传统中药调理脾胃，但需要辨证，不能迷信速效。",
+    "有问题及时与医生联系，遵医嘱用药，到医院进行咨询。",
+]
+SPUN_ANSWERS = [  # a rewriter's synonym swaps, and the plain sentence a writer would have written
+    ("平时不要熬夜，以免放柔病情。", "平时不要熬夜，以免加重病情。", "放柔(加重)"),
+    ("宝宝出生后24小时内要麻醉乙肝疫苗。", "宝宝出生后24小时内要注射乙肝疫苗，手术才需要麻醉。", "麻醉疫苗(注射)"),
+    ("乙肝主要通过母婴散播和血液散播。", "乙肝主要通过母婴传播和血液传播，谣言才会散播。", "散播(传播)"),
+    ("建议每天监测数据血糖，防止辛辣打击食物。", "建议每天监测血糖，记录监测数据，少吃辛辣刺激食物。", "监测数据(监测), 打击食物(刺激)"),
+    ("化验单提示音病毒拷贝活跃。", "化验单提示病毒复制活跃，血糖仪发出提示音后取下试纸。", "提示音(提示)"),
+    ("根据你购买的资料来看，是胃肠扭动减慢。", "根据你提供的资料来看，是胃肠蠕动减慢，可以到医院进行咨询。", "扭动(蠕动), 购买的资料(提供)"),
+]
+
+
+def test_promotional_marks_name_what_they_found() -> None:
+    details = PROMOTIONAL.details(pa.array([a for a, _ in PROMOTIONAL_ANSWERS] + LEGITIMATE_ANSWERS + [None]))
+    assert details.to_pylist() == [m for _, m in PROMOTIONAL_ANSWERS] + [None] * (len(LEGITIMATE_ANSWERS) + 1)
+
+
+def test_spun_marks_name_the_swapped_word_and_spare_the_plain_sentence() -> None:
+    spun, plain, labels = zip(*SPUN_ANSWERS, strict=True)
+    assert SPUN.details(pa.array(spun + plain + tuple(LEGITIMATE_ANSWERS))).to_pylist() == [
+        *labels, *[None] * (len(plain) + len(LEGITIMATE_ANSWERS))]
+    assert SPUN.details(pa.array([], pa.string())).to_pylist() == []
+
+
+def test_promotional_and_spun_answers_are_rejects_with_their_marks(tmp_path: Path) -> None:
+    """Built with the CLI: each such answer is a reject naming its filter and marks (the phone number scrubbed by
+    PII still counts), the look-alikes stay, the report lists both reasons; the config switches them off."""
+    ads = [PROMOTIONAL_ANSWERS[i] for i in (0, 4, 8, 9, 12, 14, 16)]
+    rows = QA + [{"question": f"第{i}个问题：胃胀怎么办？", "answer": a} for i, (a, _) in enumerate(ads)]
+    rows += [{"question": f"第{i}个问题：乙肝怎么办？", "answer": a} for i, (a, _, _) in enumerate(SPUN_ANSWERS[:3])]
+    rows += [{"question": f"第{i}个问题：还要注意什么？", "answer": a} for i, a in enumerate(LEGITIMATE_ANSWERS)]
+    qa = write_jsonl(tmp_path / "qa.jsonl", rows)
+    out, manifest = build(tmp_path, "--qa", qa, "--no-near-dup")
+    rejects = {r["line"]: (r["stage"], r["reason"], r["detail"]) for r in jsonl(out / "rejects.jsonl")}
+    first = len(QA) + 1
+    assert rejects == {**{first + i: ("filter", "promotional", m) for i, (_, m) in enumerate(ads)},
+                       **{first + len(ads) + i: ("filter", "spun_text", m) for i, (*_, m) in enumerate(SPUN_ANSWERS[:3])}}
+    assert manifest["sources"]["qa"]["kept"] == len(QA) + len(LEGITIMATE_ANSWERS)
+    assert manifest["quality"]["pii"]["mobile"] == 1  # scrubbed to [手机号] first, then still removed as a phone
+    stats = json.loads((out / "report" / "stats.json").read_text(encoding="utf-8"))
+    by_reason = {key.rpartition(":")[2]: by for key, by in stats["rejects"]["records"].items()}
+    assert by_reason == {"promotional": {"qa": len(ads)}, "spun_text": {"qa": 3}}
+    page = (out / "report" / "index.html").read_text(encoding="utf-8")
+    assert "promotional" in page and "spun_text" in page
+    config = tmp_path / "build.toml"
+    config.write_text("[filters]\npromotional = false\nspun_text = false\n", encoding="utf-8")
+    _, kept_all = build(tmp_path, "--config", config, "--qa", qa, "--no-near-dup", out="switched_off")
+    assert kept_all["sources"]["qa"]["kept"] == len(rows) and kept_all["sources"]["qa"]["rejected"] == 0
+
+
 def test_over_long_template_row_is_removed_but_its_record_stays(tmp_path: Path) -> None:
     drugs = write_json(tmp_path / "drugs.json", [f"长药\n适应证:用于头痛。\n注意事项:{'注意。' * 30}"])
     config = tmp_path / "build.toml"
@@ -100,7 +181,9 @@ def test_over_long_template_row_is_removed_but_its_record_stays(tmp_path: Path) 
 def test_pii_is_scrubbed_with_typed_placeholders(tmp_path: Path) -> None:
     qa = write_jsonl(tmp_path / "qa.jsonl", [{"question": "我的手机号是13812345678，能加微信号abc_12345咨询吗？",
                                               "answer": "请到门诊就诊，或发邮件到doctor@example.com预约。"}])
-    out, manifest = build(tmp_path, "--qa", qa, "--no-near-dup")
+    config = tmp_path / "build.toml"  # an answer giving an address is promotional: kept here to see it scrubbed
+    config.write_text("[filters]\npromotional = false\n", encoding="utf-8")
+    out, manifest = build(tmp_path, "--config", config, "--qa", qa, "--no-near-dup")
     row = rows_of(out)[0]
     assert "13812345678" not in row["instruction"] and "[手机号]" in row["instruction"]
     assert "[微信号]" in row["instruction"] and "[邮箱]" in row["output"]

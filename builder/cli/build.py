@@ -59,6 +59,7 @@ def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report
         splits = ", ".join(f"{k} {v}" for k, v in result.manifest["splits"].items())
         rejected = result.manifest["totals"]["rejected"]
         click.echo(f"\nwrote {config.out} ({splits}); {rejected} rejects with reasons in rejects.jsonl")
+        _print_field_advice(result.manifest["source_fields"])
 
 
 @main.command("validate")
@@ -74,6 +75,10 @@ def validate_command(config_file, kb, qa, maps, quiet, folder, **settings) -> No
         folder.mkdir(parents=True, exist_ok=True)
     result = dry_run(config, tqdm_progress(quiet), folder)
     _print_summary(result)
+    from builder.run.units import catalogue_for
+    from builder.validate.fields import field_advice
+    entries = {kind: [e.id for e in found] for kind, found in catalogue_for(config).entries.items()}
+    _print_field_advice(field_advice(config, result.ledger, result.coverage, entries))
 
 
 def _print_summary(result: BuildResult) -> None:
@@ -81,6 +86,33 @@ def _print_summary(result: BuildResult) -> None:
     click.echo(ledger_table(result.ledger))
     if result.coverage:
         click.echo("\n" + coverage_table(result))
+
+
+def _print_field_advice(advice: dict) -> None:
+    """Every column no field took, with the flag that keeps it, and a warning per kind one template dominates:
+    on the terminal, not only in manifest.json."""
+    lines = field_advice_lines(advice)
+    if lines:
+        click.echo("\n" + "\n".join(lines))
+
+
+def field_advice_lines(advice: dict) -> list[str]:
+    """The `source_fields` section of a manifest as plain text."""
+    lines = []
+    listed = [(source, entry) for source, entries in advice["unmapped"].items() for entry in entries]
+    if listed:
+        lines.append("unmapped columns (in no field, so in no row): keep one with the --map shown, or silence it "
+                     "with --map COLUMN=")
+        width = max(len(entry["column"]) for _, entry in listed) + 2
+        lines += [f"  {source}: {entry['column']:<{width}}{entry['values']:>8} values   {entry['map']}"
+                  for source, entry in listed]
+    for found in advice["dominant_templates"]:
+        columns = ", ".join(found["unmapped_columns"]) or "none (the source has no other column)"
+        lines.append(f"warning: {found['share']:.0%} of the {found['kind']} rows ({found['rows']} of "
+                     f"{found['kind_rows']}) come from one of its {found['templates']} templates, {found['template']}; "
+                     f"mapped fields: {', '.join(found['mapped_fields'])}; unmapped columns that could feed the "
+                     f"others: {columns}")
+    return lines
 
 
 def ledger_table(ledger: Ledger) -> str:

@@ -8,7 +8,8 @@ the counts (`Tally`) its export tasks made of the rows they wrote, and nothing i
 * `stats.json` — every number the charts show: rows per source and split, rows per template,
   instruction / input / output length summaries and histograms per source (length in characters,
   i.e. Unicode code points), per-template yield (eligible, rendered, skipped, rows in the output),
-  rejects and removed rows by reason and source, and the quality figures of the manifest;
+  rejects and removed rows by reason and source, the columns no field took (with the `--map` that keeps
+  each) and any template that dominates its kind, and the quality figures of the manifest;
 * `index.html` — one self-contained page: the tables, and charts drawn as inline SVG straight from
   those numbers (rows per source stacked by split, instruction and output length histograms per
   source, template yield, rejects by reason stacked by source). The browser draws the text with its
@@ -165,6 +166,7 @@ def collect_stats(out_dir: Path, manifest: dict, tally: Tally | None = None) -> 
         "rejects": _rejects(manifest),
         "sources": {s: {k: manifest.get("sources", {}).get(s, {}).get(k)
                         for k in ("read", "kept", "rejected", "rows")} for s in sources},
+        "source_fields": manifest.get("source_fields", {"unmapped": {}, "dominant_templates": []}),
         "quality": manifest.get("quality", {}),
         "manifest_splits": manifest.get("splits", {}),
     }
@@ -349,6 +351,13 @@ def _html(stats: dict) -> str:
                    for f in LENGTH_FIELDS for s, v in stats["lengths"][f].items() if not s.startswith("_")]
     template_rows = [[t, v["kind"], v["eligible"], v["rendered"], v["skipped"], v["phrasings_used"], v["rows_in_output"]]
                      for t, v in stats["templates"].items()]
+    fields = stats["source_fields"]
+    unmapped_rows = [[source, c["column"], c["values"], c["map"]] for source, columns in fields["unmapped"].items()
+                     for c in columns]
+    dominant = "".join(
+        f"<p><b>warning</b>: {d['share']:.0%} of the {e(d['kind'])} rows ({d['rows']:,} of {d['kind_rows']:,}) come "
+        f"from one of its {d['templates']} templates, <code>{e(d['template'])}</code>; unmapped columns that could "
+        f"feed the others: {e(', '.join(d['unmapped_columns']) or 'none')}</p>" for d in fields["dominant_templates"])
     reject_rows = [[kind, reason, ", ".join(f"{s} {n}" for s, n in by.items()), sum(by.values())]
                    for kind in ("records", "rows") for reason, by in stats["rejects"][kind].items()]
     quality_items = "".join(
@@ -372,6 +381,10 @@ Numbers: <a href="stats.json">stats.json</a>.</p>
 <h2>Rows per source and split</h2>
 {_table(["source", "read", "kept", "rejected", *splits, "rows"], source_rows)}
 {charts["rows_by_source"]}
+<h3>Unmapped columns</h3>
+{_table(["source", "column", "values", "keep it with"], unmapped_rows) if unmapped_rows else
+ "<p>Every column of every source feeds a field (or was dropped with --map COLUMN=).</p>"}
+{dominant}
 <h2>Lengths (characters)</h2>
 {_table(["field", "source", "rows", "min", "median", "mean", "p90", "p99", "max", "empty"], length_rows)}
 <h3>Instruction length per source</h3>

@@ -1,8 +1,9 @@
 """Quality filters: per row, the reason it should go (or nothing), computed over whole columns.
 
-Content checks (short, punctuation-only, stray leading punctuation, question = answer, not Chinese)
-judge free text: QA rows. A template row's text is a frame written for the record (an English name
-or a Latin alias list is legitimate there), so template rows only face the length limit.
+Content checks (short, punctuation-only, stray leading punctuation, question = answer, not Chinese,
+promotion, word spinning) judge free text: QA rows. A template row's text is a frame written for the
+record (an English name or a Latin alias list is legitimate there), so template rows only face the
+length limit.
 """
 
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import pyarrow.compute as pc
 
 from builder.config import FilterConfig
 from builder.kernels.utf8 import code_point, jit, utf8_buffers
+from builder.quality.marks import PROMOTIONAL, SPUN
 from builder.registry import with_plugins
 
 PUNCTUATION_ONLY = r"^[\p{P}\p{S}\s]+$"
@@ -29,9 +31,10 @@ HAN_RANGES = (  # RE2's \p{Han} (a test holds them to it), first and last code p
 
 @dataclass(frozen=True)
 class Filter:
-    """A quality filter: the reason it gives, its check over a batch (True removes the row), whether it judges
-    only free text (QA rows; a template row's text is a frame written for the record), and the FilterConfig switch
-    that turns it off. A plug-in adds one through the entry-point group `qizhen_instructions.filters`."""
+    """A quality filter: the reason it gives, its check over a batch (True removes the row; or a string, the
+    detail of the removal, null keeping it), whether it judges only free text (QA rows; a template row's text is
+    a frame written for the record), and the FilterConfig switch that turns it off. A plug-in adds one through
+    the entry-point group `qizhen_instructions.filters`."""
 
     reason: str
     check: Callable[["Batch"], pa.Array]
@@ -71,6 +74,8 @@ BUILTIN_FILTERS = {f.reason: f for f in (
     Filter("too_long_row", lambda b: pc.greater(b.row_chars, b.config.max_row_chars), free_text_only=False),
     Filter("not_chinese", lambda b: pa.array(han_counts(b.output) < b.config.min_cjk_ratio * np.maximum(
         b.output_chars.to_numpy(zero_copy_only=False), 1))),
+    Filter("promotional", lambda b: PROMOTIONAL.details(b.output), switch="promotional"),
+    Filter("spun_text", lambda b: SPUN.details(b.output), switch="spun_text"),
 )}
 
 
@@ -80,17 +85,24 @@ def known_filters() -> dict[str, Filter]:
     return with_plugins("filters", BUILTIN_FILTERS, Filter)
 
 
-def filter_reasons(rows: pa.Table, folded: pa.Array, config: FilterConfig, free_text: bool) -> np.ndarray:
-    """Per row, the first reason that removes it, else None: the built-in filters in their order, then the
-    plug-in filters the config names (`extra`), in its order."""
+def filter_reasons(
+    rows: pa.Table, folded: pa.Array, config: FilterConfig, free_text: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the first reason that removes it and that filter's detail, else None: the built-in filters in
+    their order, then the plug-in filters the config names (`extra`), in its order."""
     batch = Batch(rows, folded, config)
     chosen = [*BUILTIN_FILTERS.values(), *(known_filters()[name] for name in config.extra)]
     reasons = np.full(rows.num_rows, None, dtype=object)
+    details = np.full(rows.num_rows, None, dtype=object)
     for spec in reversed(chosen):
         if (spec.switch is None or getattr(config, spec.switch)) and (free_text or not spec.free_text_only):
-            hit = pc.fill_null(spec.check(batch), False).to_numpy(zero_copy_only=False)
-            reasons[np.asarray(hit, bool)] = spec.reason
-    return reasons
+            result = spec.check(batch)
+            said = pa.types.is_string(result.type) or pa.types.is_large_string(result.type)
+            hit = pc.is_valid(result) if said else pc.fill_null(result, False)
+            removed = np.asarray(hit.to_numpy(zero_copy_only=False), bool)
+            reasons[removed] = spec.reason
+            details[removed] = pc.filter(result, hit).to_pylist() if said else None
+    return reasons, details
 
 
 def question_equals_answer(folded: pa.Array) -> pa.Array:

@@ -85,9 +85,10 @@ class Quality:
         folded = fold_array(pc.binary_join_element_wise(*(rows[c] for c in TEXT_COLUMNS), "\x1f"))
         removals: dict[int, Drop] = {}
         marks: dict[int, Drop] = {}
-        for index, reason in enumerate(filter_reasons(rows, folded, self.config.filters, free_text=kind == "qa")):
+        reasons, details = filter_reasons(rows, folded, self.config.filters, free_text=kind == "qa")
+        for index, reason in enumerate(reasons):
             if reason:
-                removals[index] = Drop(stage="filter", reason=reason)
+                removals[index] = Drop(stage="filter", reason=reason, detail=details[index])
         if self.decontaminator:
             target = marks if self.config.decontamination.mode == "mark" else removals
             for index, hit in enumerate(self.decontaminator.row_hits(folded)):

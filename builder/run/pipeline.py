@@ -49,7 +49,7 @@ from builder.run.units import (
     run_source,
     run_unit,
 )
-from builder.validate.fields import require_fields
+from builder.validate.fields import field_advice, require_fields
 
 
 @dataclass
@@ -356,6 +356,8 @@ def _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp:
         "empty_splits": [name for name, fraction in config.split.fractions().items()
                          if name not in splits and fraction > 0],
         "coverage": coverage,
+        "source_fields": field_advice(config, ledger, coverage,
+                                      {kind: [e.id for e in entries] for kind, entries in catalogue.entries.items()}),
         "quality": quality,
         "outputs": {name: digests.get(name) or sha256_file(tmp / name)
                     for name in (p.relative_to(tmp).as_posix() for p in

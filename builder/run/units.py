@@ -15,7 +15,7 @@ from typing import Unpack
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builder.clean.text import clean_batch
+from builder.clean.text import clean_array, clean_batch
 from builder.config import BuildConfig, SourceConfig
 from builder.expand.catalogue import Catalogue, load_catalogue
 from builder.expand.expander import Coverage, Expander
@@ -26,11 +26,19 @@ from builder.quality.normalize import entity_name
 from builder.quality.stage import TEXT_COLUMNS, Quality, QualityReport
 from builder.read import WHOLE, Detected, Shard, read_source, shards
 from builder.rows import ENTITY_COLUMN, POSITION, SPOOL_SCHEMA, WORK_SCHEMA, template_rows
-from builder.validate.fields import check_user_mapping, resolve_columns
+from builder.validate.fields import (
+    LABEL_MARK,
+    PART_SEPARATOR,
+    check_user_mapping,
+    column_label,
+    normalise_key,
+    resolve_columns,
+)
 from builder.validate.records import invalid, qa_record_ids, validate_kb, validate_qa
 from schemas import KB_KINDS
 
 Progress = Callable[[str], Callable[[int], None]]
+PART_TRIM = "。；;"  # a part's closing marks ("；" joins the parts); a dangling "，" stays, for damage checks
 
 
 def no_progress(_: str) -> Callable[[int], None]:
@@ -214,14 +222,35 @@ def run_source(
 
 
 def _rename(batch: pa.RecordBatch, mapping: dict[str, str]) -> pa.RecordBatch:
-    """Keeps mapped columns under their schema names, and the position column; spellings of one name that map to
-    one field (in different records) become one column holding each record's value."""
-    fields: dict[str, list[pa.Array]] = {}
+    """Keeps mapped columns under their schema names, and the position column. Spellings of one name that map to
+    one field (in different records) become one column holding each record's value; several names that feed one
+    field are joined per record, each part after its label, in the source's column order ("性味：寒；归经：肺经")."""
+    names: dict[str, dict[str, list[str]]] = {}  # field -> normalised name -> its spellings
     for column, target in mapping.items():
-        fields.setdefault(target, []).append(batch.column(column))
-    arrays = [columns[0] if len(columns) == 1 else pc.coalesce(*(c.cast(pa.string()) for c in columns))
-              for columns in fields.values()]
-    return pa.RecordBatch.from_arrays([*arrays, batch.column(POSITION)], names=[*fields, POSITION])
+        names.setdefault(target, {}).setdefault(normalise_key(column), []).append(column)
+    arrays = [_coalesced(batch, next(iter(spellings.values()))) if len(spellings) == 1 else
+              _labelled([(column_label(columns[0]), _coalesced(batch, columns)) for columns in spellings.values()])
+              for spellings in names.values()]
+    return pa.RecordBatch.from_arrays([*arrays, batch.column(POSITION)], names=[*names, POSITION])
+
+
+def _coalesced(batch: pa.RecordBatch, columns: list[str]) -> pa.Array:
+    if len(columns) == 1:
+        return batch.column(columns[0])
+    return pc.coalesce(*(batch.column(c).cast(pa.string()) for c in columns))
+
+
+def _labelled(parts: list[tuple[str, pa.Array]]) -> pa.Array:
+    """Each record's parts that say something, as "label：text" joined with "；"; null when none does. A part that
+    cleaning would empty (a placeholder such as 暂无) is left out with its label."""
+    pieces = []
+    for label, values in parts:
+        text = pc.utf8_rtrim(pc.utf8_trim_whitespace(values.cast(pa.string())), characters=PART_TRIM)
+        says = pc.and_(pc.is_valid(clean_array(text)), pc.greater(pc.utf8_length(text), 0))
+        piece = pc.binary_join_element_wise(pa.scalar(PART_SEPARATOR + label + LABEL_MARK), text, "")
+        pieces.append(pc.if_else(pc.fill_null(says, False), piece, ""))
+    joined = pc.utf8_replace_slice(pc.binary_join_element_wise(*pieces, ""), 0, len(PART_SEPARATOR), "")
+    return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
 
 
 def kb_rows(batch: SourceBatch, run: Run) -> SourceBatch:

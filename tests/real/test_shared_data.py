@@ -168,8 +168,9 @@ def test_toyhom_duplicates_are_removed_and_counted(tmp_path: Path) -> None:
     counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["sources"]["toyhom_样例_内科5000-6000"]
     rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
     duplicates = {r["line"] for r in rejects if r["reason"] in ("exact_duplicate", "near_duplicate")}
+    filtered = {r["line"] for r in rejects if r["stage"] == "filter"}  # a filter removes both copies alike, first
     verbatim = verbatim_duplicate_lines()
-    assert len(verbatim) == 378 and verbatim <= duplicates
+    assert len(verbatim) == 378 and verbatim <= duplicates | filtered and len(verbatim & duplicates) > 250
     assert counts["kept"] + counts["rejected"] == 7644 == counts["read"]
     assert all(r["duplicate_of"] for r in rejects if r["stage"] == "dedup")
 
