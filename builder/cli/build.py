@@ -104,8 +104,9 @@ def field_advice_lines(advice: dict) -> list[str]:
         lines.append("unmapped columns (in no field, so in no row): keep one with the --map shown, or silence it "
                      "with --map COLUMN=")
         width = max(len(entry["column"]) for _, entry in listed) + 2
-        lines += [f"  {source}: {entry['column']:<{width}}{entry['values']:>8} values   {entry['map']}"
-                  for source, entry in listed]
+        for source, entry in listed:
+            count = f"{entry['values']:>8} {'value ' if entry['values'] == 1 else 'values'}"
+            lines.append(f"  {source}: {entry['column']:<{width}}{count}   {entry['map']}")
     for found in advice["dominant_templates"]:
         columns = ", ".join(found["unmapped_columns"]) or "none (the source has no other column)"
         lines.append(f"warning: {found['share']:.0%} of the {found['kind']} rows ({found['rows']} of "
