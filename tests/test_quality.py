@@ -18,7 +18,7 @@ from builder.hashing import id_numbers
 from builder.kernels.shingles import splitmix64, text_keys
 from builder.quality.dedup import resolve_exact
 from builder.quality.filters import han_counts, han_table, question_equals_answer
-from builder.quality.marks import PROMOTIONAL, SPUN
+from builder.quality.marks import PROMOTIONAL, SPUN, candidates
 from builder.quality.normalize import fold, fold_array, fold_table
 from builder.validate.records import qa_record_ids
 from tests.conftest import run, write_json, write_jsonl
@@ -127,14 +127,18 @@ SPUN_ANSWERS = [  # a rewriter's synonym swaps, and the plain sentence a writer 
 
 
 def test_promotional_marks_name_what_they_found() -> None:
-    details = PROMOTIONAL.details(pa.array([a for a, _ in PROMOTIONAL_ANSWERS] + LEGITIMATE_ANSWERS + [None]))
+    column = pa.array([a for a, _ in PROMOTIONAL_ANSWERS] + LEGITIMATE_ANSWERS + [None])
+    details = PROMOTIONAL.details(column)
     assert details.to_pylist() == [m for _, m in PROMOTIONAL_ANSWERS] + [None] * (len(LEGITIMATE_ANSWERS) + 1)
+    assert PROMOTIONAL.details(column, candidates(column, PROMOTIONAL, SPUN)).equals(details)  # the shared scan
 
 
 def test_spun_marks_name_the_swapped_word_and_spare_the_plain_sentence() -> None:
     spun, plain, labels = zip(*SPUN_ANSWERS, strict=True)
-    assert SPUN.details(pa.array(spun + plain + tuple(LEGITIMATE_ANSWERS))).to_pylist() == [
-        *labels, *[None] * (len(plain) + len(LEGITIMATE_ANSWERS))]
+    column = pa.array(spun + plain + tuple(LEGITIMATE_ANSWERS) + tuple(a for a, _ in PROMOTIONAL_ANSWERS))
+    details = SPUN.details(column)
+    assert details.to_pylist() == [*labels, *[None] * (len(column) - len(labels))]
+    assert SPUN.details(column, candidates(column, PROMOTIONAL, SPUN)).equals(details)
     assert SPUN.details(pa.array([], pa.string())).to_pylist() == []
 
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from builder.config import FilterConfig
 from builder.kernels.utf8 import code_point, jit, utf8_buffers
-from builder.quality.marks import PROMOTIONAL, SPUN
+from builder.quality.marks import PROMOTIONAL, SPUN, candidates
 from builder.registry import with_plugins
 
 PUNCTUATION_ONLY = r"^[\p{P}\p{S}\s]+$"
@@ -60,6 +60,11 @@ class Batch:
         return pc.utf8_length(self.output)
 
     @cached_property
+    def marked(self) -> pa.Array:
+        """Rows whose answer may carry a promotional or spun mark: one scan serves both filters."""
+        return candidates(self.output, PROMOTIONAL, SPUN)
+
+    @cached_property
     def row_chars(self) -> pa.Array:
         return pc.add(pc.add(pc.utf8_length(self.rows["instruction"]), pc.utf8_length(self.rows["input"])),
                       self.output_chars)
@@ -74,8 +79,8 @@ BUILTIN_FILTERS = {f.reason: f for f in (
     Filter("too_long_row", lambda b: pc.greater(b.row_chars, b.config.max_row_chars), free_text_only=False),
     Filter("not_chinese", lambda b: pa.array(han_counts(b.output) < b.config.min_cjk_ratio * np.maximum(
         b.output_chars.to_numpy(zero_copy_only=False), 1))),
-    Filter("promotional", lambda b: PROMOTIONAL.details(b.output), switch="promotional"),
-    Filter("spun_text", lambda b: SPUN.details(b.output), switch="spun_text"),
+    Filter("promotional", lambda b: PROMOTIONAL.details(b.output, b.marked), switch="promotional"),
+    Filter("spun_text", lambda b: SPUN.details(b.output, b.marked), switch="spun_text"),
 )}
 
 

@@ -1,13 +1,14 @@
 """Marks a free-text answer should not carry: promotion of a product or a channel, and word-spun text.
 
-A mark is a label and RE2 patterns that must all match. A set of marks runs one pass over the whole column
-with the union of its marks' first patterns and puts only the rows that pass through the marks one by one,
-so a removal names every mark it found. The patterns aim at precision: an answer that names a drug, a dose, a
+A mark is a label and RE2 patterns that must all match. One pass over the whole column with the union of
+the marks' first patterns finds the few rows that may carry one, and only those go through the marks one by
+one, so a removal names every mark it found. The patterns aim at precision: an answer that names a drug, a dose, a
 lab value or a short hotline (120, 12320), or sends the patient to a hospital, carries none of them.
 """
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,17 +36,22 @@ class Marks:
         """Every mark's first pattern in one alternation: a row no mark can match fails it in one pass."""
         return "|".join(f"(?:{mark.patterns[0]})" for mark in self.marks)
 
-    def details(self, values: pa.Array) -> pa.Array:
-        """Per text, the labels of the marks it carries joined by ", ", or null when it carries none."""
-        candidate = pc.fill_null(pc.match_substring_regex(values, self.prescan), False)
+    def details(self, values: pa.Array, among: pa.Array | None = None) -> pa.Array:
+        """Per text, the labels of the marks it carries joined by ", ", or null when it carries none; `among`
+        limits the work to the rows a pre-scan shared with other sets (`candidates`) let through."""
+        rows = np.arange(len(values)) if among is None else np.flatnonzero(among.to_numpy(zero_copy_only=False))
+        texts = values if among is None else values.take(rows)
+        passed = pc.fill_null(pc.match_substring_regex(texts, self.prescan), False)
+        rows, texts = rows[passed.to_numpy(zero_copy_only=False)], texts.filter(passed)
         found = pa.nulls(len(values), pa.string())
-        if not pc.any(candidate).as_py():
+        if not len(rows):
             return found
-        rows = pc.filter(values, candidate)
-        parts = [pc.if_else(self._carries(rows, mark), mark.label + ", ", "") for mark in self.marks]
+        parts = [pc.if_else(self._carries(texts, mark), mark.label + ", ", "") for mark in self.marks]
         labels = pc.utf8_rtrim(pc.binary_join_element_wise(*parts, ""), characters=", ")
         labels = pc.if_else(pc.equal(labels, ""), pa.scalar(None, pa.string()), labels)
-        return pc.replace_with_mask(found, candidate, labels.cast(pa.string()))
+        where = np.zeros(len(values), bool)
+        where[rows] = True
+        return pc.replace_with_mask(found, pa.array(where), labels.cast(pa.string()))
 
     @staticmethod
     def _carries(rows: pa.Array, mark: Mark) -> pa.Array:
@@ -54,6 +60,11 @@ class Marks:
         for hit in hits[1:]:
             carried = pc.and_(carried, hit)
         return carried
+
+
+def candidates(values: pa.Array, *sets: Marks) -> pa.Array:
+    """The rows a mark of any of these sets may match, found in one RE2 pass over the column."""
+    return pc.fill_null(pc.match_substring_regex(values, "|".join(marks.prescan for marks in sets)), False)
 
 
 def mark(label: str, *patterns: str) -> Mark:
