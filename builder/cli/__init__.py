@@ -3,7 +3,7 @@
 Each command imports the stages it runs when it runs, so that `--help`, `--version` and a mistyped flag
 answer at once instead of loading numba, pyarrow and datasets first. The commands live by job: `build`
 (build, validate, preview, report, formats), `catalog` (fields, components, templates), `evaluate` (eval),
-`publish` (push); `options` holds what they share.
+`publish` (push), `audit` (audit); `options` holds what they share.
 """
 
 import click
@@ -15,4 +15,4 @@ def main() -> None:
     """Build instruction-tuning datasets from medical knowledge bases and doctor–patient QA."""
 
 
-from builder.cli import build, catalog, evaluate, publish  # noqa: E402,F401  (each registers its commands on main)
+from builder.cli import audit, build, catalog, evaluate, publish  # noqa: E402,F401  (each registers its commands on main)
