@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -41,6 +42,15 @@ def _known_kind(kind: str) -> str:
     return kind
 
 
+def _runnable(patterns: list[str], owner: str) -> list[str]:
+    """Cleaning patterns are RE2 expressions (what Arrow runs); one that cannot run is refused when the config loads."""
+    from builder.clean.rules import pattern_error
+    for pattern in patterns:
+        if (error := pattern_error(pattern)) is not None:
+            raise ValueError(f"{owner}pattern {pattern!r} is not a valid regular expression ({error})")
+    return patterns
+
+
 class Strict(BaseModel):
     """Unknown keys in a config file are typos; refuse them instead of ignoring them."""
 
@@ -63,6 +73,15 @@ class SourceConfig(Strict):
     license: str | None = None
     weight: float | None = Field(None, gt=0, description="mixing: keep this fraction of records (>1 repeats them)")
     target: int | None = Field(None, gt=0, description="mixing: about this many rows, sampled by record")
+    strip: list[str] = Field(default_factory=list, description="this source only: removed from every text value")
+    drop: list[str] = Field(default_factory=list, description="this source only: a record any of whose values "
+                                                              "matches is rejected (clean:drop_pattern)")
+
+    @field_validator("strip", "drop")
+    @classmethod
+    def runnable_patterns(cls, patterns: list[str], info: ValidationInfo) -> list[str]:
+        name = info.data.get("name") or Path(str(info.data.get("path", ""))).stem
+        return _runnable(patterns, f"source '{name}': {info.field_name} ")
 
     @field_validator("kind")
     @classmethod
@@ -159,6 +178,21 @@ class DecontamConfig(Strict):
     ngram: int = Field(13, ge=5, description="characters of shared text that count as overlap")
 
 
+class CleanConfig(Strict):
+    """Cleaning rules for every source: what becomes of a truncated value, and patterns (RE2) stripped from every
+    text value or rejecting a record; a source's own `strip` and `drop` add to these."""
+
+    truncated: Literal["skip", "keep"] = Field("skip", description="skip: the field is left out for that record; "
+                                                                    "keep: kept as written (counted either way)")
+    strip: list[str] = Field(default_factory=list, description="removed from every text value")
+    drop: list[str] = Field(default_factory=list, description="a record any of whose values matches is rejected")
+
+    @field_validator("strip", "drop")
+    @classmethod
+    def runnable_patterns(cls, patterns: list[str], info: ValidationInfo) -> list[str]:
+        return _runnable(patterns, f"{info.field_name} ")
+
+
 class BuildConfig(Strict):
     """Everything a build needs; the manifest records it so a build can be repeated."""
 
@@ -192,6 +226,7 @@ class BuildConfig(Strict):
     filters: FilterConfig = Field(default_factory=FilterConfig)
     pii: PIIConfig = Field(default_factory=PIIConfig)
     decontamination: DecontamConfig = Field(default_factory=DecontamConfig)
+    clean: CleanConfig = Field(default_factory=CleanConfig)
 
     @field_validator("mapping")
     @classmethod
@@ -247,6 +282,11 @@ class BuildConfig(Strict):
         the rest by name, so that the order of the flags or of the config's entries changes nothing."""
         rank = {name: i for i, name in enumerate(self.prefer)}
         return sorted(self.sources, key=lambda s: (rank.get(s.name, len(rank)), s.name))
+
+    def cleaning_for(self, source: SourceConfig) -> CleanConfig:
+        """The cleaning rules for one source: the build's, with the source's own patterns after them."""
+        return self.clean.model_copy(update={"strip": [*self.clean.strip, *source.strip],
+                                             "drop": [*self.clean.drop, *source.drop]})
 
     def mapping_for(self, source: SourceConfig) -> dict[str, str]:
         """The user's mappings for one source: the kind's table, then the source's own on top."""

@@ -74,7 +74,7 @@ class SourceCounts:
     rejected: Counter = field(default_factory=Counter)
     rows_removed: Counter = field(default_factory=Counter)
     unmapped_columns: Counter = field(default_factory=Counter)
-    cleaned: Counter = field(default_factory=Counter)  # characters cleaning removed, by what they were
+    cleaned: Counter = field(default_factory=Counter)  # what cleaning removed, nulled or flagged, by reason
     fields: set[str] = field(default_factory=set)
 
     def to_json(self) -> dict:

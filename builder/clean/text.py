@@ -1,29 +1,25 @@
-"""Cleaning: HTML, entities, odd whitespace and placeholder values, vectorised over Arrow string columns.
+"""Cleaning: HTML, entities, odd whitespace and control characters, vectorised over Arrow string columns, then
+values that say nothing (`placeholders`) and damaged source text (`damage`), and a user's own rules (`rules`).
 
-Text keeps its Chinese punctuation and its enumerations; only markup and spacing change. A value that
-says nothing ("尚不明确", "(尚不明确)", "无", "暂无", "不详", a lone space) becomes missing, and so does
-an enumeration item that only says a point is unknown ("9.药物对哺乳的影响：尚不明确。"), so no answer
-repeats a non-answer. Sentences that state something and mention an unknown are kept as written.
+Text keeps its Chinese punctuation and its enumerations; only markup and spacing change, and content leaves only
+whole: a whole value or a whole last item that says nothing, or a prose value that is damaged. What cleaning
+removed, nulled or flagged is counted by reason in the tally the manifest shows (`cleaned`).
 """
 
 import html
 import re
 from collections import Counter
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-PLACEHOLDERS = frozenset(
-    {"尚不明确", "不明确", "尚不清楚", "不清楚", "无", "暂无", "暂无资料", "无资料", "不详", "未知", "待补充",
-     "-", "--", "—", "/", "null", "none", "n/a", "na", "nan"}
-)
-PLACEHOLDER_TRAILER = "。.；;，,！!"
-PLACEHOLDER_WRAP = "()（）[]【】 "
-UNKNOWN = "尚不明确|不明确|尚不清楚|尚未明确|不详|暂无资料"
-PLACEHOLDER_ITEM = (
-    r"(^|[。；;\n])\s*(?:(?:\d{1,2}[.．、]|[(（]\d{1,2}[)）]|[①-⑳])\s*[^。；;\n\d]{0,24}?[：:]?\s*)?"
-    rf"(?:[(（](?:{UNKNOWN})[)）][。；;]?|(?:{UNKNOWN})(?:[。；;]|$))|^[(（](?:{UNKNOWN})[)）]"
-)
+from builder.clean.counts import count
+from builder.clean.damage import ENDS_IN_CONTROL, UNIT_HINT, judge
+from builder.clean.placeholders import DISCLAIMER_LEAD, empty_out
+from builder.clean.rules import strip
+from builder.config import CleanConfig
+
 BLOCK_TAG = r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^<>]*>"
 INLINE_TAG = r"(?i)</?[a-z][a-z0-9]*(\s[^<>]*)?/?>|<!--.*?-->"
 ENTITY = r"&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]{1,31});"
@@ -33,64 +29,105 @@ ODD_SPACE = "[\t\x0b\x0c\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff\u200b]
 # reader sees, or are no text at all (RE2 escapes: a pattern holds no NUL)
 CONTROL = r"[\x00-\x08\x0e-\x1f\x7f-\x9f\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}\x{fdd0}-\x{fdef}\x{fffe}\x{ffff}]"
 ENTITY_RE = re.compile(ENTITY)
-TERMINAL_MARKS, SOFT_MARKS = "。！？!?", "，、；：,;:"
+TERMINAL_MARKS, SOFT_MARKS = "。！？", "，、；：,;:"  # not ASCII ? or !: in Chinese text one often stands for a lost character
 PUNCTUATION_RUNS = (  # source typos: "，，" "。，" "：。" fold to one mark, the terminal one if any
     (rf"[{SOFT_MARKS}]+([{TERMINAL_MARKS}])", r"\1"),
     (rf"([{TERMINAL_MARKS}])[{SOFT_MARKS}{TERMINAL_MARKS}]+", r"\1"),
     (rf"([{SOFT_MARKS}])[{SOFT_MARKS}]+", r"\1"),
 )
 NEEDS_WORK = (
-    rf"[<&\r]|{ODD_SPACE}|{CONTROL}|  | \n|\n[ \n]|{UNKNOWN}|[{SOFT_MARKS}{TERMINAL_MARKS}]{{2}}", r"^\s", r"\s$"
+    rf"[<&\r]|{ODD_SPACE}|{CONTROL}|  | \n|\n[ \n]|[{SOFT_MARKS}{TERMINAL_MARKS}]{{2}}", r"^\s", r"\s$"
 )  # one alternation is 4x slower
-PLACEHOLDER_MAX = max(map(len, PLACEHOLDERS)) + 8
+HINTS = f"{DISCLAIMER_LEAD}|{UNIT_HINT}"  # two rare things, a disclaimer's opening and a damaged unit: the first
+# pattern of NEEDS_WORK finds them in the same scan for next to nothing
+GROUP_BYTES = 1 << 30
+LABELS = frozenset({"name", "aliases", "english_name"})  # names, not prose: never judged for damage
 
 
-def clean_batch(batch: pa.RecordBatch, skip: frozenset[str] = frozenset(),
-                tally: Counter | None = None) -> pa.RecordBatch:
-    """Cleans every string column of a batch; columns named in `skip` pass through. `tally` counts what was
-    removed (control and bidi characters), so the manifest can say so."""
-    columns = [
-        clean_array(column, tally) if pa.types.is_string(column.type) and name not in skip else column
-        for name, column in zip(batch.schema.names, batch.columns, strict=True)
-    ]
-    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+def clean_batch(batch: pa.RecordBatch, skip: frozenset[str] = frozenset(), tally: Counter | None = None,
+                rules: CleanConfig | None = None, prose: bool = False) -> pa.RecordBatch:
+    """Cleans every string column of a batch; columns named in `skip` pass through. With `prose` (a knowledge
+    base's records), every column but the names (`LABELS`) is also judged for damage. `tally` counts what was
+    removed, nulled or flagged, so the manifest can say so.
+
+    The columns are cleaned as one array (in groups below GROUP_BYTES, which 32-bit offsets can hold): every
+    pass then runs, and compiles its pattern, once per batch instead of once per column.
+    """
+    names = [name for name, column in zip(batch.schema.names, batch.columns, strict=True)
+             if pa.types.is_string(column.type) and name not in skip]
+    cleaned: dict[str, pa.Array] = {}
+    for group in _groups(batch, names):
+        columns = [batch.column(name) for name in group]
+        flags = [np.full(len(column), prose and name not in LABELS) for name, column in zip(group, columns, strict=True)]
+        values = clean_array(pa.concat_arrays(columns), tally, rules, prose=pa.array(np.concatenate(flags)))
+        starts = np.cumsum([0, *map(len, columns)])
+        cleaned.update({name: values.slice(start, len(column))
+                        for name, column, start in zip(group, columns, starts, strict=False)})
+    return pa.RecordBatch.from_arrays([cleaned.get(name, column) for name, column in
+                                       zip(batch.schema.names, batch.columns, strict=True)], schema=batch.schema)
 
 
-def clean_array(values: pa.Array, tally: Counter | None = None) -> pa.Array:
-    """One string column: markup out, entities decoded, whitespace folded, placeholders to null.
+def _groups(batch: pa.RecordBatch, names: list[str]) -> list[list[str]]:
+    """The columns in runs whose text adds up to less than GROUP_BYTES (a column bigger than that runs alone)."""
+    groups: list[list[str]] = []
+    size = GROUP_BYTES
+    for name in names:
+        nbytes = batch.column(name).nbytes
+        if size + nbytes > GROUP_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(name)
+        size += nbytes
+    return groups
+
+
+def clean_array(values: pa.Array, tally: Counter | None = None, rules: CleanConfig | None = None,
+                prose: bool | pa.Array = False) -> pa.Array:
+    """One string array: the user's strip patterns out, markup out, entities decoded, whitespace folded, values
+    and last items that say nothing to null; the values `prose` marks (all, with True) judged for damage too
+    (`damage.judge`).
 
     One cheap scan finds the values that hold anything to fix; only those take the regex passes.
     """
-    found = [pc.match_substring_regex(values, pattern) for pattern in NEEDS_WORK]
-    needs_work = pc.fill_null(pc.or_(pc.or_(found[0], found[1]), found[2]), False)
-    if pc.any(needs_work).as_py():
-        values = pc.replace_with_mask(values, needs_work, _rewrite(pc.filter(values, needs_work), tally))
-    return _null_placeholders(values)
+    tally = Counter() if tally is None else tally
+    rules = rules or CleanConfig()
+    prose = pa.array(np.full(len(values), prose)) if isinstance(prose, bool) else prose
+    judged = bool(pc.any(prose).as_py())
+    values = strip(values, rules.strip, tally)
+    found = [pc.match_substring_regex(values, pattern) for pattern in (f"{NEEDS_WORK[0]}|{HINTS}", *NEEDS_WORK[1:])]
+    edges = pc.or_(found[1], found[2])
+    maybe = pc.fill_null(pc.or_(found[0], edges), False)
+    cut = hints = pc.and_not(maybe, maybe)
+    if pc.any(maybe).as_py():  # few values: they alone are told apart, rewritten and looked at again
+        some = pc.filter(values, maybe)
+        work = pc.fill_null(pc.or_(pc.match_substring_regex(some, NEEDS_WORK[0]), pc.filter(edges, maybe)), False)
+        if judged:  # a control character where the text stops stood for a superscript: what followed is lost
+            cut = _spread(maybe, _spread(work, pc.match_substring_regex(pc.filter(some, work), ENDS_IN_CONTROL)))
+        some = pc.replace_with_mask(some, work, _rewrite(pc.filter(some, work), tally))
+        hints = _spread(maybe, pc.match_substring_regex(some, HINTS))
+        values = pc.replace_with_mask(values, maybe, some)
+    values = empty_out(values, hints, tally)
+    return judge(values, prose, cut, hints, rules.truncated == "keep", tally) if judged else values
 
 
-def _rewrite(values: pa.Array, tally: Counter | None) -> pa.Array:
+def _spread(where: pa.Array, found: pa.Array) -> pa.Array:
+    """A mask over the values `where` selects, spread back over all of them (False elsewhere)."""
+    return pc.replace_with_mask(where, where, pc.fill_null(found, False))
+
+
+def _rewrite(values: pa.Array, tally: Counter) -> pa.Array:
     values = pc.replace_substring_regex(values, BLOCK_TAG, "\n")
     values = pc.replace_substring_regex(values, INLINE_TAG, "")
     values = _unescape_entities(values)
-    if tally is not None:
-        tally["control_characters"] += pc.sum(pc.count_substring_regex(values, CONTROL)).as_py() or 0
+    count(tally, "control_characters", pc.sum(pc.count_substring_regex(values, CONTROL)).as_py() or 0)
     values = pc.replace_substring_regex(values, CONTROL, "")  # after entities: &#x202e; is one too
     values = pc.replace_substring_regex(values, ODD_SPACE, " ")
     values = pc.replace_substring_regex(values, "\r\n?", "\n")
     values = pc.replace_substring_regex(values, " *\n[ \n]*", "\n")
     values = pc.replace_substring_regex(values, " {2,}", " ")
-    values = _drop_placeholder_items(pc.utf8_trim_whitespace(values))
+    values = pc.utf8_trim_whitespace(values)
     for pattern, replacement in PUNCTUATION_RUNS:
         values = pc.replace_substring_regex(values, pattern, replacement)
-    return values
-
-
-def _drop_placeholder_items(values: pa.Array) -> pa.Array:
-    """Removes "n.标签：尚不明确。" items; adjacent ones share a separator, hence a few passes."""
-    for _ in range(4):
-        if not pc.any(pc.fill_null(pc.match_substring_regex(values, PLACEHOLDER_ITEM), False)).as_py():
-            break
-        values = pc.replace_substring_regex(values, PLACEHOLDER_ITEM, "\\1")
     return values
 
 
@@ -112,21 +149,7 @@ def unescape(text: str) -> str:
     return text
 
 
-def _null_placeholders(values: pa.Array) -> pa.Array:
-    """Short values that only say "unknown" or "none" become null (long values cannot be placeholders). Byte
-    lengths (read from the offsets) rule out most values before any character is counted."""
-    short = pc.fill_null(pc.less_equal(pc.binary_length(values), 4 * PLACEHOLDER_MAX), False)
-    if not pc.any(short).as_py():
-        return values
-    candidates = pc.filter(values, short)
-    stripped = pc.utf8_rtrim(candidates, characters=PLACEHOLDER_TRAILER)
-    folded = pc.utf8_lower(pc.utf8_trim(stripped, characters=PLACEHOLDER_WRAP))
-    empty = pc.and_(pc.less_equal(pc.utf8_length(candidates), PLACEHOLDER_MAX), pc.or_(
-        pc.equal(pc.utf8_length(folded), 0), pc.is_in(folded, value_set=pa.array(sorted(PLACEHOLDERS)))))
-    kept = pc.if_else(empty, pa.scalar(None, pa.string()), candidates)
-    return pc.replace_with_mask(values, short, kept)
-
-
-def clean_text(text: str | None) -> str | None:
-    """The same cleaning for one value: for tests and interactive checks of what a value becomes."""
-    return clean_array(pa.array([text], pa.string()))[0].as_py()
+def clean_text(text: str | None, prose: bool = True, rules: CleanConfig | None = None) -> str | None:
+    """The same cleaning for one value (of a knowledge base's prose field, unless `prose` is False): for tests
+    and interactive checks of what a value becomes."""
+    return clean_array(pa.array([text], pa.string()), rules=rules, prose=prose)[0].as_py()

@@ -68,6 +68,9 @@ def assemble(
         for kind in fitting:
             mapping.setdefault(kind, {})[column] = target
     _quality_flags(data, settings)
+    for flag in ("strip", "drop"):  # cleaning patterns for every source, after the config file's
+        if patterns := cast(tuple[str, ...], settings.pop(flag, ())):
+            data.setdefault("clean", {})[flag] = [*data.get("clean", {}).get(flag, []), *patterns]
     data["templates"] = [*data.get("templates", []), *map(str, cast(tuple[Path, ...], settings.pop("templates", None) or ()))]
     if settings.pop("replace_templates", False):
         data["replace_templates"] = True
@@ -146,6 +149,10 @@ def input_options(command: Callable) -> Callable:
         click.option("--near-threshold", type=float, default=None, help="Near-duplicate Jaccard threshold (0.8)."),
         click.option("--no-near-dup", is_flag=True, help="Skip near-duplicate removal."),
         click.option("--no-pii", is_flag=True, help="Skip PII scrubbing."),
+        click.option("--strip", multiple=True, metavar="PATTERN",
+                     help="Remove this regular expression (RE2) from every text value of every source; repeatable."),
+        click.option("--drop", multiple=True, metavar="PATTERN",
+                     help="Reject every record any text value of which matches this regular expression; repeatable."),
         click.option("--filter", "extra_filters", multiple=True, metavar="NAME",
                      help="Also run an installed plug-in quality filter (`components` lists them); repeatable."),
         click.option("--group-by", type=click.Choice(["entity", "record"]), default=None,

@@ -15,6 +15,7 @@ from typing import Unpack
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from builder.clean.rules import drop_matching
 from builder.clean.text import clean_array, clean_batch
 from builder.config import BuildConfig, SourceConfig
 from builder.expand.catalogue import Catalogue, load_catalogue
@@ -192,6 +193,7 @@ def cleaned_batches(
     user_mapping = config.mapping_for(source)
     check_user_mapping(source.kind, user_mapping, str(source.path))
     counts = ledger.counts(source.name)
+    rules = config.cleaning_for(source)
     advance = progress(source.name)
     for raw in read_source(source, detected, config.batch_size, shard):
         counts.read += raw.records.num_rows + len(raw.rejects)
@@ -205,7 +207,11 @@ def cleaned_batches(
         counts.fields.update(mapping.values())
         for column in unmapped:
             counts.unmapped_columns[column] += raw.records.num_rows - raw.records.column(column).null_count
-        yield clean_batch(_rename(raw.records, mapping), skip=frozenset({POSITION}), tally=counts.cleaned)
+        records, dropped = drop_matching(raw.records, rules.drop)
+        for drop in dropped:
+            ledger.reject(drop.at(source=source.name, file=str(source.path), position_kind=detected.position_kind))
+        yield clean_batch(_rename(records, mapping), skip=frozenset({POSITION}), tally=counts.cleaned, rules=rules,
+                          prose=source.kind != "qa")
 
 
 def run_source(
