@@ -54,7 +54,8 @@ def keyed_records(records: list[Record]) -> list[Keyed]:
     texts: list[str] = []
     shapes = []
     for record in records:
-        composition = "\n".join(v for f in COMPOSITION_FIELDS for v in (record.raw.get(f), record.fields.get(f)) if v)
+        composition = "\n".join(dict.fromkeys(v for f in COMPOSITION_FIELDS
+                                              for v in (record.raw.get(f), record.fields.get(f)) if v))
         parts = text.combination_parts(record.name)
         held = text.components(composition, bool(parts))
         aliases = [a for a in text.ALIAS_SPLIT.split(record.raw.get("aliases", "")) if a.strip()]

@@ -4,12 +4,14 @@ A record id hashes the record as cleaned and validated, so recomputing it would 
 trust, and it changes whenever cleaning does. The name is what every row of a record carries: all rows of one
 record id share the longest source name found in each of their texts (as keys: markup, width, spaces and
 punctuation aside). Records the ledger rejected whole have no rows and are left out; when several records share
-the name (a source may repeat a name with other content), each record id takes the one its answers fit best, and
-no two ids take the same record while another is free.
+the name (a source may repeat a name with other content), the record ids take distinct records with the least
+misfit in all (how much of their answers a record does not hold).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import permutations
+from math import perm
 
 from builder.audit.source import Record
 
@@ -58,14 +60,20 @@ def match_groups(groups: list[Group], index: dict[str, list[Record]],
     matched: dict[str, Record] = {}
     for key, named in by_name.items():
         candidates = index[key]
-        if len(candidates) == 1:
-            matched.update((group.record_id, candidates[0]) for group in named)
-            continue
-        scored = sorted((misfit(group, record), record.position, group.record_id, i)
-                        for group in named for i, record in enumerate(candidates))
-        taken: set[int] = set()
-        for _, _, record_id, i in scored:
-            if record_id not in matched and (i not in taken or len(taken) == len(candidates)):
-                matched[record_id] = candidates[i]
-                taken.add(i)
+        costs = [[misfit(group, record) for record in candidates] for group in named]
+        for group, i in zip(named, _assignment(costs), strict=True):
+            matched[group.record_id] = candidates[i]
     return matched
+
+
+MAX_EXHAUSTIVE = 40_320  # assignments tried one by one (8!); beyond, each group takes its best record
+
+
+def _assignment(costs: list[list[int]]) -> tuple[int, ...]:
+    """For each group (row), the index of its record (column): distinct records with the least total misfit, the
+    earliest records on a tie; each group's best when there are more groups than records, or too many to try."""
+    groups, records = len(costs), len(costs[0])
+    if records == 1 or groups > records or perm(records, groups) > MAX_EXHAUSTIVE:
+        return tuple(min(range(records), key=lambda i: (row[i], i)) for row in costs)
+    return min(permutations(range(records), groups), key=lambda chosen: (sum(costs[g][i] for g, i in enumerate(chosen)),
+                                                                         chosen))
