@@ -104,6 +104,10 @@ def test_scraper_residue_alone_is_no_value(residue: str) -> None:
     [
         "口服吸收个体差异大。t",  # a lost subscript (t½) where the value stops
         "1.注射时不得与维生素B",
+        "临床药理及作用机制与5-HT",
+        "托西莫单抗是一种鼠抗CD20",
+        "1.与氯霉素合用，可加重骨髓抑制。2.",  # an item number with nothing after it
+        "无毒（《海药本草》",
         "适用于对哮喘进行常规治疗的患者的联合用药(长效β",
         "1.片剂：10mg，25mg。2.注射剂(粉)：20mg(附2ml磷酸二氢钠缓冲",
         "2.血小板减少症、出血性疾病患者禁用，",
@@ -132,6 +136,8 @@ def test_truncated_values_are_kept_as_written_when_configured() -> None:
         "用于外感风热，发热恶寒，头痛咳嗽，咽喉肿痛",  # Chinese text without 。 is finished text
         "用于治疗HIV",
         "本品可补充维生素C",
+        "本品可补充维生素B12",
+        "甲型H1N1",
         "本品为辅酶A",
         "药性平和",
         "活动自如",

@@ -22,15 +22,17 @@ from builder.clean.counts import count
 from builder.clean.placeholders import RESIDUE
 
 LETTER = "A-Za-zα-ωΑ-Ω"
-# what may stand before a cut-off letter: Chinese text or punctuation, never another letter, digit or space
-CUT_LETTER = rf"[\x{{3400}}-\x{{9fff}}。，、；：:,;（(【\[][{LETTER}]$"
-WHOLE_NAMES = (r"(?:维生素|辅酶)[ACDEK]$|(?:蛋白|抗原|毒素|前列腺素|血友病|肝炎)[A-Za-z]$"
-               r"|(?:干扰素|因子|受体)[αβγ]$")  # names that end in one letter, not a lost subscript
+# a letter or two where a lost sub- or superscript cut the text (半衰期(t, 5-HT, CO, 抗H, 鼠抗CD20): after Chinese
+# text or punctuation, never after another letter, a digit or a space
+CUT_LETTER = rf"[\x{{3400}}-\x{{9fff}}。，、；：:,;（(【\[](?:\d+-)?[{LETTER}]{{1,2}}\d{{0,2}}$"
+WHOLE_NAMES = (r"(?:维生素|辅酶)(?:[ACDEK]|AD|[A-Z]\d{1,2})$|(?:蛋白|抗原|毒素|前列腺素|血友病|肝炎)[A-Za-z]\d{0,2}$"
+               r"|(?:干扰素|因子|受体)[αβγ]$")  # names that end so, not in a lost subscript (维生素B12, not 维生素B)
 CONJUNCTION = (r"(?:^|[^温缓中调平饱柔祥融谐附暖])和$|(?:^|[^白])及$|与$|或$|(?:^|[^合])并$|而$|但$|且$"
                r"|(?:^|[^自])如$|于$|以及$|或者$|及其$")
 TRUNCATED = (
-    r"[(（\[【《]$|[(（\[【《][^)）\]】》]*[^)）\]】》。！？!?]$"  # inside a bracket that never closes
+    r"[(（](?:[^)）]*[^)）。！？!?])?$|[\[【](?:[^\]】]*[^\]】。！？!?])?$|《[^》]*$"  # a bracket that never closes
     r"|[，、：:,]$"  # a clause or a label with nothing after it
+    r"|[。；;，,]\s*(?:\d{1,2}[.．、]|[(（]\d{1,2}[)）]?)$"  # an item number with nothing after it
     r"|×10$"  # an exponent cut off
     rf"|(?:{RESIDUE})$"  # a scraper's mark where the text was cut
 )

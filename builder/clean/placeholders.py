@@ -30,7 +30,7 @@ DISCLAIMER = (rf"(?:{DISCLAIMER_LEAD})[^。！!\n]*?"
               r"(?:仅用于|仅供|仅作|不能作为|不作为|不构成|不能代替|不能替代|不可替代|均须遵守)[^。！!\n]*")
 RESIDUE = (  # what a scraper leaves: a link's words, an ellipsis
     r"\[详细\]|【详细】|\[更多\]|【更多】|详细\s*>+|更多\s*>+|>>+|查看更多|查看详情|点击查看|展开全部|阅读全文"
-    r"|…+|\.{3,}"
+    r"|…+|\.{2,}"
 )
 MARKER = r"(?:\d{1,2}[.．、]|[(（]\d{1,2}[)）]|[①-⑳])"
 LABEL = r"[^。；;：:，,！？!?\n]+[：:]"  # a label is only a label: no clause before its colon

@@ -69,14 +69,17 @@ def points_elsewhere(raw: str) -> bool:
 
 
 def stops_mid_sentence(raw: str) -> bool:
-    """A value that does not end where a sentence ends: a letter, a bracket or clause left open, a conjunction,
-    a scraper's mark, or a control character that stood for a lost superscript."""
+    """A value that does not end where a sentence ends: a letter (maybe with a digit or two after it: CD20), a
+    bracket or clause left open, a conjunction, an item number with nothing after it, ×10 without its power, a
+    scraper's mark, or a control character that stood for a lost superscript."""
     end = raw.rstrip(" \t\n\u3000")
     if not end or end[-1] in "。！？!?":
         return False
-    last = end[-1]
-    return (unicodedata.category(last) == "Cc" or last in OPEN_ENDS or last.isascii() and last.isalpha()
+    letters = re.sub(r"\d{1,2}$", "", end) or end
+    last = letters[-1]
+    return (unicodedata.category(end[-1]) == "Cc" or end[-1] in OPEN_ENDS or last.isascii() and last.isalpha()
             or unicodedata.name(last, "").startswith("GREEK") or end.endswith(("…", "...", "[详细]", "更多>>", "×10"))
+            or re.search(r"[。；，](?:\d{1,2}\.|[(（]\d{1,2}[)）]?)$", end) is not None
             or "(" in end[end.rfind(")") + 1:] or "（" in end[end.rfind("）") + 1:])
 
 
