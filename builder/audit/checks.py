@@ -17,7 +17,7 @@ from builder.audit.source import FRAME_FIELDS, Record
 FINDINGS = ("not_in_record", "wrong_field", "deleted_sentence", "truncated_as_complete", "cross_reference_answer",
             "self_alias", "ingredient_alias", "no_source_record")
 ALIAS_REACH = 8  # characters beyond the name within which a frame opens its list of other names
-MIN_WRONG_FIELD = 4  # key characters a clause must have to be placed in one field rather than another
+MIN_TELLING = 4  # key characters a text needs before where it is found (or not found) tells anything
 COMPOSITION_FIELDS = ("ingredients", "composition", "dosage_form", "specification")  # where a record says what a unit holds
 
 
@@ -40,7 +40,6 @@ class Keyed:
     all_text: str
     columns: dict[str, str]  # source column -> key
     fields: dict[str, str]  # field -> key of its raw and placed text, and of a cross-referenced record's
-    placed: dict[str, str]  # field -> key of its placed text
     sentences: dict[str, list[tuple[str, str]]]  # field -> (sentence, key), from the placed text
     name_key: str
     frame: list[str]  # the keys of its name, the name's pieces and its aliases
@@ -79,9 +78,8 @@ def keyed_records(records: list[Record]) -> list[Keyed]:
         keyed_sentences = {f: [(s, next(found)) for s in found_] for f, found_ in sentences.items()}
         fields = {f: "|".join(k for k in (raw.get(f), placed.get(f), crossed.get(f)) if k)
                   for f in dict.fromkeys([*raw, *placed])}
-        keyed.append(Keyed(record, "|".join([*columns.values(), *fields.values()]), columns, fields, placed,
-                           keyed_sentences, name_key, frame,
-                           composition, part_keys, held_keys))
+        keyed.append(Keyed(record, "|".join([*columns.values(), *fields.values()]), columns, fields, keyed_sentences,
+                           name_key, frame, composition, part_keys, held_keys))
     return keyed
 
 
@@ -119,7 +117,7 @@ def _clauses(clause_keys: list[tuple[str, bool, str]], keyed: Keyed, substance: 
             if before_colon and len(missing) <= text.MAX_LABEL:
                 continue  # a label: 剂型：, X的不良反应：
             found.append(Finding("not_in_record", None, clause, _fields_text(keyed.record, substance)))
-        elif len(elsewhere := text.unexplained(key, allowed, framing)) >= MIN_WRONG_FIELD and not (
+        elif len(elsewhere := text.unexplained(key, allowed, framing)) >= MIN_TELLING and not (
                 before_colon and len(elsewhere) <= text.MAX_LABEL):
             column = next((c for c, k in keyed.columns.items() if elsewhere in k), None)
             found.append(Finding("wrong_field", column, clause, keyed.record.columns.get(column or "", "")))
@@ -136,7 +134,7 @@ def _deleted(answer: str, answer_key: str, keyed: Keyed, substance: list[str]) -
             continue
         said = [(sentence, key) for sentence, key in keyed.sentences.get(f, []) if not text.is_placeholder(sentence, key)]
         missing = [sentence for sentence, key in said if key not in answer_key]
-        left_out = all(key not in answer_key for _, key in said if len(key) >= MIN_WRONG_FIELD)
+        left_out = all(key not in answer_key for _, key in said if len(key) >= MIN_TELLING)
         if not missing or left_out and text.damaged(keyed.record.fields[f]):
             continue
         found += [Finding("deleted_sentence", f, answer, sentence) for sentence in missing]

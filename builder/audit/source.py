@@ -1,7 +1,8 @@
 """What an audit reads: a finished build (its manifest, its knowledge-base rows, its ledger) and the source records
 it came from, re-read raw. Only the builder's readers (container and encoding) and its column mapping are used; not
-its cleaning, not its templates. Each record also passes its kind's schema on its raw text, so that where the schema
-itself places a value (a strength given as 剂型 is the record's 规格) the audit agrees with it."""
+its cleaning, not its templates. The user's own `strip` patterns are applied, since they declare what is not
+content. Each record also passes its kind's schema on its raw text, so that where the schema itself places a value
+(a strength given as 剂型 is the record's 规格) the audit agrees with it."""
 
 import hashlib
 import json

@@ -90,8 +90,8 @@ def sentences(text: str) -> list[str]:
 
 def is_placeholder(sentence: str, key: str) -> bool:
     """A sentence that says nothing: markup or punctuation only, a placeholder, a labelled placeholder
-    ("药物对哺乳的影响：尚不明确。"), or a fragment of a few Latin letters or digits that is source damage."""
-    if not key or (len(key) <= 3 and key.isascii()):
+    ("药物对哺乳的影响：尚不明确。"), or a fragment of a few Latin letters that is source damage (…。t, (尚不明确)CS)."""
+    if not key or (len(key) <= 3 and key.isascii() and key.isalpha()):
         return True
     bare = re.sub(r"[\s。；;！？!?，,、.()（）\[\]【】]", "", re.split(r"[：:]", sentence)[-1]).lower()
     return bare in PLACEHOLDERS or EMPTY_SECTION.match(sentence.strip()) is not None
