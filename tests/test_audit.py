@@ -223,6 +223,14 @@ def test_a_source_gone_or_changed_since_the_build_is_exit_2(tmp_path: Path, chan
     assert not (out / "audit.jsonl").exists()
 
 
+def test_damaged_rows_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    out = build(tmp_path, CLEAN)
+    shard = sorted((out / "data").glob("*.parquet"))[0]
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    result = run("audit", out)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "rows cannot be read" in result.stderr
+
+
 def test_a_template_the_catalogue_does_not_hold_is_exit_2(tmp_path: Path) -> None:
     out = build(tmp_path, CLEAN)
     plant(out, {("布洛芬", "drug.no_such_template"): "布洛芬的适应证：用于缓解轻至中度疼痛。"})

@@ -70,20 +70,19 @@ def open_build(folder: Path) -> Build:
     sources = {s.name: s for s in config.sources if s.kind in KB_MODELS}
     inputs = {entry["source"]: entry for entry in manifest.get("inputs", [])}
     readers = known_readers()
-    kinds = {name: readers[inputs[name]["container"]].position_kind for name in sources
-             if inputs.get(name, {}).get("container") in readers}
-    return Build(folder, manifest, config, sources, kinds)
+    for name in sources:
+        if (container := inputs.get(name, {}).get("container")) not in readers:
+            raise UserError(f"the manifest names no reader this install has for source '{name}' ({container})",
+                            file=folder / "manifest.json", remedy="install the plug-in that read it, or build again")
+    return Build(folder, manifest, config, sources,
+                 {name: readers[inputs[name]["container"]].position_kind for name in sources})
 
 
 def check_inputs(build: Build) -> None:
     """Each knowledge-base input must still be the file the build read: present, with the sha256 it recorded."""
     recorded = {entry["source"]: entry for entry in build.manifest.get("inputs", [])}
     for name in build.sources:
-        entry = recorded.get(name)
-        if entry is None or name not in build.position_kinds:
-            raise UserError(f"the manifest does not record the input of source '{name}'", file=build.folder,
-                            remedy="build it again")
-        path = Path(entry["path"])
+        path = Path(recorded[name]["path"])
         if not path.is_file():
             raise UserError("the build's input is gone", file=path,
                             remedy="restore the file, or build again from the files there are now")
@@ -91,7 +90,7 @@ def check_inputs(build: Build) -> None:
         with path.open("rb") as handle:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
-        if digest.hexdigest() != entry["sha256"]:
+        if digest.hexdigest() != recorded[name]["sha256"]:
             raise UserError("the build's input changed since the build (its sha256 differs from the manifest's)",
                             file=path, remedy="restore the file the build read, or build again and audit that build")
 
@@ -186,8 +185,11 @@ def rejected_positions(build: Build) -> dict[str, set[int]]:
     path = build.folder / "rejects.jsonl"
     found: dict[str, set[int]] = {}
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            entry = json.loads(line)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"not a JSON line ({exc.msg})", file=path, line=number, remedy="build it again") from exc
             position = entry.get("index", entry.get("line"))
             if isinstance(position, int):
                 found.setdefault(entry.get("source", ""), set()).add(position)
@@ -196,7 +198,11 @@ def rejected_positions(build: Build) -> dict[str, set[int]]:
 
 def kb_rows(build: Build) -> pa.Table:
     """The build's knowledge-base rows (every split), only the columns the audit reads."""
-    table = pq.read_table(sorted((build.folder / "data").glob("*.parquet")), columns=ROW_COLUMNS)
+    try:
+        table = pq.read_table(sorted((build.folder / "data").glob("*.parquet")), columns=ROW_COLUMNS)
+    except (pa.ArrowException, OSError) as exc:
+        raise UserError(f"its rows cannot be read ({' '.join(str(exc).split())[:200]})", file=build.folder / "data",
+                        remedy="build it again") from exc
     table = table.filter(pc.is_valid(table["template_id"]))
     if unknown := sorted(set(pc.unique(table["source"]).to_pylist()) - set(build.sources)):
         raise UserError(f"rows name the source '{unknown[0]}', which the manifest does not list as a knowledge base",
