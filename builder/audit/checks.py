@@ -146,7 +146,7 @@ def _truncated(answer: str, keyed: Keyed, substance: list[str]) -> list[Finding]
     found = []
     for f in substance:
         value = keyed.record.fields.get(f)
-        if not value or (cut := text.CUT_OFF.search(value)) is None:
+        if not value or (cut := text.cut_at(value)) is None:
             continue
         stem, damage = value[:cut.start()].rstrip(), re.sub(r"\s", "", cut.group())
         tail = stem[-10:]

@@ -113,10 +113,15 @@ def literal_pieces(literal: tuple[str, ...]) -> list[str]:
     return [piece for text in literal for piece in CLAUSE_END.split(text) if piece.strip()]
 
 
+def cut_at(value: str) -> re.Match[str] | None:
+    """Where a value's source cut it off or it stops short (its damaged end), or None when it ends whole."""
+    return CUT_OFF.search(value) or OPEN_END.search(value)
+
+
 def damaged(value: str) -> bool:
     """Whether a value is no whole answer: cut off, stopping short, or only a cross-reference; a builder may leave
     such a field out of an answer whole."""
-    return bool(CUT_OFF.search(value) or OPEN_END.search(value) or cross_reference(value))
+    return bool(cut_at(value) or cross_reference(value))
 
 
 def cross_reference(value: str) -> str | None:
