@@ -21,11 +21,10 @@ DRUGS = SHARED / "drugs" / "caregpt_drug.json"
 # presented as complete, no 参见 answer, no self or ingredient alias
 TARGETS = {"not_in_record": 0, "deleted_sentence": 0, "truncated_as_complete": 0, "cross_reference_answer": 0,
            "self_alias": 0, "ingredient_alias": 0}
-# rows with each finding in today's build (2026-12-07, at 1a1fabf): the truncated values are cut at a lost sub- or
-# superscript the cleaner does not yet know (5-HT, CO, CD20, Fe, LD) or at a dangling item number (…慎用。2.), the
-# ingredient aliases are those of combination products whose names do not say so (美息伪麻, 枸磺新啶, 沙美特罗替卡松)
-# or whose ingredients only the dosage form lists (复方阿司匹林: 咖啡因, 非那西丁)
-CEILINGS = {"not_in_record": 0, "wrong_field": 0, "deleted_sentence": 0, "truncated_as_complete": 63,
+# rows with each finding in today's build (2026-12-07, at b7883da): the ingredient aliases are those of combination
+# products whose names do not say so (美息伪麻, 枸磺新啶, 沙美特罗替卡松, 优福定片) or whose ingredients only the dosage
+# form lists (复方阿司匹林: 咖啡因, 非那西丁; 复方盐酸金刚烷胺片: 对乙酰氨基酚, 金刚烷胺), each read and an ingredient
+CEILINGS = {"not_in_record": 0, "wrong_field": 0, "deleted_sentence": 0, "truncated_as_complete": 0,
             "cross_reference_answer": 0, "self_alias": 0, "ingredient_alias": 57, "no_source_record": 0}
 AUDIT_CPU_SECONDS = 30  # one core; the build's ~52K rows
 
