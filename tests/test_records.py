@@ -26,6 +26,19 @@ def test_aliases_are_other_names_of_the_entity(name: str, aliases: str, composit
     assert DrugRecord(name=name, aliases=aliases, ingredients=composition or None).aliases == kept
 
 
+@pytest.mark.parametrize(("name", "aliases", "label", "kept"), [
+    ("美息伪麻", "美息、伪麻黄碱、苯海拉明", "1.日用片：含对乙酰氨基酚325mg、盐酸伪麻黄碱30mg；2.夜用片：含对乙酰氨基酚325mg、"
+     "盐酸伪麻黄碱30mg、盐酸苯海拉明25mg", ["美息"]),  # every entry holds several: its ingredients are no aliases
+    ("氯丙那林", "氯喘通", "1.片剂：盐酸盐，5mg；2.复方氯丙那林片：每片含盐酸氯喘通5mg、盐酸溴己新10mg", ["氯喘通"]),
+    ("对乙酰氨基酚", "乙酰氨基酚", "1.片剂：0.1g，0.3g；2.颗粒剂：每袋含对乙酰氨基酚0.1g", ["乙酰氨基酚"]),
+    ("复方异丙托溴铵", "沙丁胺醇", "气雾剂：每支10ml，每喷含溴化异丙托溴铵20μg，硫酸沙丁胺醇120μg", []),
+])
+def test_a_label_that_doses_several_components_makes_them_no_aliases(name: str, aliases: str, label: str,
+                                                                      kept: list[str]) -> None:
+    """A drug label's 规格 or 剂型 often says what a product holds; an entry headed 复方… is another product."""
+    assert DrugRecord(name=name, aliases=aliases, specification=label).aliases == kept
+
+
 def test_a_formula_does_not_take_its_herbs_for_aliases() -> None:
     record = FormulaRecord(name="六味地黄丸", aliases="六味丸、熟地黄", ingredients="熟地黄24g 山茱萸12g 山药12g 泽泻9g")
     assert record.aliases == ["六味丸"] and other_names("六味地黄丸", ["六味丸", "熟地黄"]) == ["六味丸", "熟地黄"]
