@@ -228,3 +228,17 @@ def test_writing_the_report_imports_neither_matplotlib_nor_pandas(build: tuple[P
             f"write_report(Path({str(out)!r})); print(sorted({{'matplotlib', 'pandas'}} & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_report_says_what_cleaning_left_out_and_flags_unit_damage(tmp_path: Path) -> None:
+    drugs = write_json(tmp_path / "drugs.json", [
+        {"通用名": "甲药", "适应症": "用于实体瘤。", "用法用量": "静脉滴注，每次300mg/m，每周1次。"},
+        {"通用名": "乙药", "适应症": "参见：甲药。", "禁忌": "尚不明确。", "用法用量": "口服，一次1片。"},
+    ])
+    out = tmp_path / "out"
+    assert run("build", "--kb", f"drug={drugs}", "--out", out, "--quiet").exit_code == 0
+    cleaned = json.loads((out / "report" / "stats.json").read_text(encoding="utf-8"))["sources"]["drugs"]["cleaned"]
+    assert cleaned.get("unit_damage") == 1 and cleaned.get("cross_reference") == 1 and cleaned.get("placeholder") == 1
+    html = (out / "report" / "index.html").read_text(encoding="utf-8")
+    assert "What cleaning did to the source text" in html
+    assert re.search(r"<td>drugs</td><td>unit_damage</td><td[^>]*>1</td>", html), html[html.find("cleaning did"):][:800]

@@ -165,7 +165,7 @@ def collect_stats(out_dir: Path, manifest: dict, tally: Tally | None = None) -> 
         "templates": _template_yield(manifest, tally.templates),
         "rejects": _rejects(manifest),
         "sources": {s: {k: manifest.get("sources", {}).get(s, {}).get(k)
-                        for k in ("read", "kept", "rejected", "rows")} for s in sources},
+                        for k in ("read", "kept", "rejected", "rows", "cleaned")} for s in sources},
         "source_fields": manifest.get("source_fields", {"unmapped": {}, "dominant_templates": []}),
         "quality": manifest.get("quality", {}),
         "manifest_splits": manifest.get("splits", {}),
@@ -358,6 +358,8 @@ def _html(stats: dict) -> str:
         f"<p><b>warning</b>: {d['share']:.0%} of the {e(d['kind'])} rows ({d['rows']:,} of {d['kind_rows']:,}) come "
         f"from one of its {d['templates']} templates, <code>{e(d['template'])}</code>; unmapped columns that could "
         f"feed the others: {e(', '.join(d['unmapped_columns']) or 'none')}</p>" for d in fields["dominant_templates"])
+    cleaned_rows = [[source, what, count] for source, tallies in stats["sources"].items()
+                    for what, count in sorted((tallies.get("cleaned") or {}).items())]
     reject_rows = [[kind, reason, ", ".join(f"{s} {n}" for s, n in by.items()), sum(by.values())]
                    for kind in ("records", "rows") for reason, by in stats["rejects"][kind].items()]
     quality_items = "".join(
@@ -385,6 +387,10 @@ Numbers: <a href="stats.json">stats.json</a>.</p>
 {_table(["source", "column", "values", "keep it with"], unmapped_rows) if unmapped_rows else
  "<p>Every column of every source feeds a field (or was dropped with --map COLUMN=).</p>"}
 {dominant}
+<h3>What cleaning did to the source text</h3>
+<p>Values left out as saying nothing, cut off or only pointing elsewhere, characters removed, and damage kept as
+written but flagged (<code>unit_damage</code>: a unit that lost its superscript, as mg/m for mg/m²).</p>
+{_table(["source", "what", "count"], cleaned_rows) if cleaned_rows else "<p>Cleaning changed nothing.</p>"}
 <h2>Lengths (characters)</h2>
 {_table(["field", "source", "rows", "min", "median", "mean", "p90", "p99", "max", "empty"], length_rows)}
 <h3>Instruction length per source</h3>
