@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from builder.quality.marks import PROMOTIONAL, SPUN
@@ -73,6 +74,18 @@ def test_spun_text_removes_what_was_measured(rejects: list[dict], source: str) -
     assert abs(len(spun) - SPUN_MEASURED[source]) <= 0.03 * SPUN_MEASURED[source] + 1
     assert SPUN_READ[source] <= set(spun) | set(removed(rejects, source, "promotional"))
     assert all(label.endswith(")") for detail in spun.values() for label in detail.split(", "))
+
+
+def test_every_mark_is_found_by_its_hint() -> None:
+    """The pre-scan reads hints, not patterns: on every answer of both files, a text a mark's pattern matches is one
+    its hint matches, else the pre-scan would let a carrier through unseen."""
+    with TOYHOM.open(encoding="gb18030", newline="") as handle:
+        answers = [row["answer"] for row in csv.DictReader(handle)]
+    answers += [json.loads(line)["conversations"][1]["value"] for line in SFT.read_text(encoding="utf-8").splitlines()]
+    column = pa.array(answers, pa.string())
+    for mark in PROMOTIONAL.marks + SPUN.marks:
+        carried = pc.match_substring_regex(column, mark.patterns[0])
+        assert not pc.any(pc.and_not(carried, pc.match_substring_regex(column, mark.hint))).as_py(), mark.label
 
 
 @pytest.mark.skipif(not (DRUGS.is_file() and TCM.is_file()), reason="the shared knowledge bases are absent")
