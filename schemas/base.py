@@ -53,12 +53,16 @@ def other_names(name: str, aliases: list[str], ingredients: str = "", label: str
     own = name_key(name)
     parts = {name_key(part) for part in PARTS.split(name) if part.strip()} | {name_key(name.removeprefix("复方"))}
     combination = bool(COMBINATION.search(name)) or len(parts) > 2
-    made_of = components(ingredients, label)
+    made_of: set[str] | None = None  # worked out only for an alias the texts mention: most records have none
     kept = []
     for alias in aliases:
         key = name_key(alias)
-        if not key or key == own or combination and key in parts or any(part.endswith(key) for part in made_of):
+        if not key or key == own or combination and key in parts:
             continue
+        if alias in ingredients or alias in label:
+            made_of = components(ingredients, label) if made_of is None else made_of
+            if any(part.endswith(key) for part in made_of):
+                continue
         kept.append(alias)
     return kept
 
@@ -102,6 +106,8 @@ class KBRecord(BaseModel):
         """Aliases are other names of this entity: never the name itself, and for a combination product never one
         of its ingredients (复方阿司匹林 is not also called 阿司匹林 or 咖啡因). The model is frozen, so the list is
         replaced in place once, while it is being validated."""
+        if not self.aliases:
+            return self
         texts = {fields: "；".join(value for field in fields if isinstance(value := getattr(self, field, None), str))
                  for fields in (INGREDIENT_FIELDS, LABEL_FIELDS)}
         kept = other_names(self.name, self.aliases, texts[INGREDIENT_FIELDS], texts[LABEL_FIELDS])
