@@ -1,5 +1,6 @@
 """Shared fixtures: small input files the tests write themselves, and a way to run the real CLI."""
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -26,6 +27,14 @@ QA_ROWS = [
 
 def write_json(path: Path, data: object) -> Path:
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     return path
 
 

@@ -4,7 +4,6 @@ over it, several columns feeding one field with their labels, and what the build
 The builds run the real CLI on small tables written here and read the Parquet rows and manifest they wrote.
 """
 
-import csv
 import json
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from builder.validate.fields import (
     suggest_field,
 )
 from schemas import RECORD_MODELS
-from tests.conftest import run
+from tests.conftest import run, write_csv
 
 HERBS = [  # 性味 and 归经 in two columns; 紫苏's 归经 is a placeholder, 甘草 has no 性味
     {"药材": "浮萍", "别名": "水萍", "性味": "辛，寒", "归经": "肺经", "功用": "宣散风热，透疹，利尿。",
@@ -55,14 +54,6 @@ TEMPLATE_COLUMNS = {
     "disease.susceptible_population": {"easy_get"}, "disease.transmission": {"get_way"},
     "disease.prognosis": {"cured_prob", "cure_lasttime"}, "disease.diet": {"do_eat", "not_eat"},
 }
-
-
-def write_csv(path: Path, rows: list[dict]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def build(tmp_path: Path, *args: str, out: str = "out", quiet: bool = True) -> tuple[Path, str]:

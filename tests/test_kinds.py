@@ -16,7 +16,7 @@ from builder.config import SHIPPED_TEMPLATES
 from builder.eval.extract import extract_indications
 from builder.expand.render import compile_renderer, make_environment
 from schemas import KB_KINDS, RECORD_MODELS
-from tests.conftest import run, write_json, write_jsonl
+from tests.conftest import run, write_csv, write_json, write_jsonl
 
 NEW_KINDS = ("herb", "formula", "exam")
 
@@ -129,14 +129,6 @@ EXAM_KV = [
      "适宜人群": "胸闷、心悸、胸痛者，术前常规检查及体检人群。"},
 ]
 EXAM_REFUSED: set[tuple[str, str]] = set()
-
-
-def write_csv(path: Path, rows: list[dict]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def write_kv(path: Path, rows: list[dict]) -> Path:
