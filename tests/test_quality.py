@@ -14,12 +14,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from builder.config import BuildConfig
 from builder.hashing import id_numbers
 from builder.kernels.shingles import splitmix64, text_keys
 from builder.quality.dedup import resolve_exact
-from builder.quality.filters import han_counts, han_table, question_equals_answer
+from builder.quality.filters import filter_reasons, han_counts, han_table, question_equals_answer
 from builder.quality.marks import PROMOTIONAL, SPUN, candidates
 from builder.quality.normalize import fold, fold_array, fold_table
+from builder.quality.pii import scrub_array
+from builder.quality.stage import TEXT_COLUMNS, Quality
 from builder.validate.records import qa_record_ids
 from tests.conftest import run, write_json, write_jsonl
 
@@ -140,6 +143,28 @@ def test_spun_marks_name_the_swapped_word_and_spare_the_plain_sentence() -> None
     assert details.to_pylist() == [*labels, *[None] * (len(column) - len(labels))]
     assert SPUN.details(column, candidates(column, PROMOTIONAL, SPUN)).equals(details)
     assert SPUN.details(pa.array([], pa.string())).to_pylist() == []
+
+
+def test_the_scan_pii_and_marks_share_finds_what_their_own_scans_find() -> None:
+    """The quality stage scans the answers once for PII and marks; the removals are those of scrubbing first and
+    then filtering with scans of their own, phone numbers the scrub replaced included."""
+    answers = [a for a, _ in PROMOTIONAL_ANSWERS] + LEGITIMATE_ANSWERS + [s for s, _, _ in SPUN_ANSWERS]
+    answers += ["胃胀可以加我微信abc12345详细说。", "预约请拨打13812345678，我院专家坐诊。", "电话13812345678，空腹复查。",
+                "病历号20231187，住院号A7741，复查肝功能。"]
+    rows = pa.table({"instruction": [f"第{i}个问题：胃胀怎么办？" for i in range(len(answers))],
+                     "input": [""] * len(answers), "output": answers,
+                     "record_id": [f"qa-{i:016x}" for i in range(len(answers))]})
+    config = BuildConfig()
+    kept, removals, _ = Quality(config).rows(rows, "qa", 0, 0)
+    scrubbed = pa.table({name: scrub_array(rows[name].combine_chunks())[0] for name in TEXT_COLUMNS})
+    folded = fold_array(pc.binary_join_element_wise(*(scrubbed[c] for c in TEXT_COLUMNS), "\x1f"))
+    reasons, details = filter_reasons(scrubbed, folded, config.filters, free_text=True)
+    expected = {i: (reason, details[i]) for i, reason in enumerate(reasons) if reason}
+    assert {i: (drop.reason, drop.detail) for i, drop in removals.items()} == expected
+    assert {reason for reason, _ in expected.values()} == {"promotional", "spun_text"}
+    assert kept["output"].to_pylist() == [text for i, text in enumerate(scrubbed["output"].to_pylist()) if i not in expected]
+    assert "病历号[病历号]，住院号[住院号]，复查肝功能。" in kept["output"].to_pylist()
+    assert len(expected) >= len(PROMOTIONAL_ANSWERS) + len(SPUN_ANSWERS) + 2
 
 
 def test_promotional_and_spun_answers_are_rejects_with_their_marks(tmp_path: Path) -> None:

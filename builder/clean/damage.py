@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from builder.clean.counts import count
 from builder.clean.placeholders import RESIDUE
+from builder.kernels.scan import matching
 
 LETTER = "A-Za-zα-ωΑ-Ω"
 # a letter or two where a lost sub- or superscript cut the text (半衰期(t, 5-HT, CO, 抗H, 鼠抗CD20): after Chinese
@@ -57,11 +58,11 @@ def judge(values: pa.Array, prose: pa.Array, cut: pa.Array, hints: pa.Array, kee
     when `keep_truncated`); each is counted by reason, and so are values with unit damage. `cut`: values that
     ended in a control character before cleaning removed it; `hints`: values that hold `UNIT_HINT` (a superset
     of those with unit damage)."""
-    cross = _matching(values, pc.and_(prose, _starts_like_cross_reference(values)), CROSS_REFERENCE)
+    cross = matching(values, CROSS_REFERENCE, pc.and_(prose, _starts_like_cross_reference(values)))
     values = _null_where(values, cross, "cross_reference", tally)
     truncated = pc.or_(pc.and_(prose, cut), _truncated(values, prose))
     values = _null_where(values, truncated, "truncated", tally, keep=keep_truncated)
-    count(tally, "unit_damage", _matching(values, pc.and_(prose, hints), UNIT_DAMAGE))
+    count(tally, "unit_damage", matching(values, UNIT_DAMAGE, pc.and_(prose, hints)))
     return values
 
 
@@ -84,15 +85,6 @@ def _starts_like_cross_reference(values: pa.Array) -> pa.Array:
     for start in starts[1:]:
         mask = pc.or_(mask, start)
     return pc.fill_null(mask, False)
-
-
-def _matching(values: pa.Array, where: pa.Array, pattern: str) -> pa.Array:
-    """`where` narrowed to the values that match `pattern`: only those values are matched."""
-    where = pc.fill_null(where, False)
-    if not pc.any(where).as_py():
-        return where
-    return pc.replace_with_mask(where, where, pc.fill_null(pc.match_substring_regex(pc.filter(values, where), pattern),
-                                                           False))
 
 
 def _null_where(values: pa.Array, mask: pa.Array, reason: str, tally: Counter, keep: bool = False) -> pa.Array:

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.clean.counts import count
+from builder.kernels.scan import matching
 
 PLACEHOLDERS = frozenset(
     {"尚不明确", "不明确", "尚未明确", "尚不清楚", "不清楚", "无", "暂无", "暂无资料", "无资料", "尚无资料", "暂无数据",
@@ -80,11 +81,8 @@ def _null_empty_values(values: pa.Array, masks: dict[str, pa.Array], tally: Coun
     short = pc.fill_null(pc.less_equal(pc.binary_length(values), 4 * PLACEHOLDER_MAX), False)
     gone = pc.and_not(short, short)
     for reason, mask in {"scraper_residue": short, **masks}.items():
-        where = pc.and_not(mask, gone)
-        if pc.any(where).as_py():
-            hit = pc.fill_null(pc.match_substring_regex(pc.filter(values, where), WHOLE[reason]), False)
-            hit = pc.replace_with_mask(where, where, hit)
-            count(tally, reason, hit)
+        hit = matching(values, WHOLE[reason], pc.and_not(mask, gone))
+        if count(tally, reason, hit):
             gone = pc.or_(gone, hit)
     short = pc.and_not(short, gone)
     if pc.any(short).as_py():

@@ -19,6 +19,7 @@ from builder.clean.damage import ENDS_IN_CONTROL, UNIT_HINT, judge
 from builder.clean.placeholders import DISCLAIMER_LEAD, empty_out
 from builder.clean.rules import strip
 from builder.config import CleanConfig
+from builder.kernels.scan import spread
 
 BLOCK_TAG = r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^<>]*>"
 INLINE_TAG = r"(?i)</?[a-z][a-z0-9]*(\s[^<>]*)?/?>|<!--.*?-->"
@@ -102,17 +103,12 @@ def clean_array(values: pa.Array, tally: Counter | None = None, rules: CleanConf
         some = pc.filter(values, maybe)
         work = pc.fill_null(pc.or_(pc.match_substring_regex(some, NEEDS_WORK[0]), pc.filter(edges, maybe)), False)
         if judged:  # a control character where the text stops stood for a superscript: what followed is lost
-            cut = _spread(maybe, _spread(work, pc.match_substring_regex(pc.filter(some, work), ENDS_IN_CONTROL)))
+            cut = spread(maybe, spread(work, pc.match_substring_regex(pc.filter(some, work), ENDS_IN_CONTROL)))
         some = pc.replace_with_mask(some, work, _rewrite(pc.filter(some, work), tally))
-        hints = _spread(maybe, pc.match_substring_regex(some, HINTS))
+        hints = spread(maybe, pc.match_substring_regex(some, HINTS))
         values = pc.replace_with_mask(values, maybe, some)
     values = empty_out(values, hints, tally)
     return judge(values, prose, cut, hints, rules.truncated == "keep", tally) if judged else values
-
-
-def _spread(where: pa.Array, found: pa.Array) -> pa.Array:
-    """A mask over the values `where` selects, spread back over all of them (False elsewhere)."""
-    return pc.replace_with_mask(where, where, pc.fill_null(found, False))
 
 
 def _rewrite(values: pa.Array, tally: Counter) -> pa.Array:

@@ -1,1 +1,1 @@
-"""Compiled kernels: numba loops over Arrow's UTF-8 buffers, shared by the stages that need speed."""
+"""Kernels the stages share: numba loops over Arrow's UTF-8 buffers, and mask-narrowed regex scans."""

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from builder.config import FilterConfig
 from builder.kernels.utf8 import code_point, jit, utf8_buffers
-from builder.quality.marks import PROMOTIONAL, SPUN, candidates
+from builder.quality.marks import PROMOTIONAL, SPUN, candidates, prescan
 from builder.registry import with_plugins
 
 PUNCTUATION_ONLY = r"^[\p{P}\p{S}\s]+$"
@@ -50,6 +50,7 @@ class Batch:
     rows: pa.Table
     folded: pa.Array
     config: FilterConfig
+    screened: pa.Array | None = None  # rows a wider scan of the answers, which held `marks_prescan`, let through
 
     @cached_property
     def output(self) -> pa.Array:
@@ -62,12 +63,20 @@ class Batch:
     @cached_property
     def marked(self) -> pa.Array:
         """Rows whose answer may carry a promotional or spun mark: one scan serves both filters."""
-        return candidates(self.output, PROMOTIONAL, SPUN)
+        return candidates(self.output, *MARK_SETS) if self.screened is None else self.screened
 
     @cached_property
     def row_chars(self) -> pa.Array:
         return pc.add(pc.add(pc.utf8_length(self.rows["instruction"]), pc.utf8_length(self.rows["input"])),
                       self.output_chars)
+
+
+MARK_SETS = (PROMOTIONAL, SPUN)
+
+
+def marks_prescan(config: FilterConfig) -> str | None:
+    """The pattern a row's answer must match to carry a mark of a filter the config runs, if it runs one."""
+    return prescan(*MARK_SETS) if config.promotional or config.spun_text else None
 
 
 BUILTIN_FILTERS = {f.reason: f for f in (
@@ -91,11 +100,11 @@ def known_filters() -> dict[str, Filter]:
 
 
 def filter_reasons(
-    rows: pa.Table, folded: pa.Array, config: FilterConfig, free_text: bool
+    rows: pa.Table, folded: pa.Array, config: FilterConfig, free_text: bool, screened: pa.Array | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the first reason that removes it and that filter's detail, else None: the built-in filters in
-    their order, then the plug-in filters the config names (`extra`), in its order."""
-    batch = Batch(rows, folded, config)
+    their order, then the plug-in filters the config names (`extra`), in its order. `screened`: see Batch."""
+    batch = Batch(rows, folded, config, screened)
     chosen = [*BUILTIN_FILTERS.values(), *(known_filters()[name] for name in config.extra)]
     reasons = np.full(rows.num_rows, None, dtype=object)
     details = np.full(rows.num_rows, None, dtype=object)

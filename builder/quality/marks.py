@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from builder.kernels.scan import matching
 
 D = "[0-9０-９]"  # a digit, half or full width
 NO_DIGIT = "(?:^|$|[^0-9０-９])"
@@ -44,31 +45,31 @@ class Marks:
 
     def details(self, values: pa.Array, among: pa.Array | None = None) -> pa.Array:
         """Per text, the labels of the marks it carries joined by ", ", or null when it carries none; `among`
-        limits the work to the rows a pre-scan shared with other sets (`candidates`) let through. The few rows left
-        after this set's own pre-scan are matched in Python, each mark's patterns compiled once: an Arrow regex call
-        compiles its pattern every time, which for dozens of marks cost more than the rows themselves."""
-        rows = np.arange(len(values)) if among is None else np.flatnonzero(among.to_numpy(zero_copy_only=False))
-        texts = values if among is None else values.take(rows)
-        passed = pc.fill_null(pc.match_substring_regex(texts, self.prescan), False)
-        rows, texts = rows[passed.to_numpy(zero_copy_only=False)], texts.filter(passed)
+        limits the work to the rows a wider scan shared with other checks (`candidates`) let through. The few rows
+        left after this set's own pre-scan are matched in Python, each mark's patterns compiled once: an Arrow regex
+        call compiles its pattern every time, which for dozens of marks cost more than the rows themselves."""
+        passed = matching(values, self.prescan, among)
         found = pa.nulls(len(values), pa.string())
-        if not len(rows):
+        if not pc.any(passed).as_py():
             return found
         compiled = self.compiled
         labels = [", ".join(label for label, patterns in compiled if all(p.search(text) for p in patterns)) or None
-                  for text in texts.to_pylist()]
-        where = np.zeros(len(values), bool)
-        where[rows] = True
-        return pc.replace_with_mask(found, pa.array(where), pa.array(labels, pa.string()))
+                  for text in values.filter(passed).to_pylist()]
+        return pc.replace_with_mask(found, passed, pa.array(labels, pa.string()))
 
     @cached_property
     def compiled(self) -> tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]:
         return tuple((mark.label, tuple(map(re.compile, mark.patterns))) for mark in self.marks)
 
 
+def prescan(*sets: Marks) -> str:
+    """One alternation of the hints of every mark of these sets."""
+    return "|".join(marks.prescan for marks in sets)
+
+
 def candidates(values: pa.Array, *sets: Marks) -> pa.Array:
     """The rows a mark of any of these sets may match, found in one RE2 pass over the column."""
-    return pc.fill_null(pc.match_substring_regex(values, "|".join(marks.prescan for marks in sets)), False)
+    return matching(values, prescan(*sets))
 
 
 def mark(label: str, *patterns: str, hint: str | None = None) -> Mark:

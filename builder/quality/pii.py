@@ -17,6 +17,8 @@ from functools import partial
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from builder.kernels.scan import matching
+
 PLACEHOLDERS: dict[str, str] = {
     "url": "[网址]",
     "email": "[邮箱]",
@@ -175,14 +177,16 @@ def _replace(classify: Callable[[re.Match[str]], str | None], counts: Counter, m
     return match.string[match.start():start] + PLACEHOLDERS[kind] + match.string[end:match.end()]
 
 
-def scrub_array(values: pa.Array) -> tuple[pa.Array, Counter]:
+def scrub_array(values: pa.Array, among: pa.Array | None = None) -> tuple[pa.Array, Counter]:
     """Scrubs a string column; nulls stay null.
 
     One RE2 scan over the column picks the rows that may hold PII; on those few, one RE2 scan per rule
     picks the rules each row needs, so Python runs two or three patterns on a row rather than all of them.
+    `among`, the rows a wider scan shared with other checks let through (it included CANDIDATE), narrows
+    the first scan to them.
     """
     counts: Counter = Counter()
-    candidate = pc.fill_null(pc.match_substring_regex(values, CANDIDATE), False)
+    candidate = matching(values, CANDIDATE, among)
     if not pc.any(candidate).as_py():
         return values, counts
     rows = pc.filter(values, candidate)

@@ -19,12 +19,13 @@ import pyarrow.compute as pc
 from builder.config import BuildConfig
 from builder.errors import UserError
 from builder.eval.sets import load_eval_set
+from builder.kernels.scan import matching
 from builder.ledger import Drop
 from builder.quality.decontaminate import Decontaminator
 from builder.quality.duplicates import DuplicateIndex
-from builder.quality.filters import filter_reasons
+from builder.quality.filters import filter_reasons, marks_prescan
 from builder.quality.normalize import fold_array
-from builder.quality.pii import scrub_array
+from builder.quality.pii import CANDIDATE, scrub_array
 
 TEXT_COLUMNS = ("instruction", "input", "output")
 
@@ -80,12 +81,14 @@ class Quality:
     ) -> tuple[pa.Table, dict[int, Drop], dict[int, Drop]]:
         """Scrubs, filters and decontaminates a batch of rows, and indexes the rows kept for dedup;
         returns (rows kept, removals and marks by row index in the batch)."""
-        if kind == "qa" and self.config.pii.qa or kind != "qa" and self.config.pii.records:
-            rows = self._scrub(rows)
+        scrubs = self.config.pii.qa if kind == "qa" else self.config.pii.records
+        screen = self._answer_screen(rows, kind) if scrubs else None
+        if scrubs:
+            rows = self._scrub(rows, screen)
         folded = fold_array(pc.binary_join_element_wise(*(rows[c] for c in TEXT_COLUMNS), "\x1f"))
         removals: dict[int, Drop] = {}
         marks: dict[int, Drop] = {}
-        reasons, details = filter_reasons(rows, folded, self.config.filters, free_text=kind == "qa")
+        reasons, details = filter_reasons(rows, folded, self.config.filters, free_text=kind == "qa", screened=screen)
         for index, reason in enumerate(reasons):
             if reason:
                 removals[index] = Drop(stage="filter", reason=reason, detail=details[index])
@@ -104,9 +107,16 @@ class Quality:
         self.duplicates.add(kept, folded, rank, first_spool_row, free_text=kind == "qa")
         return kept, removals, marks
 
-    def _scrub(self, rows: pa.Table) -> pa.Table:
+    def _answer_screen(self, rows: pa.Table, kind: str) -> pa.Array | None:
+        """For free text that is both scrubbed and checked for marks, one RE2 pass over the answers serves both:
+        each then scans only the rows it let through (scrubbing never gives a mark to a row it did not touch)."""
+        hints = marks_prescan(self.config.filters) if kind == "qa" else None
+        return matching(rows["output"].combine_chunks(), f"(?:{CANDIDATE})|{hints}") if hints else None
+
+    def _scrub(self, rows: pa.Table, screen: pa.Array | None) -> pa.Table:
+        """`screen`: the rows of the answers a scan that included CANDIDATE let through, or None."""
         for name in TEXT_COLUMNS:
-            scrubbed, counts = scrub_array(rows[name].combine_chunks())
+            scrubbed, counts = scrub_array(rows[name].combine_chunks(), screen if name == "output" else None)
             self.report.pii.update(counts)
             index = rows.schema.get_field_index(name)
             rows = rows.set_column(index, rows.schema.field(index), scrubbed)
