@@ -108,7 +108,8 @@ class KBRecord(BaseModel):
         replaced in place once, while it is being validated."""
         if not self.aliases:
             return self
-        texts = {fields: "；".join(value for field in fields if isinstance(value := getattr(self, field, None), str))
+        values = self.__dict__  # the fields a kind lacks are absent, without pydantic's __getattr__ raising for each
+        texts = {fields: "；".join(value for field in fields if isinstance(value := values.get(field), str))
                  for fields in (INGREDIENT_FIELDS, LABEL_FIELDS)}
         kept = other_names(self.name, self.aliases, texts[INGREDIENT_FIELDS], texts[LABEL_FIELDS])
         if kept != self.aliases:
