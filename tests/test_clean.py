@@ -7,12 +7,14 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from builder.clean.placeholders import PLACEHOLDER_MAX
 from builder.clean.text import clean_array, clean_batch, clean_text
 from builder.config import CleanConfig
+from builder.kernels.utf8 import edge_whitespace
 from tests.conftest import run, write_json, write_jsonl
 
 
@@ -323,3 +325,13 @@ def test_a_pattern_that_cannot_run_is_one_line_and_exit_2(tmp_path: Path, where:
 def test_a_name_ending_in_a_control_character_is_only_cleaned() -> None:
     batch = pa.record_batch({"name": ["维生素B\x04"], "usage_dosage": ["每次10mg\x04"]})
     assert clean_batch(batch, prose=True).to_pydict() == {"name": ["维生素B"], "usage_dosage": [None]}
+
+
+def test_edge_whitespace_is_re2_whitespace_at_either_end() -> None:
+    """The kernel that spares cleaning two regex passes answers as RE2's `^\\s|\\s$` does, nulls, slices and
+    64-bit offsets included."""
+    edges = ["\t", "\n", "\x0b", "\x0c", "\r", " ", "\u3000", "\xa0", "\u2003", "。", "a", "药"]
+    texts = [e + "x" for e in edges] + ["x" + e for e in edges] + [e for e in edges] + ["", None, "a b", "药 物"]
+    for values in (pa.array(texts, pa.string()), pa.array(texts, pa.large_string()), pa.array(texts).slice(5, 30)):
+        expected = pc.fill_null(pc.match_substring_regex(values, r"^\s|\s$"), False)
+        assert edge_whitespace(values).equals(expected)

@@ -19,7 +19,8 @@ from builder.clean.damage import ENDS_IN_CONTROL, UNIT_HINT, judge
 from builder.clean.placeholders import DISCLAIMER_LEAD, empty_out
 from builder.clean.rules import strip
 from builder.config import CleanConfig
-from builder.kernels.scan import spread
+from builder.kernels.scan import matching, spread
+from builder.kernels.utf8 import edge_whitespace
 
 BLOCK_TAG = r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^<>]*>"
 INLINE_TAG = r"(?i)</?[a-z][a-z0-9]*(\s[^<>]*)?/?>|<!--.*?-->"
@@ -36,11 +37,9 @@ PUNCTUATION_RUNS = (  # source typos: "，，" "。，" "：。" fold to one mar
     (rf"([{TERMINAL_MARKS}])[{SOFT_MARKS}{TERMINAL_MARKS}]+", r"\1"),
     (rf"([{SOFT_MARKS}])[{SOFT_MARKS}]+", r"\1"),
 )
-NEEDS_WORK = (
-    rf"[<&\r]|{ODD_SPACE}|{CONTROL}|  | \n|\n[ \n]|[{SOFT_MARKS}{TERMINAL_MARKS}]{{2}}", r"^\s", r"\s$"
-)  # one alternation is 4x slower
-HINTS = f"{DISCLAIMER_LEAD}|{UNIT_HINT}"  # two rare things, a disclaimer's opening and a damaged unit: the first
-# pattern of NEEDS_WORK finds them in the same scan for next to nothing
+NEEDS_WORK = rf"[<&\r]|{ODD_SPACE}|{CONTROL}|  | \n|\n[ \n]|[{SOFT_MARKS}{TERMINAL_MARKS}]{{2}}"  # besides edge_whitespace
+HINTS = f"{DISCLAIMER_LEAD}|{UNIT_HINT}"  # two rare things, a disclaimer's opening and a damaged unit: NEEDS_WORK's
+# scan finds them too for next to nothing
 GROUP_BYTES = 1 << 30
 LABELS = frozenset({"name", "aliases", "english_name"})  # names, not prose: never judged for damage
 
@@ -95,13 +94,12 @@ def clean_array(values: pa.Array, tally: Counter | None = None, rules: CleanConf
     prose = pa.array(np.full(len(values), prose)) if isinstance(prose, bool) else prose
     judged = bool(pc.any(prose).as_py())
     values = strip(values, rules.strip, tally)
-    found = [pc.match_substring_regex(values, pattern) for pattern in (f"{NEEDS_WORK[0]}|{HINTS}", *NEEDS_WORK[1:])]
-    edges = pc.or_(found[1], found[2])
-    maybe = pc.fill_null(pc.or_(found[0], edges), False)
+    edges = edge_whitespace(values)
+    maybe = pc.or_(matching(values, f"{NEEDS_WORK}|{HINTS}"), edges)
     cut = hints = pc.and_not(maybe, maybe)
     if pc.any(maybe).as_py():  # few values: they alone are told apart, rewritten and looked at again
         some = pc.filter(values, maybe)
-        work = pc.fill_null(pc.or_(pc.match_substring_regex(some, NEEDS_WORK[0]), pc.filter(edges, maybe)), False)
+        work = pc.or_(matching(some, NEEDS_WORK), pc.filter(edges, maybe))
         if judged:  # a control character where the text stops stood for a superscript: what followed is lost
             cut = spread(maybe, spread(work, pc.match_substring_regex(pc.filter(some, work), ENDS_IN_CONTROL)))
         some = pc.replace_with_mask(some, work, _rewrite(pc.filter(some, work), tally))
