@@ -18,7 +18,16 @@ from builder.config import BuildConfig
 from builder.hashing import id_numbers
 from builder.kernels.shingles import splitmix64, text_keys
 from builder.quality.dedup import resolve_exact
-from builder.quality.filters import filter_reasons, han_counts, han_table, question_equals_answer
+from builder.quality.filters import (
+    BUILTIN_FILTERS,
+    PUNCTUATION_ONLY,
+    STRAY_START,
+    Batch,
+    filter_reasons,
+    han_counts,
+    han_table,
+    question_equals_answer,
+)
 from builder.quality.marks import PROMOTIONAL, SPUN, candidates
 from builder.quality.normalize import fold, fold_array, fold_table
 from builder.quality.pii import scrub_array
@@ -441,3 +450,17 @@ def test_question_equals_answer_compares_the_first_and_third_parts() -> None:
     assert question_equals_answer(folded).equals(expected)
     assert question_equals_answer(folded.slice(3)).equals(expected.slice(3))
     assert expected.to_pylist()[:4] == [True, False, False, True] and expected.null_count == 1
+
+
+def test_the_filters_on_an_answers_first_character_match_their_patterns_alone() -> None:
+    """Both run only on the answers a shared scan finds opening with punctuation, a symbol or a space, and find
+    what their own patterns find over every answer."""
+    answers = ["。。。", "？", "…… ", " ，好的", "，建议复查。", "）饭后服用", "】见说明书", "建议复查。", "", None,
+               "「注意」饮食", "+_+", "¥¥", " ", "\n。", "1，2，3", "A。", "感冒。"]
+    column = pa.array(answers, pa.string())
+    rows = pa.table({"instruction": ["问"] * len(answers), "input": [""] * len(answers), "output": column})
+    batch = Batch(rows, column, BuildConfig().filters)
+    for reason, pattern in (("punctuation_only_answer", PUNCTUATION_ONLY), ("stray_punctuation_start", STRAY_START)):
+        found = BUILTIN_FILTERS[reason].check(batch)
+        assert found.to_pylist() == pc.fill_null(pc.match_substring_regex(column, pattern), False).to_pylist()
+        assert any(found.to_pylist())

@@ -15,12 +15,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.config import FilterConfig
+from builder.kernels.scan import matching
 from builder.kernels.utf8 import code_point, jit, utf8_buffers
 from builder.quality.marks import PROMOTIONAL, SPUN, candidates, prescan
 from builder.registry import with_plugins
 
 PUNCTUATION_ONLY = r"^[\p{P}\p{S}\s]+$"
 STRAY_START = r"^[，。、；：,.;:！？!?）)」』】》]"
+MARK_START = r"^[\p{P}\p{S}\s]"  # what both patterns above need first: one scan, and they run on its few rows
 HAN_RANGES = (  # RE2's \p{Han} (a test holds them to it), first and last code point
     (0x2E80, 0x2E99), (0x2E9B, 0x2EF3), (0x2F00, 0x2FD5), (0x3005, 0x3005), (0x3007, 0x3007), (0x3021, 0x3029),
     (0x3038, 0x303B), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFA6D), (0xFA70, 0xFAD9), (0x16FE2, 0x16FE3),
@@ -61,6 +63,11 @@ class Batch:
         return pc.utf8_length(self.output)
 
     @cached_property
+    def mark_start(self) -> pa.Array:
+        """Answers that open with punctuation, a symbol or a space: the only ones two filters need to look at."""
+        return matching(self.output, MARK_START)
+
+    @cached_property
     def marked(self) -> pa.Array:
         """Rows whose answer may carry a promotional or spun mark: one scan serves both filters."""
         return candidates(self.output, *MARK_SETS) if self.screened is None else self.screened
@@ -81,8 +88,8 @@ def marks_prescan(config: FilterConfig) -> str | None:
 
 BUILTIN_FILTERS = {f.reason: f for f in (
     Filter("too_short_answer", lambda b: pc.less(b.output_chars, b.config.min_answer_chars)),
-    Filter("punctuation_only_answer", lambda b: pc.match_substring_regex(b.output, PUNCTUATION_ONLY)),
-    Filter("stray_punctuation_start", lambda b: pc.match_substring_regex(b.output, STRAY_START),
+    Filter("punctuation_only_answer", lambda b: matching(b.output, PUNCTUATION_ONLY, b.mark_start)),
+    Filter("stray_punctuation_start", lambda b: matching(b.output, STRAY_START, b.mark_start),
            switch="stray_punctuation"),
     Filter("question_equals_answer", lambda b: question_equals_answer(b.folded), switch="question_equals_answer"),
     Filter("too_long_row", lambda b: pc.greater(b.row_chars, b.config.max_row_chars), free_text_only=False),
