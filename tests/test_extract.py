@@ -37,6 +37,25 @@ from builder.eval.sets import EvalItem
         ("用于治疗2型糖尿病。在一项为期52周的研究中，本品降低了糖化血红蛋白。", ["2型糖尿病"]),
         # words that name who, not what
         ("本品用于成人及12岁以上儿童的季节性过敏性鼻炎。", ["季节性过敏性鼻炎"]),
+        # a list introduced by 下列…：; shared modifiers of degree and long ones; organs sharing a bare head
+        ("本品用于敏感菌所致的下列感染：肺炎、尿路感染。", ["肺炎", "尿路感染"]),
+        ("本品用于中、重度痤疮。", ["中度痤疮", "重度痤疮"]),
+        ("本品用于慢性特发性或外伤性耳鸣。", ["慢性特发性耳鸣", "外伤性耳鸣"]),
+        ("本品用于胆、肾等绞痛。", ["胆绞痛", "肾绞痛"]),
+        # what follows 用于 in mid-clause; patients and their goals cut off; 不能手术 is a qualifier
+        ("配合胰岛素用于1型糖尿病。", ["1型糖尿病"]),
+        ("本品用于焦虑障碍的治疗或用于缓解惊恐发作。", ["焦虑障碍", "惊恐发作"]),
+        ("可用于2型糖尿病成人患者改善血糖控制。", ["2型糖尿病"]),
+        ("用于不能手术的晚期胃癌。", ["晚期胃癌"]),
+        # the condition that causes the symptoms; the one a 相关 phrase qualifies; 对…有…作用
+        ("本品用于改善慢性肾炎所致的水肿、蛋白尿等症状。", ["慢性肾炎"]),
+        ("用于与焦虑相关的失眠。", ["失眠"]),
+        ("对反复发作的偏头痛也有预防作用。", ["偏头痛"]),
+        # not conditions: negated uses, reasons and reports, drugs and drug classes, effects, time points
+        ("本品用于高血压。本品不适用于1型糖尿病。", ["高血压"]),
+        ("本品用于高血压。由于已有报道发生低血压，且一些患者的头晕有自限性，应在医师指导下使用。", ["高血压"]),
+        ("本品用于骨关节炎、外伤后引起的疼痛。", ["骨关节炎"]),
+        ("本品（盐酸某某）用于高血压、降低总胆固醇。", ["高血压"]),
     ],
 )
 def test_extract_indications(text: str, expected: list[str]) -> None:

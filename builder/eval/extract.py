@@ -10,28 +10,30 @@ import re
 from collections.abc import Iterable
 
 from builder.eval.sets import EvalItem
-from builder.quality.normalize import fold
+from builder.quality.normalize import SALT_PREFIXES, fold
 
 ENUMERATION = re.compile(r"(?:^|(?<=[\s。；;：:]))\s*(?:\d{1,2}\s*[、.．）)](?!\d)|[（(]\d{1,2}[）)]|[①-⑳])\s*")
 SENTENCE = re.compile(r"[。\n!！?？]+")
 CLAUSE = re.compile(r"[，,；;：:]")
 CONJUNCTION = re.compile(r"[、/]|以及|及其他|及其它|和其他|和其它|及|和|或者|或|与|并发|(?<=[病痛症])如|(?<=[症病菌属肠胃肝肾胆炎])等(?!$)")
 PAREN = re.compile(r"[（(]([^（）()]*)[）)]")
-NOT_SENTENCE = re.compile(r"相比|研究|(?<!抑制)试验")
+NOT_SENTENCE = re.compile(r"相比|研究|(?<!抑制)试验|报道|评估|基于|尚无|尚未|未经|未在|由于|不需要|不推荐|不适用|自限")
 NOT_CLAUSE = re.compile(
     r"临床|剂量|\d\s*(?:mg|g|ml|毫克|克)|慎用|禁用|不推荐|不适用|不需要|应考虑|评估|基于|注意|由于|除非|"
-    r"不能|不应|不宜|应在|应按照|疗效|有效性|安全性|建议|须|应用本品|首选|替代药|作为.*(?:用药|疗法)|可与|合用|联用|单独|"
+    r"不能(?!手术|切除)|不应|不宜|应在|应按照|疗效|有效性|安全性|建议|须|应用本品|首选|替代药|作为.*(?:用药|疗法)|可与|合用|联用|单独|"
     r"降低.*(?:风险|发生率|死亡率|水平)|可减少|增强|诊断|提高|效果|需要|在使用|包括接受|此外|作用|"
-    r"^对|^使|^减|^消除|^排泄|^由.*(?:引起|所致)|(?:引起|所致)$|"
+    r"^对|^使|^减|^消除|^排泄|^由.*(?:引起|所致)|(?:引起|所致|导致)的?$|"
     r"^(?:当|在|以(?!及)|为|而|且|从而|因此|结果|这些|至于|特别是)|时$|通过|帮助|使用|接受|可能|进行|应当|用作"
 )
+EFFECTIVE = re.compile(  # 对反复发作的抑郁症也有预防作用: the condition the drug acts on
+    r"^(?:本品|本药)?(?:也|还|亦)?对(.+?)(?:也|亦|还)?有(?:很?好的?|一定的?|较好的?)?(?:治疗|预防|防治)?[^，,]{0,6}(?:作用|疗效|效果)$")
 COMBINED = re.compile(r"(?:与|和)[^，,。；]*?(?:联合|合并|配合)(?:应用|使用|用药|运用)?(?:于)?")
 LEAD_IN = re.compile(
     r"^(?:本品|本药|[^，,]{0,8}?(?:单药|片))?(?:还|亦|也|仅|限|主要|可|均)*(?:可以|可|还)?(?:作为)?"
     r"(?:适用于|适用|用于|可用于|限用于|治疗|预防和治疗|预防|防治|对症治疗|缓解|控制|改善|诱导)*"
 )
 TRAILER = re.compile(
-    r"(?:的|之)?(?:(?:长期|短期|对症|单药|联合|辅助|替代|抑制|预防|保守)?(?:治疗|防治|预防)(?:作用)?|辅助用药|选用药物)$"
+    r"(?:的|之)?(?:(?:长期|短期|对症|单药|联合|辅助|替代|抑制|预防|保守|附加|标准|[一二三]级)?(?:治疗|防治|预防)(?:作用)?|辅助用药|选用药物)$"
     r"|(?:成人|成年|儿童|病人|患者|人群|者)+$|(?:相关)?(?:的)?(?:症状和体征|体征和症状|症状|体征)$|等+$|的$"
 )
 PREFIX = re.compile(
@@ -45,10 +47,21 @@ NOT_PHRASE = re.compile(  # who, when or how severe, but no condition; or no Chi
     r"岁|^(?:成人|成年人?|儿童|青少年|妇女|男性|女性|老年人?|病人|患者|单纯|术前|术后|局部晚期|晚期|[一二三]线|维持|长期|严重|"
     r"急性期|慢性期|轻度-中度)$|^[^\u4e00-\u9fff]*$"
 )
-NOT_INNER = re.compile(r"^(?:如|例如)|岁|含|以上")
-MODIFIER = re.compile(r"^[^\s]{1,3}性$|^[急慢轻中重]$")
-LEADING_MODIFIER = re.compile(r"^[^\s]{1,3}性")
+NOT_INNER = re.compile(r"^(?:如|例如|伴|或|单独|无|包括|不伴|仅)|岁|含|以上|药|剂|[轻中重]度|^[^、，]{1,8}性或[^、，]{1,8}性$")
+MODIFIER = re.compile(r"^[^\s]{1,5}性$|^[急慢轻中重]$|^[轻中重]度$")
+LEADING_MODIFIER = re.compile(r"^(?:[^\s]{1,3}性|[轻中重]度)")
 HEADS = ("溃疡", "绞痛", "疼痛", "感染", "出血", "外伤", "关节炎", "炎", "癌", "病", "症", "痛")
+INTRO = re.compile(r"^[^：:]*(?:下列|下述|如下|以下)[^：:]*[：:]")  # 用于下列感染： introduces the list after it
+USE = re.compile(r"^(.*?)(?:应用|适用|用)于")  # the clause's first 用于: what follows is what the drug is for
+NEGATED = re.compile(r"不|禁|慎|勿|避免|无效")
+PATIENT = re.compile(r"(?<=.{2})(?:成人|成年|儿童)?(?:患者|病人).*$")  # 2型糖尿病成人患者改善血糖控制
+CAUSED = re.compile(r"^(.+?)(?:所?引起|所?致|所?导致|所?造成)的")
+DISEASE_END = re.compile(r"(?:症|病|炎|癌|瘤|不足|缺乏|障碍)$")
+JOINED_ORGANS = re.compile(r"胃十二指肠")  # 胃十二指肠溃疡 names two ulcers
+NOT_CONDITION = re.compile(  # an effect, a time point, a drug or a drug class: not a condition
+    r"^(?:降低|减少|减慢|促进|增加|提高|抑制|排泄|消除|接触|呈|具有|不能|无法|不可)|(?:后|以外|证据)$|作为|(?:药物?|剂|激素|类|素)$|"
+    rf"^(?:{'|'.join(SALT_PREFIXES)})"
+)
 ABBREVIATION = re.compile(r"^[\x00-\x7f\s]+$")
 MIN_PHRASE = 2
 MAX_PHRASE = 24
@@ -62,19 +75,36 @@ def extract_indications(text: str) -> list[str]:
         inner = [found for found in PAREN.findall(sentence) if not (ABBREVIATION.match(found) or NOT_INNER.search(found))]
         parts = (PAREN.sub("", sentence), *inner)
         for clause in [c for part in parts for c in CLAUSE.split(COMBINED.sub("", part))]:
+            effective = EFFECTIVE.match(clause.strip())
+            clause = effective.group(1) if effective else clause
             if NOT_CLAUSE.search(clause):
                 continue
-            for phrase in _phrases(clause):
-                if MIN_PHRASE <= len(phrase) <= MAX_PHRASE and not NOT_PHRASE.search(phrase) and phrase not in phrases:
+            for phrase in _phrases(_purpose(clause)):
+                if (MIN_PHRASE <= len(phrase) <= MAX_PHRASE and not NOT_PHRASE.search(phrase)
+                        and not NOT_CONDITION.search(phrase) and phrase not in phrases):
                     phrases.append(phrase)
     return phrases
 
 
 def _sentences(text: str) -> list[str]:
     """Sentences and numbered items, without those that speak of dosage, trials or cautions."""
-    items = ENUMERATION.split(text)
-    sentences = [s.strip() for item in items for s in SENTENCE.split(item)]
+    items = ENUMERATION.split(JOINED_ORGANS.sub("胃、十二指肠", text))
+    sentences = [INTRO.sub("", s.strip()) for item in items for s in SENTENCE.split(item)]
     return [s for s in sentences if s and not NOT_SENTENCE.search(s)]
+
+
+def _purpose(clause: str) -> str:
+    """What a clause says the drug is for: the text after its first 用于 (nothing if that use is negated), and a
+    condition that causes the symptoms after it (慢性动脉闭塞症所引起的溃疡、疼痛) rather than the symptoms."""
+    use = USE.match(clause)
+    if use:
+        if NEGATED.search(use.group(1)):
+            return ""
+        clause = clause[use.end():]
+    caused = CAUSED.match(clause)
+    if caused and DISEASE_END.search(_lead(caused.group(1))):
+        return caused.group(1)
+    return clause
 
 
 def _phrases(clause: str) -> list[str]:
@@ -90,7 +120,7 @@ def _lead(phrase: str) -> str:
 
 def _trim(phrase: str) -> str:
     """The condition alone: no lead-in, no 'of the treatment' trailer, no cause before 引起的."""
-    phrase = phrase.strip()
+    phrase = PATIENT.sub("", phrase.strip())
     for _ in range(3):
         before = phrase
         phrase = TRAILER.sub("", _lead(phrase)).strip()
@@ -100,23 +130,28 @@ def _trim(phrase: str) -> str:
         qualified = QUALIFIED.match(phrase)
         if qualified:
             head, related, tail = qualified.groups()
-            phrase = head if related or GENERIC.match(tail) else head + tail if tail.endswith("期") else tail
+            phrase = (head if (related and related.endswith("伴有")) or GENERIC.match(tail)
+                      else head + tail if tail.endswith("期") else tail)
         if phrase == before:
             break
     return phrase
 
 
 def _expand(parts: list[str]) -> list[str]:
-    """急、慢性肝炎 and 胃、十二指肠溃疡: a bare modifier or organ borrows the head of the next part."""
+    """急、慢性肝炎, 中、重度痤疮 and 胃、十二指肠溃疡: a bare modifier or organ borrows the head of the next part."""
     out: list[str] = []
     for index, part in enumerate(parts):
         following = next((p for p in parts[index + 1:] if len(p) >= MIN_PHRASE and not MODIFIER.match(p)), "")
         if following and MODIFIER.match(part):
-            modifier = part if part.endswith("性") else part + "性"
-            out.append(modifier + LEADING_MODIFIER.sub("", following, count=1))
+            leading = LEADING_MODIFIER.match(following)
+            modifier = part if part[-1] in "性度" else part + (leading.group(0)[-1] if leading else "性")
+            out.append(modifier + following[leading.end() if leading else 0:])
         elif following and len(part) == 1:
-            head = next((h for h in HEADS if following.endswith(h) and len(following) > len(h)), "")
+            head = following if following in HEADS else next(
+                (h for h in HEADS if following.endswith(h) and len(following) > len(h)), "")
             out.append(part + head if head else part)
+        elif part in HEADS and index and len(parts[index - 1]) == 1:
+            continue  # 胆、肾、肠等绞痛: the organs before took this bare head
         else:
             out.append(part)
     return out
