@@ -53,7 +53,7 @@ class DrugRecord(KBRecord):
         "manufacturer": ("manufacturer", "生产企业", "生产厂家", "厂家"),
     }
     eval_questions: ClassVar[tuple[tuple[str, str], ...]] = (("indications", "{name}的适应病症"),)
-    eval_columns: ClassVar[tuple[str, str, str, str] | None] = ("药品", "药品适应症", "医学专家标注的适应病症", "instruction")
+    eval_columns: ClassVar[tuple[str, str, str, str] | None] = ("药品", "药品适应症", "自动抽取的适应病症", "instruction")
 
     @model_validator(mode="before")
     @classmethod

@@ -22,8 +22,9 @@ def test_eval_build_is_seeded_and_scores_back(tmp_path: Path) -> None:
     assert run(*args, "--seed", "1", "--out", again).exit_code == 0
     assert out.read_bytes() == again.read_bytes()
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert list(rows[0]) == ["药品", "药品适应症", "医学专家标注的适应病症", "instruction"] and len(rows) == 5
-    assert all(r["instruction"] == f"{r['药品']}的适应病症" and r["医学专家标注的适应病症"] for r in rows)
+    # the lists are extracted, not expert-labelled: the header says so, beside the label text they came from
+    assert list(rows[0]) == ["药品", "药品适应症", "自动抽取的适应病症", "instruction"] and len(rows) == 5
+    assert all(r["instruction"] == f"{r['药品']}的适应病症" and r["自动抽取的适应病症"] and r["药品适应症"] for r in rows)
     diseases = list(csv.DictReader(out.with_name("eval.disease.csv").open(encoding="utf-8")))
     assert {r["instruction"].replace(r["疾病"], "{疾病}") for r in diseases} <= {
         "哪些药物能治疗{疾病}？", "{疾病}需要做哪些检查？", "{疾病}的临床表现有哪些？"}
@@ -58,3 +59,18 @@ def test_extraction_command_prints_the_figures(tmp_path: Path) -> None:
     result = run("eval", "extraction", "--eval", evaluation)
     assert result.exit_code == 0
     assert "1 items, 2 gold labels" in result.stdout and "normalised      1.0000    1.0000    1.0000" in result.stdout
+
+
+def test_extraction_is_not_measured_against_its_own_lists(tmp_path: Path) -> None:
+    out = tmp_path / "eval.csv"
+    assert run("eval", "build", "--kb", f"drug={SAMPLE_DRUGS}", "--n", "3", "--out", out).exit_code == 0
+    result = run("eval", "extraction", "--eval", out)
+    assert result.exit_code == 2 and "自动抽取的适应病症 column was extracted by this tool" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_extraction_needs_gold_labels(tmp_path: Path) -> None:
+    evaluation = tmp_path / "eval.csv"
+    evaluation.write_text("药品,药品适应症,instruction\n甲药片,用于高血压。,甲药片的适应病症\n", encoding="utf-8")
+    result = run("eval", "extraction", "--eval", evaluation)
+    assert result.exit_code == 2 and "no gold labels" in result.output

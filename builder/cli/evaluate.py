@@ -80,8 +80,16 @@ def eval_score_command(eval_path, answers, models, synonyms, audit, as_json) -> 
 def eval_extraction_command(eval_path) -> None:
     """Measure indication extraction against expert labels: precision, recall, F1 (exact and normalised)."""
     from builder.eval.extract import measure_extraction
-    from builder.eval.sets import load_eval_set
-    figures = measure_extraction(load_eval_set(eval_path).items)
+    from builder.eval.sets import AUTOMATIC_GOLD, load_eval_set
+    eval_set = load_eval_set(eval_path)
+    if eval_set.gold_column is None or not any(item.gold for item in eval_set.items):
+        raise UserError("no gold labels to measure extraction against", file=eval_path,
+                        remedy="give an evaluation set with expert labels, such as QiZhen's 医学专家标注的适应病症 column")
+    if eval_set.gold_column == AUTOMATIC_GOLD:
+        raise UserError(f"the {AUTOMATIC_GOLD} column was extracted by this tool: measuring extraction against it "
+                        "measures it against itself", file=eval_path,
+                        remedy="give an evaluation set with expert labels, such as QiZhen's 医学专家标注的适应病症 column")
+    figures = measure_extraction(eval_set.items)
     click.echo(f"{figures['items']} items, {figures['gold']} gold labels, {figures['extracted']} extracted phrases")
     click.echo(f"{'match':<12}{'precision':>10}{'recall':>10}{'F1':>10}")
     for match in ("exact", "normalised"):

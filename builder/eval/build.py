@@ -2,8 +2,9 @@
 
 Each record kind declares the questions an evaluation asks of it (`eval_questions`: field and question).
 Drugs get QiZhen's question "{药品}的适应病症" with the record's indications as reference text and the
-extracted indication phrases as gold labels, written as QiZhen's CSV (药品, 药品适应症, 医学专家标注的适应病症,
-instruction: the kind's `eval_columns`) so existing tools read it; diseases get the three questions QiZhen
+extracted indication phrases as gold labels, written in QiZhen's CSV layout (the kind's `eval_columns`) but
+under the honest header 自动抽取的适应病症, beside the label text (药品适应症) a person reviews them against:
+no expert labelled them; diseases get the three questions QiZhen
 asked, with the record's drugs, exams and symptoms as gold lists; other kinds what they declare. Every item
 also goes to a JSONL beside the CSV. Entities are picked by the smallest hash of (seed, entity), so the
 choice does not depend on file order; given to a build with `--eval-set`, the file holds those entities out of

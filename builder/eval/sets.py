@@ -1,4 +1,5 @@
-"""Evaluation sets: QiZhen's CSV (药品, 药品适应症, 医学专家标注的适应病症, instruction) and our JSONL.
+"""Evaluation sets: QiZhen's CSV (药品, 药品适应症, 医学专家标注的适应病症, instruction) and our own (the same layout
+with 自动抽取的适应病症, lists this tool extracted, in place of the expert column), and our JSONL.
 
 Read through the same readers as any source (formats and encodings detected), cleaned the same way
 (the label text is HTML), and reduced to items: the entity asked about, the question, the reference
@@ -26,8 +27,9 @@ COLUMNS = {
     "kind": ("kind", "类型"),
     "question": ("instruction", "question", "问题", "prompt"),
     "reference": ("药品适应症", "reference", "label_text", "answer", "output", "参考答案"),
-    "gold": ("医学专家标注的适应病症", "gold", "labels", "gold_labels", "标注"),
+    "gold": ("医学专家标注的适应病症", "自动抽取的适应病症", "gold", "labels", "gold_labels", "标注"),
 }
+AUTOMATIC_GOLD = "自动抽取的适应病症"  # what `eval build` writes: extracted by this tool, not annotated by an expert
 GOLD_SEPARATOR = "|"
 
 
@@ -45,8 +47,11 @@ class EvalItem:
 
 @dataclass(frozen=True)
 class EvalSet:
+    """An evaluation file's items, and the column their gold labels came from (None: the file has none)."""
+
     path: Path
     items: tuple[EvalItem, ...]
+    gold_column: str | None = None
 
 
 def load_eval_set(path: Path) -> EvalSet:
@@ -75,7 +80,7 @@ def load_eval_set(path: Path) -> EvalSet:
         )
         for row in rows
     )
-    return EvalSet(path, items)
+    return EvalSet(path, items, columns["gold"])
 
 
 def _column(rows: list[dict], names: tuple[str, ...]) -> str | None:
