@@ -56,6 +56,12 @@ from builder.eval.sets import EvalItem
         ("本品用于高血压。由于已有报道发生低血压，且一些患者的头晕有自限性，应在医师指导下使用。", ["高血压"]),
         ("本品用于骨关节炎、外伤后引起的疼痛。", ["骨关节炎"]),
         ("本品（盐酸某某）用于高血压、降低总胆固醇。", ["高血压"]),
+        # an example, not its class; 合并 inside a condition is no combination therapy; 系统性 is no 本品系
+        ("用于急性心肌梗死等血栓性疾病。", ["急性心肌梗死"]),
+        ("用于慢性支气管炎合并肺气肿等症。", ["慢性支气管炎合并肺气肿"]),
+        ("用于系统性红斑狼疮、皮肌炎。本品系清热解毒之剂。", ["系统性红斑狼疮", "皮肌炎"]),
+        # traditional-medicine signs (症见, tongue and pulse) are not indications
+        ("用于风热感冒，症见：发热，舌红，脉浮数。", ["风热感冒", "发热"]),
     ],
 )
 def test_extract_indications(text: str, expected: list[str]) -> None:

@@ -15,29 +15,33 @@ from builder.quality.normalize import SALT_PREFIXES, fold
 ENUMERATION = re.compile(r"(?:^|(?<=[\s。；;：:]))\s*(?:\d{1,2}\s*[、.．）)](?!\d)|[（(]\d{1,2}[）)]|[①-⑳])\s*")
 SENTENCE = re.compile(r"[。\n!！?？]+")
 CLAUSE = re.compile(r"[，,；;：:]")
-CONJUNCTION = re.compile(r"[、/]|以及|及其他|及其它|和其他|和其它|及|和|或者|或|与|并发|(?<=[病痛症])如|(?<=[症病菌属肠胃肝肾胆炎])等(?!$)")
+CONJUNCTION = re.compile(r"[、/]|以及|及其他|及其它|和其他|和其它|及|(?<!缓)和|或者|或|与|并发|(?<=[病痛症])如|(?<=[症病菌属肠胃肝肾胆炎])等(?!$)")
 PAREN = re.compile(r"[（(]([^（）()]*)[）)]")
-NOT_SENTENCE = re.compile(r"相比|研究|(?<!抑制)试验|报道|评估|基于|尚无|尚未|未经|未在|由于|不需要|不推荐|不适用|自限")
+NOT_SENTENCE = re.compile(r"相比|研究|(?<!抑制)试验|报道|评估|基于|尚无|尚未|未经|未在")
+NEGATED_SENTENCE = re.compile(r"不需要|不推荐|不适用|自限")  # negates a whole sentence unless it also states a use
+STATED_USE = re.compile(r"(?<![不禁慎])(?:适|可)?用于")
 NOT_CLAUSE = re.compile(
     r"临床|剂量|\d\s*(?:mg|g|ml|毫克|克)|慎用|禁用|不推荐|不适用|不需要|应考虑|评估|基于|注意|由于|除非|"
     r"不能(?!手术|切除)|不应|不宜|应在|应按照|疗效|有效性|安全性|建议|须|应用本品|首选|替代药|作为.*(?:用药|疗法)|可与|合用|联用|单独|"
     r"降低.*(?:风险|发生率|死亡率|水平)|可减少|增强|诊断|提高|效果|需要|在使用|包括接受|此外|作用|"
-    r"^对|^使|^减|^消除|^排泄|^由.*(?:引起|所致)|(?:引起|所致|导致)的?$|"
-    r"^(?:当|在|以(?!及)|为|而|且|从而|因此|结果|这些|至于|特别是)|时$|通过|帮助|使用|接受|可能|进行|应当|用作"
+    r"^对|^使|^减(?!轻)|^消除|^排泄|^由.*(?:引起|所致)|(?:引起|所致|导致)的?$|"
+    r"^(?:当|在|以(?!及)|为|而|且|从而|因此|结果|这些|至于|特别是)|时$|通过|帮助|使用|接受|可能|进行|应当|用作|"
+    r"^(?:本品|本方|本药)(?:系|为)|之剂|选用|常用|治之|上述|以上表现|[症证]见|为宜|[主次]症|^参见|不适宜"
 )
 EFFECTIVE = re.compile(  # 对反复发作的抑郁症也有预防作用: the condition the drug acts on
-    r"^(?:本品|本药)?(?:也|还|亦)?对(.+?)(?:也|亦|还)?有(?:很?好的?|一定的?|较好的?)?(?:治疗|预防|防治)?[^，,]{0,6}(?:作用|疗效|效果)$")
-COMBINED = re.compile(r"(?:与|和)[^，,。；]*?(?:联合|合并|配合)(?:应用|使用|用药|运用)?(?:于)?")
+    r"^(?:本品|本药)?(?:也|还|亦)?对(.+?)(?:也|亦|还|均)?有(?:很?好的?|一定的?|较好的?)?(?:治疗|预防|防治)?[^，,]{0,6}(?:作用|疗效|效果|效)$")
+COMBINED = re.compile(r"(?:与|和)[^，,。；]*?(?:联合|合并|配合)(?:应用|使用|用药|运用|治疗)(?:于)?")  # not 支气管炎合并肺气肿
 LEAD_IN = re.compile(
-    r"^(?:本品|本药|[^，,]{0,8}?(?:单药|片))?(?:还|亦|也|仅|限|主要|可|均)*(?:可以|可|还)?(?:作为)?"
-    r"(?:适用于|适用|用于|可用于|限用于|治疗|预防和治疗|预防|防治|对症治疗|缓解|控制|改善|诱导)*"
+    r"^(?:本品|本药|[^，,]{0,8}?(?:单药|片))?(?:还|亦|也|仅|限|主要|可|均|能|较好地?)*(?:可以|可|还)?(?:作为)?"
+    r"(?:适用于|适用|用于|可用于|限用于|治疗|预防和治疗|预防|防治|对症治疗|缓解|缓和|减轻|控制|改善|诱导|抢救)*"
 )
 TRAILER = re.compile(
-    r"(?:的|之)?(?:(?:长期|短期|对症|单药|联合|辅助|替代|抑制|预防|保守|附加|标准|[一二三]级)?(?:治疗|防治|预防)(?:作用)?|辅助用药|选用药物)$"
+    r"(?:的|之)?(?:(?:长期|短期|对症|单药|联合|辅助|替代|抑制|预防|保守|姑息性?|附加|标准|[一二三]级)?(?:治疗|防治|预防)(?:作用)?|辅助用药|选用药物)$"
     r"|(?:成人|成年|儿童|病人|患者|人群|者)+$|(?:相关)?(?:的)?(?:症状和体征|体征和症状|症状|体征)$|等+$|的$"
+    r"|等(?:[^等]{0,4}性)?(?:疾病|病|症)$"  # 急性心肌梗死等血栓性疾病: the example, not the class
 )
 PREFIX = re.compile(
-    r"^(?:如|例如|包括|即|由|各种|各类|其他|其它|一些|下列(?:情况)?|以下|伴有|有|严重的|"
+    r"^(?:如|例如|包括|即|由|各种|各类|其他|其它|一些|下列(?:情况)?|以下|伴有|有|严重的|(?:临床)?表现为|"
     r"(?:\d+岁(?:以上|以下)?)?(?:成人|成年人?|儿童|青少年|妇女|男性|女性|病人|患者)(?:所患)?的?)+[：:]?"
 )
 CAUSE = re.compile(r"(.+?)(?:所?引起的?|所致的?|导致的?)(.+)")
@@ -45,21 +49,22 @@ GENERIC = re.compile(r"^(?:.{0,4}疾病|各种疾病|感染|出血|各种出血|
 QUALIFIED = re.compile(r"(.+?)(有关|相关|患者伴有|伴有)?的(.+)")
 NOT_PHRASE = re.compile(  # who, when or how severe, but no condition; or no Chinese at all
     r"岁|^(?:成人|成年人?|儿童|青少年|妇女|男性|女性|老年人?|病人|患者|单纯|术前|术后|局部晚期|晚期|[一二三]线|维持|长期|严重|"
-    r"急性期|慢性期|轻度-中度)$|^[^\u4e00-\u9fff]*$"
+    r"急性期|慢性期|早期|初期|后期|轻度-中度)$|^[^\u4e00-\u9fff]*$"
 )
-NOT_INNER = re.compile(r"^(?:如|例如|伴|或|单独|无|包括|不伴|仅)|岁|含|以上|药|剂|[轻中重]度|^[^、，]{1,8}性或[^、，]{1,8}性$")
+NOT_INNER = re.compile(r"^(?:如|例如|伴|或|单独|无|包括|不伴|仅|限)|岁|含|以上|药|剂|[轻中重]度|^[^、，]{1,8}性或[^、，]{1,8}性$")
 MODIFIER = re.compile(r"^[^\s]{1,5}性$|^[急慢轻中重]$|^[轻中重]度$")
 LEADING_MODIFIER = re.compile(r"^(?:[^\s]{1,3}性|[轻中重]度)")
 HEADS = ("溃疡", "绞痛", "疼痛", "感染", "出血", "外伤", "关节炎", "炎", "癌", "病", "症", "痛")
-INTRO = re.compile(r"^[^：:]*(?:下列|下述|如下|以下)[^：:]*[：:]")  # 用于下列感染： introduces the list after it
+INTRO = re.compile(r"^[^：:]*(?:下列|下述|如下|以下(?:疾病|情况|感染))[^：:]*[：:]")  # 用于下列感染： introduces the list after it
 USE = re.compile(r"^(.*?)(?:应用|适用|用)于")  # the clause's first 用于: what follows is what the drug is for
 NEGATED = re.compile(r"不|禁|慎|勿|避免|无效")
 PATIENT = re.compile(r"(?<=.{2})(?:成人|成年|儿童)?(?:患者|病人).*$")  # 2型糖尿病成人患者改善血糖控制
 CAUSED = re.compile(r"^(.+?)(?:所?引起|所?致|所?导致|所?造成)的")
+SYMPTOMS = re.compile(r"(?:症状|体征)$")
 DISEASE_END = re.compile(r"(?:症|病|炎|癌|瘤|不足|缺乏|障碍)$")
 JOINED_ORGANS = re.compile(r"胃十二指肠")  # 胃十二指肠溃疡 names two ulcers
 NOT_CONDITION = re.compile(  # an effect, a time point, a drug or a drug class: not a condition
-    r"^(?:降低|减少|减慢|促进|增加|提高|抑制|排泄|消除|接触|呈|具有|不能|无法|不可)|(?:后|以外|证据)$|作为|(?:药物?|剂|激素|类|素)$|"
+    r"^(?:降低|减少|减慢|促进|增加|提高|抑制|排泄|消除|接触|呈|具有|不能|无法|不可|恢复|补充|延长|因|为|舌|脉|苔)|[（）()其]|(?:后|以外|证据)$|作为|(?:药物?|剂|激素|类|素)$|"
     rf"^(?:{'|'.join(SALT_PREFIXES)})"
 )
 ABBREVIATION = re.compile(r"^[\x00-\x7f\s]+$")
@@ -90,19 +95,21 @@ def _sentences(text: str) -> list[str]:
     """Sentences and numbered items, without those that speak of dosage, trials or cautions."""
     items = ENUMERATION.split(JOINED_ORGANS.sub("胃、十二指肠", text))
     sentences = [INTRO.sub("", s.strip()) for item in items for s in SENTENCE.split(item)]
-    return [s for s in sentences if s and not NOT_SENTENCE.search(s)]
+    return [s for s in sentences if s and not NOT_SENTENCE.search(s)
+            and not (NEGATED_SENTENCE.search(s) and not STATED_USE.search(s))]
 
 
 def _purpose(clause: str) -> str:
     """What a clause says the drug is for: the text after its first 用于 (nothing if that use is negated), and a
-    condition that causes the symptoms after it (慢性动脉闭塞症所引起的溃疡、疼痛) rather than the symptoms."""
+    condition that causes the symptoms listed after it (慢性肾炎所致的水肿、蛋白尿等症状) rather than the symptoms;
+    a single condition after 引起的 (慢性肾病引起的贫血) is kept by _trim."""
     use = USE.match(clause)
     if use:
         if NEGATED.search(use.group(1)):
             return ""
         clause = clause[use.end():]
     caused = CAUSED.match(clause)
-    if caused and DISEASE_END.search(_lead(caused.group(1))):
+    if caused and DISEASE_END.search(_lead(caused.group(1))) and SYMPTOMS.search(clause):
         return caused.group(1)
     return clause
 
