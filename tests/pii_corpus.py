@@ -166,9 +166,61 @@ def loose_bed(rng: random.Random) -> str:
     return str(rng.randint(1, 99)) + rng.choice(("床", "号床"))
 
 
+SURNAMES_USED = "王李张刘陈杨黄赵吴周徐孙朱胡郭林罗郑梁宋唐韩冯邓曹彭肖田董袁潘蒋蔡杜魏吕丁沈姚卢姜崔钟谭陆汪廖贾韦邹孟熊秦"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀英华慧巧美红建平志鹏辉玲桂兰婷宇浩凯晨欣怡子轩梓涵俊"
+
+
+def person(rng: random.Random) -> str:
+    surname = rng.choice(("欧阳", "司马", "诸葛")) if rng.random() < 0.05 else rng.choice(SURNAMES_USED)
+    return surname + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2))))
+
+
+PROVINCE_CITY = (("浙江省", "杭州市", ("西湖区", "上城区", "滨江区")), ("广东省", "深圳市", ("南山区", "福田区")),
+                 ("江苏省", "南京市", ("鼓楼区", "玄武区")), ("四川省", "成都市", ("武侯区", "锦江区")),
+                 ("湖北省", "武汉市", ("洪山区", "江汉区")), ("", "北京市", ("朝阳区", "海淀区", "东城区")),
+                 ("", "上海市", ("浦东新区", "徐汇区")), ("山东省", "青岛市", ("市南区", "崂山区")))
+STREETS = ("文三路", "学院路", "人民路", "中山大道", "建设街", "解放西路", "长安街", "南京东路", "幸福巷", "光明胡同")
+ESTATES = ("阳光花园", "翠苑", "金色家园", "锦绣小区", "东方公寓", "和平新村", "世纪大厦")
+
+
+def address(rng: random.Random) -> str:
+    province, city, districts = rng.choice(PROVINCE_CITY)
+    head = (province if rng.random() < 0.7 else "") + city + rng.choice(districts)
+    if rng.random() < 0.35:
+        return head + f"{rng.choice(ESTATES)}{rng.randint(1, 30)}{rng.choice(('栋', '幢', '号楼'))}" \
+            f"{rng.randint(1, 6)}单元{rng.randint(1, 32)}{rng.randint(1, 4):02d}室"
+    tail = rng.choice(("", f"{rng.randint(1, 30)}栋{rng.randint(1, 5)}单元{rng.randint(101, 2504)}室",
+                       f"{rng.randint(101, 1804)}室", f"{rng.choice(ESTATES)}{rng.randint(1, 20)}幢"))
+    return head + rng.choice(STREETS) + f"{rng.randint(1, 999)}号" + tail
+
+
+def loose_address(rng: random.Random) -> str:
+    """After a cue, an address need not open with a province: a street and number, or an estate and building."""
+    if rng.random() < 0.5:
+        return rng.choice(STREETS) + f"{rng.randint(1, 999)}号" + rng.choice(("", f"{rng.randint(101, 1804)}室"))
+    return f"{rng.choice(ESTATES)}{rng.randint(1, 30)}栋{rng.randint(1, 6)}单元{rng.randint(101, 2504)}室"
+
+
+def birth(rng: random.Random) -> str:
+    born = datetime.date(1930, 1, 1) + datetime.timedelta(days=rng.randrange(31000))
+    return rng.choice((f"{born.year}年{born.month}月{born.day}日", f"{born:%Y-%m-%d}", f"{born:%Y.%m.%d}",
+                       f"{born:%Y/%m/%d}", f"{born:%Y%m%d}", f"{born.year}年{born.month:02d}月"))
+
+
+def plate(rng: random.Random) -> str:
+    letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+    head = rng.choice("京津沪渝冀豫云辽黑湘皖鲁苏浙赣鄂桂甘晋蒙陕吉闽贵粤川宁琼") + rng.choice(letters)
+    sep = rng.choice(("", "", "·", " "))
+    if rng.random() < 0.3:  # new energy: D or F, then five
+        return head + sep + rng.choice("DF") + "".join(rng.choice(letters[:8] + "0123456789") for _ in range(5))
+    return head + sep + "".join(rng.choice("0123456789" + letters[:6]) for _ in range(4)) + rng.choice("0123456789")
+
+
 VALUES = {"id_card": id_card, "bank_card": bank_card, "mobile": mobile, "landline": landline, "email": email,
           "url": url, "qq": qq, "wechat": wechat, "medical_record": record_code, "inpatient": record_code,
-          "outpatient": record_code, "bed": bed_number, "loose_bed": loose_bed}
+          "outpatient": record_code, "bed": bed_number, "loose_bed": loose_bed, "name": person, "address": address,
+          "loose_address": loose_address, "birth_date": birth, "plate": plate}
+PLANTED_AS = {"loose_bed": "bed", "loose_address": "address"}
 
 TEMPLATES = {
     "id_card": ("身份证号码{id_card}请核对", "患者身份证：{id_card}，医保已登记。", "我的身份证号是{id_card}，能帮忙挂号吗？",
@@ -196,7 +248,18 @@ TEMPLATES = {
                    "我的门诊号 {outpatient} 查不到报告"),
     "bed": ("床号：{bed}，护士请注意", "患者住院号在病历上，床号{bed}。", "床号: {bed}，昨晚发热"),
     "loose_bed": ("{loose_bed}患者今晨体温38.5℃", "请去{loose_bed}换药", "{loose_bed}的病人需要吸氧，", "隔壁{loose_bed}家属说"),
+    "name": ("患者{name}，男，45岁，主诉头痛3天。", "病人{name}，女，于今晨入院", "姓名：{name}，性别：女", "我叫{name}，今年32岁",
+             "家属{name}签字同意手术。", "谢谢{name}医生的耐心解答！", "尊敬的{name}主任：您好", "患儿{name}，3岁，发热两天",
+             "联系人：{name}（女儿）", "签名：{name}\n", "以上建议仅供参考。——{name}", "我叫{name}，在外院就诊过"),
+    "address": ("家住{address}，近期咳嗽", "地址：{address}。", "我住在{address}，离医院远吗？", "寄到{address}，谢谢",
+                "（{address}）", "，{address}，", "现住址：{address}，联系电话见病历"),
+    "loose_address": ("家住{loose_address}，近期咳嗽", "地址：{loose_address}。", "请寄到{loose_address}，谢谢"),
+    "birth_date": ("出生日期：{birth_date}，血型A", "生日是{birth_date}，今年体检", "患者出生于{birth_date}，足月顺产",
+                   "出生年月：{birth_date}。", "我{birth_date}出生？不，我的生日{birth_date}"),
+    "plate": ("车牌号{plate}，停在医院负一层", "我的车是{plate}，", "停车场登记：{plate}。", "（车牌{plate}）",
+              "送病人来的{plate}挪一下车"),
 }
+WIDE = str.maketrans({chr(0x21 + i): chr(0xFF01 + i) for i in range(94)})  # ASCII to full width
 MIXED = ("联系人电话{mobile}，邮箱{email}。", "姓名：李某，身份证{id_card}，手机{mobile}",
          "住院号：{inpatient}，床号：{bed}，科室电话{landline}", "加微信{wechat}或者QQ：{qq}都可以",
          "请将费用退至银行卡{bank_card}，有问题打{mobile}", "预约网址{url}，客服{landline}")
@@ -204,20 +267,34 @@ PER_TEMPLATE_KIND = 40
 MIXED_COUNT = 60
 
 
-def plant(template: str, rng: random.Random) -> Sample:
-    """Fills a template's slots with generated values; a loose bed number is planted as a bed."""
+def widen(value: str, rng: random.Random) -> str:
+    """The value typed in full width, all of it or some characters: a phone or ID number keyboarded in a Chinese
+    input method."""
+    if rng.random() < 0.5:
+        return value.translate(WIDE)
+    return "".join(c.translate(WIDE) if rng.random() < 0.5 else c for c in value)
+
+
+def plant(template: str, rng: random.Random, wide: float = 0.0) -> Sample:
+    """Fills a template's slots with generated values (a loose bed number is planted as a bed, a loose address as
+    an address); with probability `wide` a value is typed wholly or partly in full-width characters."""
     pieces: list[str | tuple[str, str]] = []
     for i, part in enumerate(SLOT.split(template)):
         if i % 2 == 0:
             pieces.append(part)
         else:
-            pieces.append(("bed" if part == "loose_bed" else part, VALUES[part](rng)))
+            value = VALUES[part](rng)
+            pieces.append((PLANTED_AS.get(part, part), widen(value, rng) if rng.random() < wide else value))
     return Sample(tuple(pieces))
 
 
+WIDE_SHARE = 0.2  # of planted values typed (partly) in full width
+
+
 def pii_samples(rng: random.Random) -> list[Sample]:
-    samples = [plant(rng.choice(templates), rng) for templates in TEMPLATES.values() for _ in range(PER_TEMPLATE_KIND)]
-    return samples + [plant(rng.choice(MIXED), rng) for _ in range(MIXED_COUNT)]
+    samples = [plant(rng.choice(templates), rng, WIDE_SHARE) for templates in TEMPLATES.values()
+               for _ in range(PER_TEMPLATE_KIND)]
+    return samples + [plant(rng.choice(MIXED), rng, WIDE_SHARE) for _ in range(MIXED_COUNT)]
 
 
 def failed_id(rng: random.Random) -> str:
@@ -291,6 +368,18 @@ NEAR_MISSES = (
     lambda r: f"红细胞计数{r.randint(3, 6)}.{r.randint(0, 9)}×10^12/L，血红蛋白{r.randint(90, 160)}g/L",
     lambda r: f"剂量{r.randint(1, 3)}-{r.randint(4, 6)}片/次，{r.randint(1, 3)}次/日",
     lambda r: f"No.{r.randint(10000, 99999)}处方，第{r.randint(1, 5)}页",
+    lambda r: f"根据患者陈述，{r.choice(('头痛', '腹痛', '胸闷'))}已{r.randint(2, 9)}天，患者常出现{r.choice(('乏力', '口干'))}",
+    lambda r: f"患者{r.choice(('王某', '张某某', '李氏', '应', '可', '于2019年确诊'))}，{r.randint(2, 9)}天前发热",
+    lambda r: f"{r.choice(('请问李医生', '王大夫您好', '感谢主治医生', '问过刘主任', '周围医生都说'))}，{r.randint(2, 9)}天后复查",
+    lambda r: f"宝宝出生后{r.randint(1, 24)}小时内接种，出生体重{r.randint(25, 40) / 10}kg",
+    lambda r: f"{r.randint(1980, 2010)}年出生，{r.randint(2015, 2024)}年{r.randint(1, 12)}月确诊",
+    lambda r: f"家住{r.choice(('朝阳区', '农村', '山区', '城里', '附近'))}，去{r.choice(('浙江省人民医院', '北京协和医院'))}方便",
+    lambda r: f"住院部{r.randint(1, 12)}号楼{r.randint(2, 20)}层，{r.randint(1, 9)}号诊室",
+    lambda r: f"新{r.choice('ABC')}型流感，HbA1c {r.randint(5, 12)}.{r.randint(0, 9)}%，CD{r.randint(3, 8)}+ T细胞",
+    lambda r: f"服药{r.randint(2, 9)}天后好转。——{r.choice(('以上仅供参考', '祝早日康复', '医生回复'))}",
+    lambda r: f"医生：我{r.choice(('母亲', '父亲', '孩子'))}{r.randint(2, 9)}年前患糖尿病，药品学名叫什么？我叫不出名字",
+    lambda r: f"每日３次，每次{r.choice(('１', '２'))}片，血压１４０／９０ｍｍＨｇ，１２０急救",
+    lambda r: "空腹血糖７．８ｍｍｏｌ／Ｌ，复查日期２０２３－１０－１２，拨打１２０或１２３２０",
 )
 NEAR_MISS_PER_KIND = 12
 

@@ -12,7 +12,6 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,15 +31,39 @@ PLACEHOLDERS: dict[str, str] = {
     "bank_card": "[银行卡号]",
     "mobile": "[手机号]",
     "landline": "[电话号码]",
+    "name": "[姓名]",
+    "address": "[地址]",
+    "birth_date": "[出生日期]",
+    "plate": "[车牌号]",
 }
 RECORD_CUES = {"病历号": "medical_record", "病案号": "medical_record", "ID号": "medical_record",
                "住院号": "inpatient", "门诊号": "outpatient", "就诊卡号": "outpatient", "床号": "bed"}
 
 TLD = r"(?i:com|cn|net|org|edu|gov|info)"  # bare domains only on these, so "E11.9" or "报告.pdf" stay
 # RE2 candidates (no lookarounds): a digit run of 5+, a grouped number, a link or address, a cue word.
+HAN = r"[\x{4e00}-\x{9fff}]"  # RE2 spelling; `_rule` turns it into Python's
+# the common surnames that are not also common words' first character (于 高 白 方 金 石 马 …): a name after a weak
+# cue (患者…) or before a title (…医生) must open with one of them
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡杜魏吕丁沈姚卢姜崔钟谭陆汪范"
+            "廖贾夏韦邹孟熊秦邱尹薛闫段雷侯陶黎贺顾郝龚邵钱严覃武戴孔汤")
+SURNAME = rf"(?:欧阳|司马|诸葛|上官|慕容|皇甫|令狐|[{SURNAMES}])"
+WEAK_CUE = r"(?:患者|病人|病患|患儿|家属|联系人|收件人|就诊人)"
+STRONG_CUE = r"(?:姓名|名字|签名|落款)"  # with a colon after it ("医生：" opens a question, not a name)
+TITLE = r"(?:医生|大夫|主任|教授|护士长|护士|老师)"
+GREETING = r"(?:尊敬的|亲爱的|感谢|谢谢|请问|咨询|您好|你好)"  # before a name and a title: "谢谢张伟医生"
+PROVINCES = ("北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|海南|四川|贵州"
+             "|云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆|香港|澳门")
+PLATE_REGIONS = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+STREET = r"(?:路|街|大街|大道|巷|弄|胡同)"
+ESTATE = r"(?:小区|花园|公寓|新村|家园|大厦|苑)"
+BIRTH_CUE = r"(?:出生日期|出生年月日|出生年月|出生于|出生|生日|生于)"
+# RE2 candidates (no lookarounds): a digit run of 5+, a grouped number, a link or address, a cue word; digits and
+# letters typed full width count as well (rules see the text folded to half width)
 CANDIDATE = (
-    rf"\d{{5}}|\d[- ]\d{{3}}|@|(?i:https?:|www\.)|\.{TLD}"
+    rf"\d{{5}}|\d[- ]\d{{3}}|@|(?i:https?:|www\.)|\.{TLD}|[０-９Ａ-Ｚａ-ｚ＠]"
     r"|[Qq][Qq]|扣扣|Q号|微信|[VvWw][Xx]|[Vv]信|威信|病[历案]号|住院号|门诊号|床号|ID号|就诊卡号|\d号?床"
+    rf"|{WEAK_CUE}[:：]?\s?{SURNAME}|{STRONG_CUE}[:：]|我叫|{GREETING}[，,]?\s?{SURNAME}|[-—－~～]\s*{SURNAME}"
+    rf"|{STREET}\d|{ESTATE}\d|地址|住址|家住|住在|[{PLATE_REGIONS}][A-HJ-NP-ZＡ-Ｚ]|{BIRTH_CUE}"
 )
 
 BEFORE = r"(?<![0-9A-Za-z])"  # numbers glued to letters or digits are codes, not contacts
@@ -123,9 +146,56 @@ def _record(match: re.Match[str]) -> str | None:
     return RECORD_CUES[match["cue"]] if re.search(r"\d", match["pii"]) else None
 
 
+# two characters that open a word, not a name, though their first is a surname ("根据患者陈述，", "周围医生")
+NOT_NAMES = frozenset(
+    "陈述 陈旧 黄疸 黄色 黄体 张力 周围 周身 周岁 周期 许多 许可 何时 何种 曾经 曾有 程度 范围 苏醒 黎明 严重 严格 汤药 段时 夏天 "
+    "夏季 谢谢 钟点 顾虑 姜汤 丁香 杜绝 郑重 唐突 徐徐 胡乱 孙子 孔隙 武汉 钱财 邵阳 潘生 熊猫 林林 雷同 龚某 贾某 朱砂 蔡某 "
+    "吴某 毛发 田间 宋体 罗汉 韩国 梁上 冯某 董事 袁某 蒋某 卢某 崔某 沈某 姚某 邹某 孟某 秦某 邱某 尹某 薛某 闫某 侯某 陶瓷 "
+    "贺卡 郝某 覃某 戴上 汪某 廖某 夏某 韦某 谭某 陆续 陆某 魏某 吕某 邓某 曹某 彭某 肖某 杨梅".split()
+)
+NOT_FIRST = set("我你他她它您咱这那本该此其什怎哪谁多几不没很太也都就还")  # a pronoun or a question word: "我叫什么", "姓名：本人"
+NOT_GIVEN = ("某", "氏", "先生", "女士", "同志", "医生", "医师", "护士", "老师", "大夫", "主任", "教授", "患者", "家属")
+
+
+def _name(match: re.Match[str]) -> str | None:
+    """A person's name: not two characters that open a common word, no stand-in name (某, 氏), no title in it."""
+    name = match["pii"]
+    if (name[:2] in NOT_NAMES or name[0] in NOT_FIRST or any(word in name[1:] for word in NOT_GIVEN)
+            or not re.fullmatch(PY_HAN + "+", name)):
+        return None
+    return "name"
+
+
+def _birth_date(match: re.Match[str]) -> str | None:
+    """A date after a birth cue, if it is a date (month 1-12, day 1-31)."""
+    parts = [int(p) for p in re.findall(r"\d+", match["pii"])]
+    if len(parts) == 1:  # 19850612
+        parts = [parts[0] // 10000, parts[0] // 100 % 100, parts[0] % 100]
+    month, day = parts[1], parts[2] if len(parts) > 2 else 1
+    return "birth_date" if 1 <= month <= 12 and 1 <= day <= 31 else None
+
+
+def _plate(match: re.Match[str]) -> str | None:
+    """A licence plate holds a digit after its region and letter; "苏ABCDE" is some other code."""
+    return "plate" if re.search(r"\d", match["pii"][2:]) else None
+
+
 def _rule(hint: str, pattern: str, classify: Callable[[re.Match[str]], str | None]) -> Rule:
-    """ASCII digits and spaces, as in RE2, so the candidate scan and the rules agree on what a digit is."""
+    """ASCII digits and spaces, as in RE2, so the candidate scan and the rules agree on what a digit is; the rules
+    read text folded to half width (`WIDTH`)."""
     return Rule(hint, re.compile(pattern, re.ASCII), classify)
+
+
+PY_HAN = "[\u4e00-\u9fff]"
+NAME_END = (r"(?=[，,。.、；;：:！!？?（(）)\s]|男|女|先生|女士|同志|岁|\d|$"  # what may follow a name in a sentence
+            r"|签字|签名|同意|陪同|代诉|自诉|主诉|诉|说|称|表示|要求|反映|入院|就诊)")
+ADMIN = (rf"(?:(?:{PROVINCES})(?:省|市|自治区|特别行政区)?)?(?:{PY_HAN}{{2,4}}?(?:市|州|盟))?"
+         rf"(?:{PY_HAN}{{1,4}}?(?:区|县|旗))?(?:{PY_HAN}{{1,6}}?(?:镇|乡|街道))?")
+BUILDING = r"(?:\d{1,3}(?:栋|幢|号楼|座))?(?:\d{1,2}单元)?(?:\d{1,5}(?:室|房))?"
+ADDRESS = (rf"{ADMIN}(?:{PY_HAN}{{1,10}}?{STREET}\d{{1,5}}号(?:院)?(?:{PY_HAN}{{1,10}}?{ESTATE})?{BUILDING}"
+           rf"|{PY_HAN}{{1,10}}?{ESTATE}\d{{1,3}}(?:栋|幢|号楼|座)(?:\d{{1,2}}单元)?(?:\d{{1,5}}室?)?)")
+ADDRESS_CUE = "地址|住址|家住|住在|现住|寄到|送到|位于"
+DATE = r"(?:19|20)\d{2}\s?(?:年\s?\d{1,2}\s?月(?:\s?\d{1,2}\s?[日号])?|[-./]\d{1,2}[-./]\d{1,2}|\d{4}(?!\d))"
 
 
 RULES: tuple[Rule, ...] = (  # in this order: each rule sees the placeholders of the ones before
@@ -142,6 +212,13 @@ RULES: tuple[Rule, ...] = (  # in this order: each rule sees the placeholders of
     _rule("|".join(RECORD_CUES), rf"(?P<cue>{'|'.join(RECORD_CUES)})码?{SEP}(?P<pii>[A-Za-z0-9][-A-Za-z0-9]*床?)",
           _record),
     _rule(r"\d号?床", r"(?<![0-9A-Za-z.])(?P<pii>\d{1,3}号?床)(?![被单垫罩褥位])", _always("bed")),  # "12床", "3号床"
+    _rule(BIRTH_CUE, rf"{BIRTH_CUE}(?:是|为|在|于)?[:：]?\s?(?P<pii>{DATE})", _birth_date),
+    _rule("出生", rf"(?<!\d)(?P<pii>{DATE})\s?出生", _birth_date),
+    _rule(f"[{PLATE_REGIONS}][A-Z]", rf"(?<![A-Za-z0-9])(?P<pii>[{PLATE_REGIONS}][A-HJ-NP-Z][·•\s-]?"
+          r"(?:[DF][A-HJ-NP-Z0-9]{5}|[A-HJ-NP-Z0-9]{5}[DF]?|[A-HJ-NP-Z0-9]{4}[挂学警港澳]))(?![A-Za-z0-9])", _plate),
+    _rule(ADDRESS_CUE, rf"(?:{ADDRESS_CUE})[:：]?\s?(?P<pii>{ADDRESS})", _always("address")),
+    _rule(f"{STREET}\\d|{ESTATE}\\d", rf"(?<![\u4e00-\u9fff])(?P<pii>(?=(?:{PROVINCES})|{PY_HAN}{{2,4}}市){ADDRESS})",
+          _always("address")),
     _rule(r"\d{6}", rf"{BEFORE}(?P<pii>[1-9]\d{{5}}(?P<is>[ -]?)(?:19|20)\d{{2}}[01]\d[0-3]\d(?P=is)\d{{3}}[\dXx])"
           rf"{AFTER}", _id_card),
     _rule(r"\d{4}[- ]?\d{4}", rf"{BEFORE}(?P<pii>\d{{16,19}}|\d{{4}}(?:[ -]\d{{4}}){{3}}(?:[ -]\d{{1,3}})?){AFTER}",
@@ -151,30 +228,44 @@ RULES: tuple[Rule, ...] = (  # in this order: each rule sees the placeholders of
     _rule(r"\d{3}[- ]?\d{3}", rf"{BEFORE}(?P<pii>(?:(?:[(（]0\d{{2,3}}[)）][ -]?|0\d{{2,3}}[- ])\d{{3,4}}[- ]?\d{{4}}"
           rf"|0(?:10|2\d|[3-9]\d{{2}})[2-9]\d{{6,7}})(?:转\d{{1,5}})?"  # area code, or one run of digits
           rf"|[48]00(?:[- ]?\d{{3}}[- ]?\d{{4}}|\d[- ]?\d{{3}}[- ]?\d{{3}})){AFTER}", _always("landline")),  # 400/800
+    _rule(WEAK_CUE, rf"{WEAK_CUE}[:：]?\s?(?P<pii>{SURNAME}{PY_HAN}{{1,2}}){NAME_END}", _name),
+    _rule(f"(?:{STRONG_CUE})[:：]|我叫", rf"(?:(?:{STRONG_CUE})[:：]\s?|我叫)(?P<pii>{PY_HAN}{{2,4}}?){NAME_END}", _name),
+    _rule(GREETING, rf"{GREETING}[，,]?\s?(?P<pii>{SURNAME}{PY_HAN}{{1,2}}?)(?={TITLE})", _name),
+    _rule("[-—－~～]", rf"[-—~～]{{1,2}}\s*(?P<pii>{SURNAME}{PY_HAN}{{1,2}}?)(?:{TITLE})?\s*$", _name),  # a signature
 )
+
+
+WIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}  # full-width ASCII and space, one for one
 
 
 def scrub_text(text: str) -> tuple[str, Counter]:
     """Replaces every PII match in one string by its typed placeholder; counts what it replaced, per type."""
-    return _scrub(text, [rule for rule in RULES if re.search(rule.hint, text, re.ASCII)])
+    folded = text.translate(WIDTH)
+    return _scrub(text, [rule for rule in RULES if re.search(rule.hint, folded, re.ASCII)])
 
 
 def _scrub(text: str, rules: list[Rule]) -> tuple[str, Counter]:
-    """Runs the rules that may apply, in order (placeholders hold no digit, so no hint can appear late)."""
+    """Runs the rules that may apply, in order, on the text folded to half width (a number typed in full-width
+    digits is the same number); each match is replaced in the text as written, whose characters line up with the
+    folded text's one for one, so the rest keeps its width."""
     counts: Counter = Counter()
+    folded = text.translate(WIDTH)
     for rule in rules:
-        text = rule.pattern.sub(partial(_replace, rule.classify, counts), text)
+        spans = [(match.span("pii"), kind) for match in rule.pattern.finditer(folded)
+                 if (kind := rule.classify(match)) is not None]
+        if spans:
+            counts.update(kind for _, kind in spans)
+            text, folded = _replaced(text, spans), _replaced(folded, spans)
     return text, counts
 
 
-def _replace(classify: Callable[[re.Match[str]], str | None], counts: Counter, match: re.Match[str]) -> str:
-    """The match with its `pii` group turned into its type's placeholder (and counted), or as it was."""
-    kind = classify(match)
-    if kind is None:
-        return match[0]
-    counts[kind] += 1
-    start, end = match.span("pii")
-    return match.string[match.start():start] + PLACEHOLDERS[kind] + match.string[end:match.end()]
+def _replaced(text: str, spans: list[tuple[tuple[int, int], str]]) -> str:
+    """The text with each span turned into its type's placeholder."""
+    pieces, last = [], 0
+    for (start, end), kind in spans:
+        pieces += [text[last:start], PLACEHOLDERS[kind]]
+        last = end
+    return "".join(pieces) + text[last:]
 
 
 def scrub_array(values: pa.Array, among: pa.Array | None = None) -> tuple[pa.Array, Counter]:
@@ -190,9 +281,11 @@ def scrub_array(values: pa.Array, among: pa.Array | None = None) -> tuple[pa.Arr
     if not pc.any(candidate).as_py():
         return values, counts
     rows = pc.filter(values, candidate)
-    hints = [pc.match_substring_regex(rows, rule.hint).to_pylist() for rule in RULES]
+    texts = rows.to_pylist()
+    folded = pa.array([text.translate(WIDTH) for text in texts], pa.string())
+    hints = [pc.match_substring_regex(folded, rule.hint).to_pylist() for rule in RULES]
     scrubbed = []
-    for text, *hits in zip(rows.to_pylist(), *hints, strict=True):
+    for text, *hits in zip(texts, *hints, strict=True):
         text, found = _scrub(text, [rule for rule, hit in zip(RULES, hits, strict=True) if hit])
         scrubbed.append(text)
         counts.update(found)
