@@ -60,6 +60,8 @@ from builder.eval.sets import EvalItem
         ("用于急性心肌梗死等血栓性疾病。", ["急性心肌梗死"]),
         ("用于慢性支气管炎合并肺气肿等症。", ["慢性支气管炎合并肺气肿"]),
         ("用于系统性红斑狼疮、皮肌炎。本品系清热解毒之剂。", ["系统性红斑狼疮", "皮肌炎"]),
+        # a list of who qualifies (符合下列条件的…患者：) is no list of conditions
+        ("本品用于治疗符合下列全部条件的18至65岁女性偏头痛患者：\n1、每月发作4次以上。\n2、头痛持续4小时以上。", ["偏头痛"]),
         # traditional-medicine signs (症见, tongue and pulse) are not indications
         ("用于风热感冒，症见：发热，舌红，脉浮数。", ["风热感冒", "发热"]),
     ],

@@ -42,7 +42,7 @@ TRAILER = re.compile(
 )
 PREFIX = re.compile(
     r"^(?:如|例如|包括|即|由|各种|各类|其他|其它|一些|下列(?:情况)?|以下|伴有|有|严重的|(?:临床)?表现为|"
-    r"(?:\d+岁(?:以上|以下)?)?(?:成人|成年人?|儿童|青少年|妇女|男性|女性|病人|患者)(?:所患)?的?)+[：:]?"
+    r"(?:\d+(?:[至~～-]\d+)?岁(?:以上|以下)?的?)?(?:成人|成年人?|儿童|青少年|妇女|男性|女性|病人|患者)(?:所患)?的?)+[：:]?"
 )
 CAUSE = re.compile(r"(.+?)(?:所?引起的?|所致的?|导致的?)(.+)")
 GENERIC = re.compile(r"^(?:.{0,4}疾病|各种疾病|感染|出血|各种出血|疼痛|症状|损害|诸症状)$")
@@ -55,6 +55,7 @@ NOT_INNER = re.compile(r"^(?:如|例如|伴|或|单独|无|包括|不伴|仅|限
 MODIFIER = re.compile(r"^[^\s]{1,5}性$|^[急慢轻中重]$|^[轻中重]度$")
 LEADING_MODIFIER = re.compile(r"^(?:[^\s]{1,3}性|[轻中重]度)")
 HEADS = ("溃疡", "绞痛", "疼痛", "感染", "出血", "外伤", "关节炎", "炎", "癌", "病", "症", "痛")
+CRITERIA = re.compile(r"符合(?:下列|下述|以下|如下)[^：:，,。]*?(?:条件|标准)的?")
 INTRO = re.compile(r"^[^：:]*(?:下列|下述|如下|以下(?:疾病|情况|感染))[^：:]*[：:]")  # 用于下列感染： introduces the list after it
 USE = re.compile(r"^(.*?)(?:应用|适用|用)于")  # the clause's first 用于: what follows is what the drug is for
 NEGATED = re.compile(r"不|禁|慎|勿|避免|无效")
@@ -94,6 +95,9 @@ def extract_indications(text: str) -> list[str]:
 def _sentences(text: str) -> list[str]:
     """Sentences and numbered items, without those that speak of dosage, trials or cautions."""
     items = ENUMERATION.split(JOINED_ORGANS.sub("胃、十二指肠", text))
+    criteria = next((n for n, item in enumerate(items) if CRITERIA.search(item)), None)
+    if criteria is not None:  # 用于符合下列条件的早泄患者：1、… lists who qualifies, not what is treated
+        items = [*items[:criteria], CRITERIA.sub("", items[criteria])]
     sentences = [INTRO.sub("", s.strip()) for item in items for s in SENTENCE.split(item)]
     return [s for s in sentences if s and not NOT_SENTENCE.search(s)
             and not (NEGATED_SENTENCE.search(s) and not STATED_USE.search(s))]

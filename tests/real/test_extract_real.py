@@ -16,7 +16,7 @@ from tests.conftest import run
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 EVAL = SHARED / "eval" / "药品适应症评测数据集.csv"
 DEV_SEED = 19
-NORMALISED_F1 = {"all": 0.7369, "dev": 0.7766, "held_out": 0.6988}  # measured when the rules were written
+NORMALISED_F1 = {"all": 0.7428, "dev": 0.789, "held_out": 0.6988}  # measured when the rules were written
 SLACK = 0.02
 
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder {SHARED} is absent (it lives beside the repo)")
