@@ -15,4 +15,4 @@ def main() -> None:
     """Build instruction-tuning datasets from medical knowledge bases and doctor–patient QA."""
 
 
-from builder.cli import audit, build, catalog, evaluate, publish  # noqa: E402,F401  (each registers its commands on main)
+from builder.cli import audit, build, catalog, contamination, evaluate, publish  # noqa: E402,F401  (each registers its commands on main)

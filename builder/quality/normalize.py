@@ -36,7 +36,9 @@ DOSAGE_FORMS = sorted(
     key=len,
     reverse=True,
 )
-FORM_PREFIXES = ("注射用", "复方", "小儿", "儿童", "重组")
+CORE_PREFIXES = ("注射用", "重组")  # how a drug is made or given, not which drug
+PRODUCT_PREFIXES = ("复方", "小儿", "儿童")  # another product: 复方阿魏酸钠 is not 阿魏酸钠
+FORM_PREFIXES = (*CORE_PREFIXES, *PRODUCT_PREFIXES)
 SALT_PREFIXES = sorted(
     {"盐酸", "硫酸", "磷酸", "氢溴酸", "马来酸", "富马酸", "枸橼酸", "酒石酸", "甲磺酸", "苯磺酸", "甲苯磺酸", "苯甲酸",
      "琥珀酸", "醋酸", "门冬氨酸", "葡萄糖酸", "草酸", "甲硫酸", "依地酸", "二盐酸", "戊酸", "丙酸", "乙酸"},
@@ -45,6 +47,7 @@ SALT_PREFIXES = sorted(
 )
 SALT_SUFFIXES = ("二钠", "钠", "钾", "钙", "镁", "锌")  # not after 化: 氯化钾 and 碘化钾 are the drug itself
 MIN_ENTITY = 2
+ION_CORES = frozenset({"亚铁", "铁", "钙", "镁", "锌", "钾", "钠", "锂", "铋"})  # 富马酸亚铁 less its acid: every iron salt
 
 
 def fold(text: str) -> str:
@@ -117,12 +120,23 @@ def _fold(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, starts: np.n
 
 
 def entity_name(name: str) -> str:
-    """A drug or disease name without brackets, dosage form and salt: the entity it names."""
+    """A drug or disease name without brackets, dosage form, salt and product prefix: the entity it names."""
+    return _stripped(name, _FORM_PREFIX)
+
+
+def entity_core(name: str) -> str:
+    """A drug name without brackets, dosage form and salt only: the core an evaluation entity is held out by.
+    Unlike `entity_name` it keeps 复方/小儿/儿童 (other products), and a bare ion is no core."""
+    core = _stripped(name, _CORE_PREFIX)
+    return fold(name) if core in ION_CORES else core
+
+
+def _stripped(name: str, prefixes: re.Pattern) -> str:
     key = fold(_BRACKETED.sub("", name)) or fold(name)
     for _ in range(3):
         before = key
         key = _FORM_SUFFIX.sub("", key, count=1)
-        key = _FORM_PREFIX.sub("", key, count=1)
+        key = prefixes.sub("", key, count=1)
         key = _SALT_PREFIX.sub("", key, count=1)
         salt = next((s for s in SALT_SUFFIXES if key.endswith(s)), "")
         if salt and not key[: -len(salt)].endswith("化") and len(key) - len(salt) >= MIN_ENTITY + 1:
@@ -140,6 +154,7 @@ def _alternatives(words: list[str] | tuple[str, ...]) -> str:
 _BRACKETED = re.compile(r"[\[【(（][^\]】)）]*[\]】)）]")
 _FORM_SUFFIX = re.compile(rf"(?<=.{{{MIN_ENTITY}}})(?:{_alternatives(DOSAGE_FORMS)})$")
 _FORM_PREFIX = re.compile(rf"^(?:{_alternatives(FORM_PREFIXES)})(?=.{{{MIN_ENTITY}}})")
+_CORE_PREFIX = re.compile(rf"^(?:{_alternatives(CORE_PREFIXES)})(?=.{{{MIN_ENTITY}}})")
 _SALT_PREFIX = re.compile(rf"^(?:{_alternatives(SALT_PREFIXES)})(?=.{{{MIN_ENTITY}}})")
 
 
@@ -149,9 +164,9 @@ def key_text(value: str) -> str:
 
 
 def entity_keys(name: str, aliases: Sequence[str] = ()) -> set[str]:
-    """Every key an entity answers to: its name and aliases, as written and stripped of form and salt."""
+    """Every key an entity answers to: its name and aliases (an English name is one), as written and as cores."""
     keys: set[str] = set()
     for value in [name, *aliases]:
         if value:
-            keys.update(k for k in (fold(value), entity_name(value)) if len(k) >= MIN_ENTITY)
+            keys.update(k for k in (fold(value), entity_core(value)) if len(k) >= MIN_ENTITY)
     return keys

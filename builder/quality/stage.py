@@ -9,7 +9,6 @@ are only indexed here, batch by batch (`duplicates`), and resolved once every ro
 
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from builder.errors import UserError
 from builder.eval.sets import load_eval_set
 from builder.kernels.scan import matching
 from builder.ledger import Drop
-from builder.quality.decontaminate import Decontaminator
+from builder.quality.decontaminate import Decontaminator, kb_names
 from builder.quality.duplicates import DuplicateIndex
 from builder.quality.filters import filter_reasons, marks_prescan
 from builder.quality.normalize import fold_array
@@ -49,9 +48,7 @@ class Quality:
 
     def __init__(self, config: BuildConfig) -> None:
         self.config = config
-        paths = config.decontamination.eval_sets
-        stamps = tuple(_stamp(path) for path in paths)
-        self.decontaminator = _decontaminator(stamps, config.decontamination.ngram) if paths else None
+        self.decontaminator = _decontaminator(config) if config.decontamination.eval_sets else None
         self.duplicates = DuplicateIndex(config.dedup, config.seed)
         self.records: dict[str, str] = {}
         self.names: dict[str, str] = {}
@@ -94,7 +91,7 @@ class Quality:
                 removals[index] = Drop(stage="filter", reason=reason, detail=details[index])
         if self.decontaminator:
             target = marks if self.config.decontamination.mode == "mark" else removals
-            for index, hit in enumerate(self.decontaminator.row_hits(folded)):
+            for index, hit in enumerate(self.decontaminator.row_hits(folded, free_text=kind == "qa")):
                 if hit and index not in removals:
                     target[index] = hit
         for removal in removals.values():
@@ -132,11 +129,21 @@ class Quality:
         }
 
 
-@lru_cache(maxsize=4)
-def _decontaminator(eval_sets: tuple[tuple[Path, int, int], ...], ngram: int) -> Decontaminator:
-    """The matchers for evaluation files (path, mtime, size), built once per process while the files stay the
-    same: every unit of a build needs them, and forked workers inherit them from the process that forks."""
-    return Decontaminator([load_eval_set(path) for path, _mtime, _size in eval_sets], ngram)
+_DECONTAMINATORS: dict[tuple, Decontaminator] = {}
+
+
+def _decontaminator(config: BuildConfig) -> Decontaminator:
+    """The matchers for a build's evaluation files and knowledge-base names, built once per process while the files
+    (path, mtime, size) and the config stay the same: every unit of a build needs them, and forked workers inherit
+    them from the process that forks."""
+    decontamination = config.decontamination
+    kb = [source.path for source in config.sources if source.kind != "qa"]
+    key = (tuple(map(_stamp, decontamination.eval_sets)), tuple(map(_stamp, kb)), config.model_dump_json())
+    if key not in _DECONTAMINATORS:
+        _DECONTAMINATORS.clear()
+        _DECONTAMINATORS[key] = Decontaminator([load_eval_set(p) for p in decontamination.eval_sets],
+                                               decontamination.ngram, kb_names(config))
+    return _DECONTAMINATORS[key]
 
 
 def _stamp(path: Path) -> tuple[Path, int, int]:

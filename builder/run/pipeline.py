@@ -32,6 +32,7 @@ from builder.export.shards import OutputShard, prepare_bucket, sha256_file, shar
 from builder.ledger import Drop, Ledger
 from builder.mix.shuffle import route, spool_batches
 from builder.mix.weights import copies_per_row
+from builder.quality.decontaminate import write_contamination
 from builder.quality.duplicates import Dropped
 from builder.quality.stage import Quality
 from builder.read import Detected, detect
@@ -116,6 +117,8 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
         if not sum(splits.values()) and not config.allow_empty:
             raise empty_build(ledger)
         shutil.rmtree(tmp / "units")
+        if config.decontamination.eval_sets:
+            write_contamination(tmp)
         coverage = _coverage(run.expanders, config, ledger)
         quality = {**run.quality.manifest(), **settled}
         manifest = _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp, command, digests)
