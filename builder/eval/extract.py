@@ -64,8 +64,10 @@ CAUSED = re.compile(r"^(.+?)(?:所?引起|所?致|所?导致|所?造成)的")
 SYMPTOMS = re.compile(r"(?:症状|体征)$")
 DISEASE_END = re.compile(r"(?:症|病|炎|癌|瘤|不足|缺乏|障碍)$")
 JOINED_ORGANS = re.compile(r"胃十二指肠")  # 胃十二指肠溃疡 names two ulcers
+SHARED_HEAD = re.compile(r"((?:[\u4e00-\u9fff]{1,4}、)+[\u4e00-\u9fff]{1,4})等([\u4e00-\u9fff]{1,3}?)(?=$|或|和|及|、)")
+DISEASE_CHAR = re.compile(r"[炎病症征癌瘤痛伤染血疡疹痹]$")
 NOT_CONDITION = re.compile(  # an effect, a time point, a drug or a drug class: not a condition
-    r"^(?:降低|减少|减慢|促进|增加|提高|抑制|排泄|消除|接触|呈|具有|不能|无法|不可|恢复|补充|延长|因|为|舌|脉|苔)|[（）()其]|(?:后|以外|证据)$|作为|(?:药物?|剂|激素|类|素)$|"
+    r"^(?:降低|减少|减慢|促进|增加|提高|抑制|排泄|消除|接触|呈|具有|不能|无法|不可|恢复|补充|延长|因|为|舌[质苔红淡尖边体]|脉[浮沉细数弦滑迟缓紧濡]|苔)|[（）()其]|(?:后|以外|证据)$|作为|(?:药物?|剂|激素|类|素)$|"
     rf"^(?:{'|'.join(SALT_PREFIXES)})"
 )
 ABBREVIATION = re.compile(r"^[\x00-\x7f\s]+$")
@@ -120,8 +122,16 @@ def _purpose(clause: str) -> str:
 
 def _phrases(clause: str) -> list[str]:
     """A clause's conditions: lead-in and trailer trimmed, enumerations split and expanded."""
-    parts = [_trim(p) for p in CONJUNCTION.split(_lead(clause))]
+    parts = [_trim(p) for p in CONJUNCTION.split(SHARED_HEAD.sub(_distribute, _lead(clause)))]
     return [p for p in _expand(parts) if p]
+
+
+def _distribute(found: re.Match) -> str:
+    """脑、肺、子宫等外伤 → 脑外伤、肺外伤、子宫外伤: parts that name no condition share the head after 等."""
+    parts = found.group(1).split("、")
+    if any(DISEASE_CHAR.search(part) for part in parts):
+        return found.group(0)
+    return "、".join(part + found.group(2) for part in parts)
 
 
 def _lead(phrase: str) -> str:
