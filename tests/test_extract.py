@@ -66,6 +66,7 @@ from builder.eval.sets import EvalItem
         ("本品用于治疗符合下列全部条件的18至65岁女性偏头痛患者：\n1、每月发作4次以上。\n2、头痛持续4小时以上。", ["偏头痛"]),
         # traditional-medicine signs (症见, tongue and pulse) are not indications
         ("用于风热感冒，症见：发热，舌红，脉浮数。", ["风热感冒", "发热"]),
+        ("用于精神萎靡，须发早白等症。须在医师指导下使用。", ["精神萎靡", "须发早白"]),
     ],
 )
 def test_extract_indications(text: str, expected: list[str]) -> None:

@@ -24,10 +24,11 @@ def eval_group() -> None:
 @click.option("--n", "count", type=int, default=100, show_default=True, help="Entities per kind.")
 @click.option("--seed", type=int, default=None, help="Which entities (default 42).")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="Evaluation CSV in QiZhen's layout; a .jsonl with gold lists is written beside it.")
+              help="Evaluation CSV in QiZhen's layout, the extracted lists under 自动抽取的适应病症 beside the label "
+              "text to review them against; a .jsonl with gold lists is written beside it.")
 @user_errors
 def eval_build_command(kb, maps, count, seed, out) -> None:
-    """Sample entities (seeded) and write their questions, reference texts and gold lists."""
+    """Sample entities (seeded) and write their questions, reference texts and gold lists (extracted, not expert)."""
     config = assemble(None, kb, (), maps, seed=seed)
     from builder.eval.build import sample_items, write_eval
     items = sample_items(config, count)
