@@ -1,44 +1,41 @@
-"""Matching gold labels against a model's answer: folding, synonyms, negated contexts, fuzzy windows.
+"""Matching gold labels against a model's answer: folding, synonyms, negation, label parts and their modifiers.
 
 Matching, per gold label, on text folded with `builder.quality.normalize.fold` (width, case, punctuation,
 spaces) and a few equal-length spelling variants (综合症/症候群→综合征, 食道→食管, 机能→功能,
-一型/二型→1型/2型):
+一型/二型→1型/2型). The answer is split into clauses at 。！？；，： and line breaks, a label is never
+matched across a clause boundary, and what `builder.eval.negation` excludes (negated scopes, causes such as
+可导致X, contraindication and adverse-effect sections) is set aside: the audit shows such a label as a miss
+with the negated span. Per label, the first of:
 
-1. the answer is split into clauses at 。！？；，： and line breaks; a label is never matched across
-   a clause boundary, and the parts of clauses in a negated context (below) are set aside;
-2. **exact** — the folded label occurs in the answer;
-3. **synonym** — an alias of the label occurs: the label's group in the synonym table (the default
+1. **exact** — the folded label occurs in the answer;
+2. **synonym** — an alias of the label occurs: the label's group in the synonym table (the default
    `builder/eval/synonyms.toml`, extended by the user's TOML or CSV; groups are symmetric and overlapping
-   groups merge), or the label with a synonym-table term inside it replaced by an alias of that term
-   (急性非特异性踺鞘炎 → 急性非特异性腱鞘炎);
-4. **contains** — long and short forms, either way: the answer contains the label's core, the label
-   minus generic suffixes (症/病/征/综合征/感染/疾病/疾患/症状/的治疗, and stage words such as
-   急性期/慢性期/危重期/活跃期); the core must keep 3 characters, or 2 when only 症 was removed
-   (抑郁症 → 抑郁, but not 血清病 → 血清 or 肠道感染 → 肠道); or a phrase of the answer (a piece
-   between punctuation, conjunctions 和/及/或/与/以及 and filler words such as 用于/治疗/患者/等/的)
-   is contained in the label and covers at least 70 % of it (ST段抬高心肌梗死 for 非ST段抬高心肌梗死,
-   原发性高血压 for 轻度原发性高血压);
-5. **fuzzy** — for labels of at least 4 characters, a window of the answer, at least as long as the
-   label and with the same numbers, whose `difflib.SequenceMatcher` ratio to the label is at least
-   0.85 (2·matches / total length): one inserted character passes from 4 characters up, one changed
-   character from 7 up (急性非特异性腱鞘炎 for 急性非特异性踺鞘炎), and 急、慢性肝炎 hits 急性肝炎;
-   a dropped character does not (性肝炎 is not 慢性肝炎, 型糖尿病 not 1型糖尿病).
+   groups merge), or the label with a table term inside it replaced by an alias (慢性乙肝 → 慢性乙型肝炎);
+3. **loose** — either of those once the answer's parenthesised asides, 的 and 成人/成年 are dropped
+   (严重的银屑病 for 严重银屑病, 慢性成人乙型肝炎 for 慢性乙型肝炎);
+4. **contains** — the label's core (the label minus generic suffixes 症/病/征/综合征/感染/… and stage
+   words 危重期/活跃期/…, never 急性期/慢性期; at least 3 characters, or 2 when only 症 was removed) occurs,
+   and the answer does not go on with the other of 病/综合征 (帕金森 from 帕金森病 is not 帕金森综合征) or
+   another stage; or a phrase of the answer
+   (between punctuation, conjunctions and filler words such as 用于/治疗/患者) lies inside the label,
+   covers at least 70 % of it, and what it leaves out holds no distinguishing modifier (below);
+5. **qualified** — a label ending in a qualifier (病毒复制活跃期, 肝功能代偿期, 远处转移) whose rest occurs
+   while the qualifier's key word stands in the same sentence (代偿 not as 失代偿);
+6. **distributed** — the label in two parts shared over a list: 胃、十二指肠溃疡 names 胃溃疡, 胆、肾、肠等绞痛
+   names 肾绞痛, 择期髋关节或膝关节置换手术 names 择期膝关节置换手术, 镰刀菌属引起的严重感染 names
+   镰刀菌属严重感染, 急、慢性肝炎 names 急性肝炎. The first part ends a list item (a separator 、/和/及/与/或/等
+   or 引起/所致 follows it), or the second part starts one and the first opens a phrase. Examples given
+   after a term name it too: 骨性关节炎，如膝关节、肩、手 names 肩关节炎.
 
-Negation: a hit inside a negated context does not count (the audit shows it as a miss with the
-negated span). Negated are: the rest of the clause after 不用于/不能用于/不可用于/不宜用于/不应用于/
-不得用于/禁止用于/禁用于/忌用于/不适用于/不适合/不推荐用于/不能使用 ("本品不适用于治疗1型糖尿病"); the clause
-before 禁用/忌用/禁服 ("糖尿病患者禁用", "对本品过敏者禁用"); 对…无效; and from the clause holding
-禁忌 to the end of its sentence, or, when 禁忌… is a heading ending in a colon, through the lines
-under it up to the next heading. 慎用 is not negation.
-
-Fast enough for thousands of items in pure Python: fuzzy windows are only compared after a
-character-count bound says they could reach the threshold.
+Modifiers are compared, not edit distance: no step credits 小细胞肺癌 for 非小细胞肺癌 (a hit right after
+非 is refused unless the label starts with it), 原发性 for 继发性, 急性 for 慢性, 乙肝 for 丙肝, 1型 for
+2型, 左 for 右, 上 for 下, 膝 for 髋, or 帕金森病 for 帕金森综合征; a short form may not drop one
+(`DISTINGUISHING`). An answer more specific than the label (原发性高血压 for 高血压) is credited.
 """
 
 from __future__ import annotations
 
 import csv
-import difflib
 import re
 import tomllib
 from collections import defaultdict
@@ -48,20 +45,25 @@ from itertools import pairwise
 from pathlib import Path
 
 from builder.errors import UserError
+from builder.eval.negation import excluded_mask
 from builder.quality.normalize import fold
 
 DEFAULT_SYNONYMS = Path(__file__).parent / "synonyms.toml"  # package data of builder.eval
-FUZZY_THRESHOLD = 0.85
-FUZZY_MIN_LABEL = 4
 PHRASE_COVERAGE = 0.70
 MIN_CORE = 3
 MIN_CORE_AFTER_ZHENG = 2
+MAX_GAP = 40  # characters between the two parts of a distributed label
+STAGES = ("危重期", "活跃期", "发作期", "稳定期", "急性期", "慢性期")  # the last two are never stripped: 急/慢 differ
 CORE_SUFFIXES = sorted(
-    {"综合征", "的辅助治疗", "的治疗", "感染", "疾病", "疾患", "病变", "症状", "症", "病", "征",
-     "急性期", "慢性期", "危重期", "活跃期", "发作期", "稳定期"},
+    {"综合征", "的辅助治疗", "的治疗", "感染", "疾病", "疾患", "病变", "症状", "症", "病", "征", *STAGES[:4]},
     key=len,
     reverse=True,
 )
+SUFFIX_CONFLICTS = {"病": ("综合征",), "综合征": ("病",), **dict.fromkeys(STAGES[:4], STAGES)}
+QUALIFIERS = (("病毒复制活跃期", ("复制", "活跃")), ("肝功能代偿期", ("代偿",)), ("远处转移", ("远处转移",)))
+DISTINGUISHING = ("非", "原发", "继发", "急性", "慢性", "亚急性", "甲型", "乙型", "丙型", "丁型", "戊型", "甲肝",
+                  "乙肝", "丙肝", "丁肝", "戊肝", "1型", "2型", "左", "右", "上", "下", "膝", "髋", "肩", "肘", "腕",
+                  "踝", "良性", "恶性", "复杂性", "小细胞", "综合征")
 VARIANTS = (("综合症", "综合征"), ("症候群", "综合征"), ("食道", "食管"), ("机能", "功能"), ("一型", "1型"),
             ("二型", "2型"))
 
@@ -69,15 +71,14 @@ _CLAUSE = re.compile(r"[。！？!?；;，,：:\n\r]")
 _SENTENCE = re.compile(r"[。！？!?；;\n\r]")
 _PHRASE = re.compile(
     r"[、/（）()\[\]【】《》“”\"'‘’\s]|以及|及其|及|和|或者|或|与|并且|等|例如|比如|包括|可用于|适用于|用于|"
-    r"的辅助治疗|的治疗|治疗|预防|缓解|改善|患者|病人|引起的|所致的?|导致的?|伴有|伴|如|的")
-_PREFIX_NEGATION = re.compile(
-    r"(?:不能|不可|不宜|不应|不得|禁止|禁|忌|不)(?:适)?用于|(?:不能|不可|不宜|不应|不得|禁止)(?:使用|服用)|"
-    r"不适合(?:用于)?|不推荐(?:用于)?")
-_POSTFIX_NEGATION = re.compile(r"(?:禁用|忌用|禁服)(?!于)")
-_INEFFECTIVE = re.compile(r"对([^。！？!?；;，,\n]*?)无效")
-_CONTRAINDICATION = re.compile(r"禁忌")
-_DIGITS = re.compile(r"\d+")
-_HEADING = re.compile(r"^\W*[\u4e00-\u9fff]{2,8}\W*[：:]")
+    r"的辅助治疗|的治疗|治疗|预防|缓解|改善|患者|病人|成年人|成人|儿童|小儿|老年人|孕妇|引起的|所致的?|导致的?|伴有|伴|如|的")
+_LOOSE_DROP = re.compile(r"[（(][^（()）]*[)）]|的|成年人|成人|成年")
+_ITEM = "\x01"  # 、 in a folded view: fold drops it, the distributed step needs it
+_AFTER_ITEM = re.compile(f"^(?:{_ITEM}|以及|或者|和|及|与|或|等|引起|所致|导致)")
+_BEFORE_ITEM = re.compile(f"(?:{_ITEM}|以及|或者|和|及|与|或)$")
+_EXAMPLES = re.compile(r"\W{0,2}(?:例如|比如|譬如|如|包括|尤其是)[:：]?")
+_LIST = re.compile(r"、|，|,|以及|或者|和|及|与|或")
+_KEEP, _DROP, _BREAK = 0, 1, 2
 
 
 # ---------------------------------------------------------------- hits
@@ -85,7 +86,7 @@ _HEADING = re.compile(r"^\W*[\u4e00-\u9fff]{2,8}\W*[：:]")
 
 @dataclass(frozen=True)
 class LabelHit:
-    """One gold label and where the answer names it; `how` is exact|synonym|contains|fuzzy, None for a miss.
+    """One gold label and where the answer names it; `how` is one of the steps above, None for a miss.
 
     `negated` is the answer's span that would have matched but sits in a negated context.
     """
@@ -164,7 +165,9 @@ def _read_groups(path: Path) -> list[list[str]]:
     raise UserError("unknown synonym file type", file=path, remedy="use a .toml or .csv file")
 
 
-# ---------------------------------------------------------------- matching
+
+
+# ---------------------------------------------------------------- the answer
 
 
 @lru_cache(maxsize=4096)
@@ -178,56 +181,73 @@ def _canon(folded: str) -> str:
     return folded
 
 
-class FoldedAnswer:
-    """An answer folded for matching, its positive and negated text, and phrases; spans map back."""
+@dataclass(frozen=True)
+class View:
+    """One folded view of an answer: clause boundaries are \\x00, 、 is \\x01; `source` maps back to the text."""
 
-    __slots__ = ("negated", "negated_map", "phrases", "positive", "positive_map", "text")
+    folded: str
+    source: tuple[int, ...]
+
+
+def _view(text: str, codes: list[int]) -> View:
+    chars, source = ["\x00"], [-1]
+    for i, ch in enumerate(text):
+        if codes[i] == _DROP:
+            continue
+        if codes[i] == _BREAK or _CLAUSE.match(ch):
+            if chars[-1] != "\x00":
+                chars.append("\x00")
+                source.append(-1)
+            continue
+        for f in _ITEM if ch == "、" else _fold_char(ch):
+            chars.append(f)
+            source.append(i)
+    return View(_canon("".join(chars)), tuple(source))
+
+
+class FoldedAnswer:
+    """An answer folded for matching: strict, loose and negated views, and its phrases; spans map back."""
+
+    __slots__ = ("excluded", "loose", "negated", "phrase_starts", "phrases", "strict", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        negated = _negated_mask(text)
-        pos_chars: list[str] = []
-        pos_map: list[int] = []
-        neg_chars: list[str] = []
-        neg_map: list[int] = []
+        self.excluded = excluded = excluded_mask(text)
+        drop = [False] * len(text)
+        for m in _LOOSE_DROP.finditer(text):
+            drop[m.start():m.end()] = [True] * (m.end() - m.start())
+        self.strict = _view(text, [_BREAK if e else _KEEP for e in excluded])
+        self.loose = _view(text, [_BREAK if e else _DROP if d else _KEEP for e, d in zip(excluded, drop, strict=True)])
+        self.negated = _view(text, [_KEEP if e else _BREAK for e in excluded])
         self.phrases: list[tuple[str, int, int]] = []
-        start = 0
-        for boundary in [m.start() for m in _CLAUSE.finditer(text)] + [len(text)]:
-            state = None
-            for i in range(start, boundary):
-                chars, cmap = (neg_chars, neg_map) if negated[i] else (pos_chars, pos_map)
-                if state is not negated[i]:
-                    chars.append("\x00")
-                    cmap.append(-1)
-                    state = negated[i]
-                for f in _fold_char(text[i]):
-                    chars.append(f)
-                    cmap.append(i)
-            start = boundary + 1
-        self.positive = _canon("".join(pos_chars))
-        self.positive_map = pos_map
-        self.negated = _canon("".join(neg_chars))
-        self.negated_map = neg_map
+        self.phrase_starts = {0}
         last = 0
-        for m in list(_PHRASE.finditer(text)) + [None]:
-            end = m.start() if m else len(text)
-            for piece in _split_mask(text, last, end, negated):
-                phrase = _canon(fold(text[piece[0]:piece[1]]))
+        for cut in [*_PHRASE.finditer(text), None]:
+            end = cut.start() if cut else len(text)
+            for a, b in _pieces(text, last, end, excluded):
+                phrase = _canon(fold(text[a:b]))
                 if len(phrase) >= 2:
-                    self.phrases.append((phrase, piece[0], piece[1]))
-            last = m.end() if m else end
+                    self.phrases.append((phrase, a, b))
+            last = cut.end() if cut else end
+            self.phrase_starts.add(last)
+        self.phrase_starts.update(m.end() for m in _CLAUSE.finditer(text))
 
-    def span(self, start: int, end: int, negated: bool = False) -> str:
-        cmap = self.negated_map if negated else self.positive_map
-        idx = [cmap[i] for i in range(start, end) if cmap[i] >= 0]
+    def span(self, view: View, start: int, end: int) -> str:
+        idx = [view.source[i] for i in range(start, end) if view.source[i] >= 0]
         return self.text[idx[0]: idx[-1] + 1] if idx else ""
 
+    def sentence(self, index: int) -> str:
+        """The sentence of the text around a source index."""
+        begin = max((m.end() for m in _SENTENCE.finditer(self.text, 0, index)), default=0)
+        m = _SENTENCE.search(self.text, index)
+        return self.text[begin: m.start() if m else len(self.text)]
 
-def _split_mask(text: str, start: int, end: int, negated: list[bool]) -> list[tuple[int, int]]:
-    """Pieces of text[start:end] outside negation and clause boundaries."""
+
+def _pieces(text: str, start: int, end: int, excluded: list[bool]) -> list[tuple[int, int]]:
+    """Pieces of text[start:end] outside excluded spans and clause boundaries."""
     pieces, begin = [], None
     for i in range(start, end + 1):
-        inside = i < end and not negated[i] and not _CLAUSE.match(text[i])
+        inside = i < end and not excluded[i] and not _CLAUSE.match(text[i])
         if inside and begin is None:
             begin = i
         elif not inside and begin is not None:
@@ -236,46 +256,17 @@ def _split_mask(text: str, start: int, end: int, negated: list[bool]) -> list[tu
     return pieces
 
 
-def _negated_mask(text: str) -> list[bool]:
-    mask = [False] * len(text)
+# ---------------------------------------------------------------- matching
 
-    def mark(a: int, b: int) -> None:
-        for i in range(max(a, 0), min(b, len(text))):
-            mask[i] = True
 
-    def clause_end(i: int) -> int:
-        m = _CLAUSE.search(text, i)
-        return m.start() if m else len(text)
+@dataclass(frozen=True)
+class Label:
+    """A gold label prepared once: its folded key, aliases, core and the suffix the core dropped."""
 
-    def clause_start(i: int) -> int:
-        starts = [m.end() for m in _CLAUSE.finditer(text, 0, i)]
-        return starts[-1] if starts else 0
-
-    if not any(c in text for c in "不禁忌无"):
-        return mask
-    for m in _PREFIX_NEGATION.finditer(text):
-        mark(m.start(), clause_end(m.end()))
-    for m in _POSTFIX_NEGATION.finditer(text):
-        mark(clause_start(m.start()), m.end())
-    for m in _INEFFECTIVE.finditer(text):
-        mark(m.start(), m.end())
-    for m in _CONTRAINDICATION.finditer(text):
-        begin = clause_start(m.start())
-        s = _SENTENCE.search(text, m.end())
-        end = s.start() if s else len(text)
-        if text[begin:end].rstrip().endswith(("：", ":")) or not text[m.end():end].strip("：: *#"):
-            # a heading: the lines under it, up to the next heading or a blank line
-            pos = end
-            while pos < len(text):
-                nl = text.find("\n", pos + 1)
-                nl = len(text) if nl < 0 else nl
-                line = text[pos:nl].strip()
-                if pos > end and (not line or _HEADING.match(line)):
-                    break
-                pos = nl
-            end = pos
-        mark(begin, end)
-    return mask
+    key: str
+    aliases: tuple[str, ...]
+    core: str | None
+    dropped: str
 
 
 class Matcher:
@@ -284,9 +275,9 @@ class Matcher:
     def __init__(self, synonyms: dict[str, set[str]] | None = None) -> None:
         self.synonyms = synonyms or {}
         self._terms = sorted((t for t in self.synonyms if len(t) >= 2), key=len, reverse=True)
-        self._labels: dict[str, tuple] = {}
+        self._labels: dict[str, Label] = {}
 
-    def _label(self, label: str) -> tuple:
+    def _label(self, label: str) -> Label:
         cached = self._labels.get(label)
         if cached is None:
             key = _canon(fold(label))
@@ -295,89 +286,144 @@ class Matcher:
                 if term != key and term in key:
                     aliases.update(key.replace(term, alt) for alt in self.synonyms[term])
             aliases.discard(key)
-            cached = (key, tuple(sorted(aliases, key=len, reverse=True)), _core(key))
+            core, dropped = _core(key)
+            cached = Label(key, tuple(sorted(aliases, key=len, reverse=True)), core, dropped)
             self._labels[label] = cached
         return cached
 
     def match(self, label: str, answer: str | FoldedAnswer) -> LabelHit:
         ans = answer if isinstance(answer, FoldedAnswer) else FoldedAnswer(answer)
-        key, aliases, core = self._label(label)
-        if not key:
+        lab = self._label(label)
+        if not lab.key:
             return LabelHit(label, None, None)
-        found = self._find(key, aliases, core, ans.positive, ans.phrases)
+        found = self._find(lab, ans)
         if found:
-            how, start, end, phrase_span = found
-            return LabelHit(label, ans.text[phrase_span[0]:phrase_span[1]] if phrase_span else ans.span(start, end), how)
-        found = self._find(key, aliases, core, ans.negated, ())
-        if found:
-            return LabelHit(label, None, None, negated=ans.span(found[1], found[2], negated=True))
+            return LabelHit(label, found[1], found[0])
+        for needle in (lab.key, *lab.aliases, *([lab.core] if lab.core else [])):
+            i = ans.negated.folded.find(needle)
+            if i >= 0:
+                return LabelHit(label, None, None, negated=ans.span(ans.negated, i, i + len(needle)))
         return LabelHit(label, None, None)
 
-    def _find(self, key: str, aliases: tuple, core: str | None, text: str, phrases) -> tuple | None:
-        if not text.strip("\x00"):
-            return None
-        i = text.find(key)
-        if i >= 0:
-            return "exact", i, i + len(key), None
-        for alias in aliases:
-            i = text.find(alias)
-            if i >= 0:
-                return "synonym", i, i + len(alias), None
-        if core:
-            i = text.find(core)
-            if i >= 0:
-                return "contains", i, i + len(core), None
-        need = PHRASE_COVERAGE * len(key)
-        best = max((p for p in phrases if len(p[0]) >= need and p[0] in key), key=lambda p: len(p[0]), default=None)
-        if best:
-            return "contains", 0, 0, (best[1], best[2])
-        if len(key) >= FUZZY_MIN_LABEL:
-            window = _fuzzy(key, text)
-            if window:
-                return "fuzzy", window[0], window[1], None
+    def _find(self, lab: Label, ans: FoldedAnswer) -> tuple[str, str] | None:
+        """(how, the answer's span) for the first step that finds the label, or None."""
+        for how, view in (("exact", ans.strict), ("loose", ans.loose)):
+            for needle in (lab.key, *lab.aliases):
+                i = _occurrence(view.folded, needle)
+                if i is not None:
+                    return ("synonym" if how == "exact" and needle != lab.key else how,
+                            ans.span(view, i, i + len(needle)))
+        if lab.core:
+            for view in (ans.strict, ans.loose):
+                i = _occurrence(view.folded, lab.core, SUFFIX_CONFLICTS.get(lab.dropped, ()))
+                if i is not None:
+                    return "contains", ans.span(view, i, i + len(lab.core))
+        need = PHRASE_COVERAGE * len(lab.key)
+        fits = [p for p in ans.phrases if len(p[0]) >= need and _occurrence(lab.key, p[0]) is not None
+                and not _drops_modifier(lab.key, p[0])]
+        if fits:
+            best = max(fits, key=lambda p: len(p[0]))
+            return "contains", ans.text[best[1]:best[2]]
+        qualified = self._qualified(lab.key, ans)
+        if qualified:
+            return "qualified", qualified
+        for needle in (lab.key, *lab.aliases):
+            parts = _distributed(needle, ans)
+            if parts:
+                return "distributed", ans.span(ans.loose, *parts)
+            example = _exemplified(needle, ans)
+            if example:
+                return "distributed", example
+        return None
+
+    def _qualified(self, key: str, ans: FoldedAnswer) -> str | None:
+        for qualifier, words in QUALIFIERS:
+            rest = key[: -len(qualifier)]
+            if not key.endswith(qualifier) or len(rest) < MIN_CORE:
+                continue
+            inner = self._label(rest)
+            for view in (ans.strict, ans.loose):
+                for needle in (inner.key, *inner.aliases):
+                    i = _occurrence(view.folded, needle)
+                    if i is not None and any(re.search(f"(?<!失){w}", ans.sentence(view.source[i])) for w in words):
+                        return ans.span(view, i, i + len(needle))
         return None
 
 
-def _core(key: str) -> str | None:
-    """The label without generic suffixes, if anything significant is left."""
-    core, last = key, None
+def _occurrence(text: str, needle: str, conflicts: tuple[str, ...] = (), start: int = 0) -> int | None:
+    """The first place needle stands in text as itself: not right after 非 (非小细胞肺癌 is not 小细胞肺癌), not
+    inside a longer number or Latin word (I型 in II型), not followed by a conflicting suffix."""
+    i = text.find(needle, start)
+    while i >= 0:
+        j = i + len(needle)
+        before, after = text[i - 1: i], text[j: j + 1]
+        if not ((before == "非" and not needle.startswith("非"))
+                or (needle[0].isascii() and needle[0].isalnum() and before.isascii() and before.isalnum())
+                or (needle[-1].isascii() and needle[-1].isdigit() and after.isascii() and after.isdigit())
+                or text.startswith(conflicts, j)):
+            return i
+        i = text.find(needle, i + 1)
+    return None
+
+
+def _drops_modifier(key: str, phrase: str) -> bool:
+    """Whether the part of the label a shorter phrase leaves out holds a distinguishing modifier."""
+    left = key.replace(phrase, "\x00", 1)
+    return any(m in left for m in DISTINGUISHING)
+
+
+def _distributed(needle: str, ans: FoldedAnswer) -> tuple[int, int] | None:
+    """The loose view's span of needle = a + b shared over a list item (see the module doc), or None."""
+    text = ans.loose.folded
+    for k in range(1, len(needle) - 1):
+        a, b = needle[:k], needle[k:]
+        i = _occurrence(text, a)
+        while i is not None:
+            opens = ans.loose.source[i] in ans.phrase_starts or text[i - 1] in "\x00\x01"
+            gap_start = i + k
+            window = text[gap_start: gap_start + MAX_GAP + len(b)].split("\x00", 1)[0]
+            j = window.find(b, 1)
+            while j > 0:
+                gap = window[:j]
+                if (_AFTER_ITEM.match(gap) and (k >= 2 or opens)) or (_BEFORE_ITEM.search(gap) and opens):
+                    return i, gap_start + j + len(b)
+                j = window.find(b, j + 1)
+            i = _occurrence(text, a, start=i + 1)
+    return None
+
+
+def _exemplified(needle: str, ans: FoldedAnswer) -> str | None:
+    """The answer's span where needle = a + b and the answer reads "b，如 …、a、…": 骨性关节炎，如膝关节、肩、手
+    names 肩关节炎 (the examples are kinds or sites of b)."""
+    text, strict = ans.text, ans.strict
+    for k in range(1, len(needle) - 1):
+        a, b = needle[:k], needle[k:]
+        i = _occurrence(strict.folded, b)
+        while i is not None:
+            end = strict.source[i + len(b) - 1] + 1
+            cue = _EXAMPLES.match(text, end)
+            if cue:
+                stop = _SENTENCE.search(text, cue.end())
+                listed = text[cue.end(): stop.start() if stop else len(text)].split("等", 1)[0]
+                at = cue.end()
+                for item in _LIST.split(listed):
+                    at = text.index(item, at)
+                    if _canon(fold(item)) == a and not any(ans.excluded[at: at + len(item)]):
+                        return text[strict.source[i]: at + len(item)]
+                    at += len(item)
+            i = _occurrence(strict.folded, b, start=i + 1)
+    return None
+
+
+def _core(key: str) -> tuple[str | None, str]:
+    """The label without generic suffixes, if anything significant is left, and the last suffix removed."""
+    core, last = key, ""
     for _ in range(3):
         suffix = next((s for s in CORE_SUFFIXES if core.endswith(s) and len(core) > len(s)), None)
         if not suffix:
             break
         core, last = core[: -len(suffix)], suffix
     if core == key:
-        return None
+        return None, ""
     least = MIN_CORE_AFTER_ZHENG if last == "症" else MIN_CORE
-    return core if len(core) >= least else None
-
-
-def _fuzzy(key: str, text: str) -> tuple[int, int] | None:
-    """The best window of text with SequenceMatcher ratio >= FUZZY_THRESHOLD to key, or None."""
-    n, length, t = len(text), len(key), FUZZY_THRESHOLD
-    low, high = length, int(length * (2 - t) / t)  # never shorter: 性肝炎 is not 慢性肝炎
-    digits = _DIGITS.findall(key)
-    chars = set(key)
-    prefix = [0]
-    for ch in text:
-        prefix.append(prefix[-1] + (ch in chars))
-    if min(prefix[-1], length) * 2 < t * (length + low):
-        return None
-    matcher = difflib.SequenceMatcher(None, autojunk=False)
-    matcher.set_seq2(key)
-    best, best_ratio = None, t
-    for width in range(low, min(high, n) + 1):
-        need = t * (length + width) / 2
-        for start in range(n - width + 1):
-            if prefix[start + width] - prefix[start] < need:
-                continue
-            window = text[start:start + width]
-            if "\x00" in window or _DIGITS.findall(window) != digits:
-                continue
-            matcher.set_seq1(window)
-            if matcher.real_quick_ratio() < best_ratio or matcher.quick_ratio() < best_ratio:
-                continue
-            ratio = matcher.ratio()
-            if ratio >= best_ratio and (best is None or ratio > best_ratio or width < best[1] - best[0]):
-                best, best_ratio = (start, start + width), ratio
-    return best
+    return (core, last) if len(core) >= least else (None, "")
