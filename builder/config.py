@@ -164,10 +164,14 @@ class FilterConfig(Strict):
 
 
 class PIIConfig(Strict):
-    """Scrubbing of personal data in free text, with typed placeholders."""
+    """Scrubbing of personal data in free text, with typed placeholders or fakes of the same shape."""
 
     qa: bool = True
     records: bool = False
+    mode: Literal["placeholder", "fake"] = Field(
+        "placeholder", description="placeholder: `[姓名]`, `[身份证号]` …, nothing leads back; fake: a stand-in of the "
+                                   "same shape (valid checksums), the same one throughout a conversation, drawn "
+                                   "from the seed: pseudonymised, so still personal information under PIPL")
 
 
 class DecontamConfig(Strict):

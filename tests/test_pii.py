@@ -1,6 +1,7 @@
 """PII scrubbing: recall and precision over a seeded corpus, the checksums, and the Arrow path against the text path."""
 
 import random
+import re
 from collections import Counter
 
 import pyarrow as pa
@@ -11,6 +12,7 @@ from builder.quality.pii import (
     WIDTH,
     luhn_valid,
     scrub_array,
+    scrub_columns,
     scrub_text,
     valid_id_number,
 )
@@ -137,3 +139,57 @@ def test_no_candidates_returns_input() -> None:
     values = pa.array(["建议低盐饮食。", None])
     out, counts = scrub_array(values)
     assert out.equals(values) and counts == Counter()
+
+
+def test_fakes_have_the_shape_of_what_they_replace(samples: tuple[list[Sample], list[Sample]]) -> None:
+    """Every planted value is gone and its fake is found again as the same type (so it has the shape: checksums,
+    dates and plates included); the look-alikes stay as they were."""
+    pii, near = samples
+    for sample in pii:
+        faked, counts = scrub_text(sample.text, b"seed\x1fqa-1")
+        assert not any(value in faked for kind, value in _values(sample) if len(value) > 3 and kind != "bed"), faked
+        again, recounts = scrub_text(faked)
+        assert recounts == counts and again == scrub_text(sample.text)[0], (sample.text, faked)
+    for sample in near:
+        assert scrub_text(sample.text, b"seed\x1fqa-1") == (sample.text, Counter())
+
+
+def _values(sample: Sample) -> list[tuple[str, str]]:
+    return [piece for piece in sample.pieces if isinstance(piece, tuple)]
+
+
+def test_fakes_are_valid_numbers_of_their_kind() -> None:
+    rng = random.Random(3)
+    for n in range(200):
+        number = id_card(rng)
+        faked, _ = scrub_text(f"身份证{number}，", f"k{n}".encode())
+        fake_number = faked.removeprefix("身份证").removesuffix("，")
+        assert fake_number != number and valid_id_number(fake_number.replace(" ", ""))
+        assert [i for i, c in enumerate(number) if c == " "] == [i for i, c in enumerate(fake_number) if c == " "]
+    faked, _ = scrub_text("卡号6222 0212 3456 7890 128", b"k")
+    assert luhn_valid(faked[2:].replace(" ", "")) and faked[2:] != "6222 0212 3456 7890 128"
+    faked, _ = scrub_text("手机１３８１２３４５６７８。", b"k")  # typed full width, faked full width
+    assert faked[2:-1].translate(WIDTH).isdigit() and faked[2] == "１" and faked != "手机１３８１２３４５６７８。"
+
+
+def test_fakes_are_the_same_within_a_conversation_and_differ_across() -> None:
+    text = "患者张伟，男。张伟的手机13812345678，再说一遍13812345678。"
+    one, counts = scrub_text(text, b"1\x1fqa-a")
+    assert counts == Counter({"name": 2, "mobile": 2}) and "张伟" not in one and "13812345678" not in one
+    name = one[2:one.index("，")]
+    assert one.count(name) == 2 and len(set(re.findall(r"1[3-9]\d{9}", one))) == 1
+    assert scrub_text(text, b"1\x1fqa-a") == (one, counts)  # deterministic
+    assert scrub_text(text, b"1\x1fqa-b")[0] != one
+
+
+def test_a_rows_fields_are_scrubbed_as_one_conversation() -> None:
+    """A name found in the question goes from the answer too; nulls stay null; a field holding the separator
+    itself is scrubbed alone; without names, each field comes out as scrub_text makes it."""
+    questions = pa.array(["我叫张伟，头痛三天", None, "手机13812345678", "a\x1fb 13812345678"])
+    inputs = pa.array(["", "", None, ""])
+    answers = pa.array(["张伟你好，注意休息", "建议复查", "请到门诊就诊", "邮箱ab_c@163.com"])
+    (q, i, a), counts = scrub_columns([questions, inputs, answers])
+    assert q.to_pylist() == ["我叫[姓名]，头痛三天", None, "手机[手机号]", "a\x1fb [手机号]"]
+    assert i.to_pylist() == ["", "", None, ""] and a.to_pylist() == ["[姓名]你好，注意休息", "建议复查", "请到门诊就诊",
+                                                                   "邮箱[邮箱]"]
+    assert counts == Counter({"name": 2, "mobile": 2, "email": 1})

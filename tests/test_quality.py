@@ -228,6 +228,23 @@ def test_pii_is_scrubbed_with_typed_placeholders(tmp_path: Path) -> None:
     assert manifest["quality"]["pii"] == {"email": 1, "mobile": 1, "wechat": 1}
 
 
+def test_pii_fakes_keep_a_conversation_consistent_and_the_card_says_so(tmp_path: Path) -> None:
+    """`--pii-mode fake`: the values are gone, one stand-in per value throughout the row, the output holds no
+    placeholder, and the card warns that pseudonymised rows are still personal information."""
+    qa = write_jsonl(tmp_path / "qa.jsonl", [
+        {"question": "我叫张伟，手机13812345678，身份证11010519491231002X，张伟的血压高怎么办？",
+         "answer": "张伟您好，建议低盐饮食，每日监测血压，必要时到心内科就诊。"}])
+    out, manifest = build(tmp_path, "--qa", qa, "--no-near-dup", "--pii-mode", "fake")
+    row = rows_of(out)[0]
+    assert not any(v in row["instruction"] for v in ("张伟", "13812345678", "11010519491231002X"))
+    assert "[" not in row["instruction"] and manifest["config"]["pii"]["mode"] == "fake"
+    name = row["instruction"][2:row["instruction"].index("，")]  # found after 我叫, replaced in every field
+    assert row["instruction"].count(name) == 2 and row["output"].startswith(f"{name}您好") and "张伟" not in row["output"]
+    assert manifest["quality"]["pii"] == {"name": 3, "mobile": 1, "id_card": 1}
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "pseudonymisation" in card and "PIPL" in card
+
+
 def write_eval(path: Path) -> Path:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)

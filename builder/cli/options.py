@@ -96,6 +96,8 @@ def _quality_flags(data: dict, settings: dict) -> None:
         dedup.update({"near": not no_near} | ({"threshold": threshold} if threshold is not None else {}))
     if no_pii:
         data["pii"] = {"qa": False, "records": False}
+    if mode := settings.pop("pii_mode", None):
+        data.setdefault("pii", {})["mode"] = mode
     if extra := settings.pop("extra_filters", ()):
         section = data.setdefault("filters", {})
         section["extra"] = [*section.get("extra", []), *extra]
@@ -149,6 +151,8 @@ def input_options(command: Callable) -> Callable:
         click.option("--near-threshold", type=float, default=None, help="Near-duplicate Jaccard threshold (0.8)."),
         click.option("--no-near-dup", is_flag=True, help="Skip near-duplicate removal."),
         click.option("--no-pii", is_flag=True, help="Skip PII scrubbing."),
+        click.option("--pii-mode", type=click.Choice(["placeholder", "fake"]), default=None,
+                     help="Replace PII by typed placeholders (default) or by fakes of the same shape."),
         click.option("--strip", multiple=True, metavar="PATTERN",
                      help="Remove this regular expression (RE2) from every text value of every source; repeatable."),
         click.option("--drop", multiple=True, metavar="PATTERN",

@@ -263,6 +263,18 @@ def _templates(manifest: dict) -> list[str]:
     ]
 
 
+PII_FOUND = ("Each value found (names, addresses, birth dates, ID, bank card, phone and record numbers, plates, "
+             "contacts and links, in half- or full-width characters) became ")
+PII_MODES = {
+    "placeholder": PII_FOUND + "a typed placeholder such as `[姓名]`; the values are kept nowhere, so no mapping "
+                               "leads back to a person.",
+    "fake": PII_FOUND + "a fake of the same shape (ID and card numbers with valid checksums), the same one throughout "
+                        "a conversation, drawn from the build's seed. This is pseudonymisation, not anonymisation: "
+                        "whoever holds the seed can test a guessed value against a fake, so under PIPL (Art. 73) "
+                        "these rows are still personal information. Publish a build made with typed placeholders.",
+}
+
+
 def _quality(manifest: dict) -> list[str]:
     quality = manifest.get("quality", {})
     config = manifest.get("config", {})
@@ -277,9 +289,7 @@ def _quality(manifest: dict) -> list[str]:
     pii_config = config.get("pii", {})
     lines += [f"PII scrubbing (QA: {pii_config.get('qa', '?')}, records: {pii_config.get('records', '?')}) "
               "replaced: " + (", ".join(f"{k} {v}" for k, v in pii.items()) if pii else "nothing") + ". "
-              "Each value found (names, addresses, birth dates, ID, bank card, phone and record numbers, plates, "
-              "contacts and links, in half- or full-width characters) became a typed placeholder such as `[姓名]`; "
-              "the values are kept nowhere, so no mapping leads back to a person."]
+              + PII_MODES.get(pii_config.get("mode", "placeholder"), "")]
     exact = quality.get("exact_duplicates")
     if exact is not None:
         lines += [f"Exact duplicate rows removed: {exact.get('removed', 0)}."]

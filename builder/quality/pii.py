@@ -8,6 +8,8 @@ the most to the least checkable (ID number, bank card, mobile, landline).
 """
 
 import datetime
+import hashlib
+import random
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -187,7 +189,7 @@ def _rule(hint: str, pattern: str, classify: Callable[[re.Match[str]], str | Non
 
 
 PY_HAN = "[\u4e00-\u9fff]"
-NAME_END = (r"(?=[，,。.、；;：:！!？?（(）)\s]|男|女|先生|女士|同志|岁|\d|$"  # what may follow a name in a sentence
+NAME_END = (r"(?=[，,。.、；;：:！!？?（(）)\s\x1f]|男|女|先生|女士|同志|岁|\d|$"  # what may follow a name in a sentence
             r"|签字|签名|同意|陪同|代诉|自诉|主诉|诉|说|称|表示|要求|反映|入院|就诊)")
 ADMIN = (rf"(?:(?:{PROVINCES})(?:省|市|自治区|特别行政区)?)?(?:{PY_HAN}{{2,4}}?(?:市|州|盟))?"
          rf"(?:{PY_HAN}{{1,4}}?(?:区|县|旗))?(?:{PY_HAN}{{1,6}}?(?:镇|乡|街道))?")
@@ -231,62 +233,211 @@ RULES: tuple[Rule, ...] = (  # in this order: each rule sees the placeholders of
     _rule(WEAK_CUE, rf"{WEAK_CUE}[:：]?\s?(?P<pii>{SURNAME}{PY_HAN}{{1,2}}){NAME_END}", _name),
     _rule(f"(?:{STRONG_CUE})[:：]|我叫", rf"(?:(?:{STRONG_CUE})[:：]\s?|我叫)(?P<pii>{PY_HAN}{{2,4}}?){NAME_END}", _name),
     _rule(GREETING, rf"{GREETING}[，,]?\s?(?P<pii>{SURNAME}{PY_HAN}{{1,2}}?)(?={TITLE})", _name),
-    _rule("[-—－~～]", rf"[-—~～]{{1,2}}\s*(?P<pii>{SURNAME}{PY_HAN}{{1,2}}?)(?:{TITLE})?\s*$", _name),  # a signature
+    _rule("[-—－~～]", rf"[-—~～]{{1,2}}\s*(?P<pii>{SURNAME}{PY_HAN}{{1,2}}?)(?:{TITLE})?\s*(?=\x1f|$)", _name),  # a signature
 )
 
 
 WIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}  # full-width ASCII and space, one for one
+WIDEN = {half: full for full, half in WIDTH.items()}
 
 
-def scrub_text(text: str) -> tuple[str, Counter]:
-    """Replaces every PII match in one string by its typed placeholder; counts what it replaced, per type."""
+def scrub_text(text: str, fake_key: bytes | None = None) -> tuple[str, Counter]:
+    """Replaces every PII match in one string by its typed placeholder, or with `fake_key` (the build's seed and
+    the conversation's id) by a fake of the same shape; counts what it replaced, per type."""
     folded = text.translate(WIDTH)
-    return _scrub(text, [rule for rule in RULES if re.search(rule.hint, folded, re.ASCII)])
+    return _scrub(text, [rule for rule in RULES if re.search(rule.hint, folded, re.ASCII)], fake_key)
 
 
-def _scrub(text: str, rules: list[Rule]) -> tuple[str, Counter]:
+def _scrub(text: str, rules: list[Rule], fake_key: bytes | None = None) -> tuple[str, Counter]:
     """Runs the rules that may apply, in order, on the text folded to half width (a number typed in full-width
     digits is the same number); each match is replaced in the text as written, whose characters line up with the
-    folded text's one for one, so the rest keeps its width."""
+    folded text's one for one, so the rest keeps its width. A name found once is replaced wherever else the text
+    repeats it. Fakes go in last, in place of marks no rule can match, so no rule reads a fake as PII."""
     counts: Counter = Counter()
     folded = text.translate(WIDTH)
+    found: list[tuple[str, str]] = []  # (type, value as written), in the order their marks were made
+    fakes = fake_key is not None and not SENTINELS.search(text)
     for rule in rules:
         spans = [(match.span("pii"), kind) for match in rule.pattern.finditer(folded)
                  if (kind := rule.classify(match)) is not None]
         if spans:
             counts.update(kind for _, kind in spans)
-            text, folded = _replaced(text, spans), _replaced(folded, spans)
+            news = [_mark(kind, text[start:end], found, fakes) for (start, end), kind in spans]
+            text, folded = _replaced(text, spans, news), _replaced(folded, spans, news)
+    for name in {value for kind, value in found if kind == "name"}:
+        if name in text:
+            counts["name"] += text.count(name)
+            mark = _mark("name", name, found, fakes)
+            text, folded = text.replace(name, mark), folded.replace(name, mark)
+    if fakes and fake_key is not None:
+        text = SENTINELS.sub(lambda m: fake(*found[ord(m[0]) - SENTINEL], fake_key), text)
     return text, counts
 
 
-def _replaced(text: str, spans: list[tuple[tuple[int, int], str]]) -> str:
-    """The text with each span turned into its type's placeholder."""
+SENTINEL = 0xE000  # private-use characters: a text that holds one takes placeholders, not fakes
+SENTINELS = re.compile("[\ue000-\uf8ff]")
+
+
+def _mark(kind: str, value: str, found: list[tuple[str, str]], fakes: bool) -> str:
+    """What stands in a PII value while the rules run: its placeholder, or a private-use mark its fake replaces."""
+    found.append((kind, value))
+    return chr(SENTINEL + len(found) - 1) if fakes else PLACEHOLDERS[kind]
+
+
+def _replaced(text: str, spans: list[tuple[tuple[int, int], str]], news: list[str]) -> str:
+    """The text with each span turned into its replacement."""
     pieces, last = [], 0
-    for (start, end), kind in spans:
-        pieces += [text[last:start], PLACEHOLDERS[kind]]
+    for ((start, end), _), new in zip(spans, news, strict=True):
+        pieces += [text[last:start], new]
         last = end
     return "".join(pieces) + text[last:]
 
 
-def scrub_array(values: pa.Array, among: pa.Array | None = None) -> tuple[pa.Array, Counter]:
-    """Scrubs a string column; nulls stay null.
+FAKE_SURNAMES = "王李张刘陈杨黄赵吴周徐孙朱胡郭林罗郑梁宋唐韩冯邓曹彭肖田董袁潘蒋蔡杜魏吕丁沈姚卢姜崔钟"
+FAKE_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀英华慧巧美红建平志鹏辉玲桂兰婷宇浩凯晨欣怡轩涵俊"
+FAKE_PLACES = (("浙江省", "宁波市", "海曙区"), ("江苏省", "苏州市", "姑苏区"), ("四川省", "绵阳市", "涪城区"),
+               ("湖南省", "株洲市", "芦淞区"), ("河北省", "保定市", "竞秀区"), ("福建省", "泉州市", "鲤城区"))
+FAKE_STREETS = ("和平路", "建国路", "新华街", "胜利大道", "光华巷", "东风路", "青年路", "文化街")
+PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O on a plate
 
-    One RE2 scan over the column picks the rows that may hold PII; on those few, one RE2 scan per rule
-    picks the rules each row needs, so Python runs two or three patterns on a row rather than all of them.
-    `among`, the rows a wider scan shared with other checks let through (it included CANDIDATE), narrows
-    the first scan to them.
+
+def fake(kind: str, value: str, key: bytes) -> str:
+    """A stand-in for a PII value: the same type and shape (separators, length, width; an ID number with its
+    check character, a card number with its Luhn digit, a real calendar date), drawn from a generator seeded by
+    `key` and the value, so one conversation names one person, number or place the same way throughout."""
+    rng = random.Random(hashlib.blake2b(key + kind.encode() + value.encode(), digest_size=8).digest())
+    half = value.translate(WIDTH)
+    if kind == "name":
+        return rng.choice(FAKE_SURNAMES) + "".join(rng.choice(FAKE_GIVEN) for _ in value[1:]) if len(value) < 4 \
+            else rng.choice(("欧阳", "司马", "诸葛")) + "".join(rng.choice(FAKE_GIVEN) for _ in value[2:])
+    if kind == "address":
+        province, city, district = rng.choice(FAKE_PLACES)
+        return f"{province}{city}{district}{rng.choice(FAKE_STREETS)}{rng.randint(1, 300)}号"
+    if kind == "url":
+        return rng.choice(("https://example.com/", "www.example.org", "example.cn"))
+    if kind == "email":
+        user, _, domain = half.partition("@")
+        return _widened(_reshaped(user, rng) + "@" + domain, value)
+    if kind == "wechat" and re.fullmatch(MOBILE, half):  # a WeChat id that is a phone number
+        kind = "mobile"
+    return _widened(_FAKES.get(kind, _reshaped)(half, rng), value)
+
+
+def _reshaped(text: str, rng: random.Random, letters: str = "abcdefghijklmnopqrstuvwxyz", keep: str = "") -> str:
+    """Each digit another digit (the first not 0), each letter another letter of the same case; the rest, and the
+    characters in `keep`, kept."""
+    out = []
+    for i, c in enumerate(text):
+        if c in keep:
+            out.append(c)
+        elif c.isdigit() and c.isascii():
+            out.append(rng.choice("123456789" if i == 0 or not out or not out[-1].isdigit() else "0123456789"))
+        elif c.isascii() and c.isalpha():
+            pick = rng.choice(letters)
+            out.append(pick.upper() if c.isupper() else pick.lower())
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _poured(shape: str, chars: str) -> str:
+    """`chars` in place of the digits and letters of `shape`, its separators kept ("110105 19491231 002X")."""
+    it = iter(chars)
+    return "".join(next(it) if c.isascii() and c.isalnum() else c for c in shape)
+
+
+def _fake_id(half: str, rng: random.Random) -> str:
+    born = datetime.date(1940, 1, 1) + datetime.timedelta(days=rng.randrange(24000))
+    first17 = rng.choice(("110105", "310104", "440305", "510107", "330106")) + f"{born:%Y%m%d}" \
+        + f"{rng.randrange(1000):03d}"
+    check = ID_CHECK[sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
+    return _poured(half, first17 + (check.lower() if half[-1] == "x" else check))
+
+
+def _fake_card(half: str, rng: random.Random) -> str:
+    n = len(_digits(half))
+    body = "62" + "".join(rng.choice("0123456789") for _ in range(n - 3))
+    return _poured(half, body + next(d for d in "0123456789" if luhn_valid(body + d)))
+
+
+def _fake_mobile(half: str, rng: random.Random) -> str:
+    digits = _digits(half)
+    core = "1" + rng.choice("3456789") + "".join(rng.choice("0123456789") for _ in range(9))
+    return _poured(half, digits[:-11] + core)  # a +86 prefix stays
+
+
+def _fake_landline(half: str, rng: random.Random) -> str:
+    digits = _digits(half)
+    keep = 3 if digits[:3] in ("400", "800") or digits[:2] in ("01", "02") else 4  # the area code, or 400/800
+    rest = rng.choice("23456789") + "".join(rng.choice("0123456789") for _ in range(len(digits) - keep - 1))
+    return _poured(half, digits[:keep] + rest)
+
+
+def _fake_birth(half: str, rng: random.Random) -> str:
+    born = datetime.date(1940, 1, 1) + datetime.timedelta(days=rng.randrange(24000))
+    if re.fullmatch(r"\d{8}", half):
+        return f"{born:%Y%m%d}"
+    parts = iter((f"{born.year}", f"{born.month}", f"{born.day}"))
+
+    def part(match: re.Match[str]) -> str:  # "06" and "23" stay two digits, "6" takes what it needs
+        return next(parts, "").zfill(len(match[0]))
+    return re.sub(r"\d+", part, half)
+
+
+_FAKES: dict[str, Callable[[str, random.Random], str]] = {
+    "id_card": _fake_id, "bank_card": _fake_card, "mobile": _fake_mobile, "landline": _fake_landline,
+    "birth_date": _fake_birth,
+    "plate": lambda half, rng: half[:1] + _reshaped(half[1:], rng, PLATE_LETTERS, keep="DF"),  # D/F: new energy
+}
+
+
+def _widened(text: str, like: str) -> str:
+    """`text` in the width of `like`: typed full width, a fake is full width too."""
+    return text.translate(WIDEN) if like != like.translate(WIDTH) and len(text) == len(like) else text
+
+
+FIELD = "\x1f"  # between a row's fields while they are scrubbed as one text; no rule reads across it
+
+
+def scrub_columns(columns: list[pa.Array], among: list[pa.Array | None] | None = None,
+                  fake_keys: list[bytes] | None = None) -> tuple[list[pa.Array], Counter]:
+    """Scrubs the text columns of rows (a row's instruction, input and output: one conversation) together, so a
+    name found in one field is replaced in all and a fake stands for the same value everywhere; nulls stay null.
+
+    One RE2 scan per column picks the rows that may hold PII; on those few, one RE2 scan per rule picks the rules
+    each row needs, so Python runs two or three patterns on a row rather than all of them. `among` (per column, or
+    None): the rows a wider scan shared with other checks let through (it included CANDIDATE), to which that
+    column's scan is narrowed. `fake_keys` (one per row) ask for fakes instead of placeholders (`fake`).
     """
     counts: Counter = Counter()
-    candidate = matching(values, CANDIDATE, among)
+    masks = [matching(column, CANDIDATE, where) for column, where in zip(columns, among or [None] * len(columns),
+                                                                          strict=True)]
+    candidate = masks[0]
+    for mask in masks[1:]:
+        candidate = pc.or_(candidate, mask)
     if not pc.any(candidate).as_py():
-        return values, counts
-    rows = pc.filter(values, candidate)
-    texts = rows.to_pylist()
+        return columns, counts
+    fields = list(zip(*(pc.filter(column, candidate).to_pylist() for column in columns), strict=True))
+    texts = [FIELD.join(value or "" for value in row) for row in fields]
     folded = pa.array([text.translate(WIDTH) for text in texts], pa.string())
     hints = [pc.match_substring_regex(folded, rule.hint).to_pylist() for rule in RULES]
-    scrubbed = []
-    for text, *hits in zip(texts, *hints, strict=True):
-        text, found = _scrub(text, [rule for rule, hit in zip(RULES, hits, strict=True) if hit])
-        scrubbed.append(text)
+    keys = [fake_keys[i] for i in pc.indices_nonzero(candidate).to_pylist()] if fake_keys else [None] * len(texts)
+    scrubbed: list[tuple[str | None, ...]] = []
+    for row, text, key, *hits in zip(fields, texts, keys, *hints, strict=True):
+        rules = [rule for rule, hit in zip(RULES, hits, strict=True) if hit]
+        if text.count(FIELD) == len(row) - 1:
+            text, found = _scrub(text, rules, key)
+            parts: list[str | None] = list(text.split(FIELD))
+        else:  # a field holds the separator itself: each field alone
+            results = [_scrub(value or "", rules, key) for value in row]
+            parts, found = [part for part, _ in results], sum((found for _, found in results), Counter())
+        scrubbed.append(tuple(None if value is None else part for value, part in zip(row, parts, strict=True)))
         counts.update(found)
-    return pc.replace_with_mask(values, candidate, pa.array(scrubbed, values.type)), counts
+    return [pc.replace_with_mask(column, candidate, pa.array(new, column.type))
+            for column, new in zip(columns, zip(*scrubbed, strict=True), strict=True)], counts
+
+
+def scrub_array(values: pa.Array, among: pa.Array | None = None) -> tuple[pa.Array, Counter]:
+    """Scrubs one string column (`scrub_columns` of it alone)."""
+    scrubbed, counts = scrub_columns([values], [among])
+    return scrubbed[0], counts

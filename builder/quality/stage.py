@@ -24,7 +24,7 @@ from builder.quality.decontaminate import Decontaminator, kb_names
 from builder.quality.duplicates import DuplicateIndex
 from builder.quality.filters import filter_reasons, marks_prescan
 from builder.quality.normalize import fold_array
-from builder.quality.pii import CANDIDATE, scrub_array
+from builder.quality.pii import CANDIDATE, scrub_columns
 
 TEXT_COLUMNS = ("instruction", "input", "output")
 
@@ -111,12 +111,19 @@ class Quality:
         return matching(rows["output"].combine_chunks(), f"(?:{CANDIDATE})|{hints}") if hints else None
 
     def _scrub(self, rows: pa.Table, screen: pa.Array | None) -> pa.Table:
-        """`screen`: the rows of the answers a scan that included CANDIDATE let through, or None."""
-        for name in TEXT_COLUMNS:
-            scrubbed, counts = scrub_array(rows[name].combine_chunks(), screen if name == "output" else None)
-            self.report.pii.update(counts)
+        """A row's text columns scrubbed together (one conversation). `screen`: the rows of the answers a scan
+        that included CANDIDATE let through, or None. Fakes are keyed by the seed and the row's record id."""
+        keys = None
+        if self.config.pii.mode == "fake":
+            seed = str(self.config.seed).encode()
+            keys = [seed + b"\x1f" + record_id.encode() for record_id in rows["record_id"].to_pylist()]
+        columns = [rows[name].combine_chunks() for name in TEXT_COLUMNS]
+        among = [screen if name == "output" else None for name in TEXT_COLUMNS]
+        scrubbed, counts = scrub_columns(columns, among, keys)
+        self.report.pii.update(counts)
+        for name, column in zip(TEXT_COLUMNS, scrubbed, strict=True):
             index = rows.schema.get_field_index(name)
-            rows = rows.set_column(index, rows.schema.field(index), scrubbed)
+            rows = rows.set_column(index, rows.schema.field(index), column)
         return rows
 
     def manifest(self) -> dict:
