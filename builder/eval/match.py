@@ -24,7 +24,8 @@ with the negated span. Per label, the first of:
 6. **distributed** — the label in two parts shared over a list: 胃、十二指肠溃疡 names 胃溃疡, 胆、肾、肠等绞痛
    names 肾绞痛, 择期髋关节或膝关节置换手术 names 择期膝关节置换手术, 镰刀菌属引起的严重感染 names
    镰刀菌属严重感染, 急、慢性肝炎 names 急性肝炎. The first part ends a list item (a separator 、/和/及/与/或/等
-   or 引起/所致 follows it), or the second part starts one and the first opens a phrase. Examples given
+   or 引起/所致 follows it), or the second part starts one and the first opens a phrase; the second part
+   ends a phrase (支原体或肺炎衣原体 does not name 支原体肺炎). Examples given
    after a term name it too: 骨性关节炎，如膝关节、肩、手 names 肩关节炎.
 
 Modifiers are compared, not edit distance: no step credits 小细胞肺癌 for 非小细胞肺癌 (a hit right after
@@ -71,7 +72,7 @@ _CLAUSE = re.compile(r"[。！？!?；;，,：:\n\r]")
 _SENTENCE = re.compile(r"[。！？!?；;\n\r]")
 _PHRASE = re.compile(
     r"[、/（）()\[\]【】《》“”\"'‘’\s]|以及|及其|及|和|或者|或|与|并且|等|例如|比如|包括|可用于|适用于|用于|"
-    r"的辅助治疗|的治疗|治疗|预防|缓解|改善|患者|病人|成年人|成人|儿童|小儿|老年人|孕妇|引起的|所致的?|导致的?|伴有|伴|如|的")
+    r"的辅助治疗|的治疗|治疗|预防|缓解|改善|患者|病人|成年人|成年|成人|儿童|小儿|老年人|孕妇|引起的|所致的?|导致的?|伴有|伴|如|的")
 _LOOSE_DROP = re.compile(r"[（(][^（()）]*[)）]|的|成年人|成人|成年")
 _ITEM = "\x01"  # 、 in a folded view: fold drops it, the distributed step needs it
 _AFTER_ITEM = re.compile(f"^(?:{_ITEM}|以及|或者|和|及|与|或|等|引起|所致|导致)")
@@ -208,7 +209,7 @@ def _view(text: str, codes: list[int]) -> View:
 class FoldedAnswer:
     """An answer folded for matching: strict, loose and negated views, and its phrases; spans map back."""
 
-    __slots__ = ("excluded", "loose", "negated", "phrase_starts", "phrases", "strict", "text")
+    __slots__ = ("excluded", "loose", "negated", "phrase_ends", "phrase_starts", "phrases", "strict", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -221,6 +222,7 @@ class FoldedAnswer:
         self.negated = _view(text, [_KEEP if e else _BREAK for e in excluded])
         self.phrases: list[tuple[str, int, int]] = []
         self.phrase_starts = {0}
+        self.phrase_ends = {len(text)}
         last = 0
         for cut in [*_PHRASE.finditer(text), None]:
             end = cut.start() if cut else len(text)
@@ -230,7 +232,9 @@ class FoldedAnswer:
                     self.phrases.append((phrase, a, b))
             last = cut.end() if cut else end
             self.phrase_starts.add(last)
+            self.phrase_ends.add(end)
         self.phrase_starts.update(m.end() for m in _CLAUSE.finditer(text))
+        self.phrase_ends.update(m.start() for m in _CLAUSE.finditer(text))
 
     def span(self, view: View, start: int, end: int) -> str:
         idx = [view.source[i] for i in range(start, end) if view.source[i] >= 0]
@@ -384,9 +388,10 @@ def _distributed(needle: str, ans: FoldedAnswer) -> tuple[int, int] | None:
             window = text[gap_start: gap_start + MAX_GAP + len(b)].split("\x00", 1)[0]
             j = window.find(b, 1)
             while j > 0:
-                gap = window[:j]
-                if (_AFTER_ITEM.match(gap) and (k >= 2 or opens)) or (_BEFORE_ITEM.search(gap) and opens):
-                    return i, gap_start + j + len(b)
+                gap, end = window[:j], gap_start + j + len(b)
+                closes = ans.loose.source[end - 1] + 1 in ans.phrase_ends  # 肺炎 of 肺炎衣原体 ends no item
+                if closes and ((_AFTER_ITEM.match(gap) and (k >= 2 or opens)) or (_BEFORE_ITEM.search(gap) and opens)):
+                    return i, end
                 j = window.find(b, j + 1)
             i = _occurrence(text, a, start=i + 1)
     return None

@@ -5,7 +5,7 @@ the item passes criterion 1 when at least one label is hit, criterion 2 when at 
 are, criterion 3 when at least 2/3 are (integer arithmetic, so 2 of 4 passes 2 and 2 of 3 passes 3).
 A model's row is the fraction of items passing each criterion (QiZhen's best: 91.49/82.98/72.34 %).
 
-How an answer hits a label (folding, synonyms, containment, fuzzy windows, negation) is `builder.eval.match`;
+How an answer hits a label (folding, synonyms, label parts and modifiers, negation) is `builder.eval.match`;
 reading answer files is `builder.eval.answers`.
 """
 
