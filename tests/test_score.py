@@ -181,6 +181,7 @@ NEGATED_OR_CAUSE = [
     "没有证据表明卡托普利能治疗高血压或心力衰竭。",
     "卡托普利可导致高血压，也可引起心力衰竭。",
     "长期服用可诱发高血压和心力衰竭。",
+    "卡托普利引起高血压和心力衰竭。",
     "高血压和心力衰竭是其常见不良反应。",
     "副作用：高血压、心力衰竭。",
     "本品不能用于高血压、心力衰竭。",
@@ -207,6 +208,7 @@ def test_negated_and_cause_only_answers_score_no_hit(eval_csv: Path, answer: str
         ("2型糖尿病", "用于饮食控制不能有效控制其高血糖的2型糖尿病"),
         ("高血压", "用于未经治疗的高血压"),
         ("鼻窦炎", "用于由细菌引起的鼻窦炎"),  # 引起的 names the indication
+        ("心律失常", "控制早搏，特别是洋地黄引起心律失常。"),  # a bare 引起 after an indication verb
         ("月经过少", "闭经（伴有或不伴有泌乳）、月经过少"),
         ("心绞痛", "本品不用于高血压，用于心绞痛。"),  # the scope ends with its clause
         ("重症肌无力", "用于重症肌无力"),  # single characters inside disease names are no cues

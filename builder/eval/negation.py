@@ -10,7 +10,8 @@ indication, so `builder.eval.match` sets these characters aside (the audit still
 - **Weak negation** (不能, 没有, 无法, 未经, 不伴有 …) usually modifies the patients, not the indication
   ("不能手术的肝细胞癌", "未经治疗的高血压"): its scope ends at the first 的, 或, 、 or closing parenthesis as well.
 - **Ineffective** (无效, 不起作用, 没有效果 …): back to the nearest 对 in the clause, or the clause start.
-- **Cause** (可导致/引起/诱发/引发/造成 X, 可加重 X (not 急性加重), not "…引起的 X", which names the indication): like weak negation.
+- **Cause** (可导致/引起/诱发/引发/造成 X, 可加重 X (not 急性加重), not "…引起的 X", which names the
+  indication, nor a bare 引起 X after an indication verb in its sentence): scoped like weak negation.
 - **Sections**: from the clause holding 禁忌, 不良反应 or 副作用 to the end of its sentence, or, when it is a
   heading ending in a colon, through the lines under it up to the next heading ("X是其不良反应" included).
 
@@ -30,8 +31,10 @@ _STRONG = re.compile(
     r"(?:不宜|不推荐|不建议|不适合|不主张|禁用|忌用|禁服)|"
     r"(?:没有|尚无|并无|缺乏|无)(?:任何|确切|明确|充分|足够|可靠)?(?:证据|研究|数据|资料)|"
     r"非(?:本品|本药)?的?适应[症证]")
-_WEAK = re.compile(r"不能|不可|没有|无法|未经|未能|尚无|不伴有?|"
-                   r"(?:(?:可能|可|会|能|易|容易|常)?(?:导致|引起|诱发|引发|造成|致使)|(?:可能|可|会|能|易)加重)(?![的了])")
+_WEAK = re.compile(r"不能|不可|没有|无法|未经|未能|尚无|不伴有?")
+_CAUSE = re.compile(r"(?P<modal>可能|可|会|能|易|容易|常)?(?:导致|引起|诱发|引发|造成|致使)(?![的了])|"
+                    r"(?P<worsen>(?:可能|可|会|能|易)加重)(?![的了])")
+_INDICATION = re.compile(r"用于|适用|治疗|防治|预防|控制|缓解|改善")
 _INEFFECTIVE = re.compile(r"无效|不起作用|没有?(?:作用|效果|疗效)|无(?:明显|显著)?(?:作用|效果|疗效)")
 _SECTION = re.compile(r"禁忌|不良反应|副作用")
 _CLAUSE = re.compile(r"[。！？!?；;，,：:\n\r]")
@@ -58,7 +61,7 @@ def excluded_mask(text: str) -> list[bool]:
             mark(m.start(), end)
         else:
             mark(_clause_start(text, m.start()), m.end())
-    for m in _WEAK.finditer(text):
+    for m in [*_WEAK.finditer(text), *(c for c in _CAUSE.finditer(text) if _is_cause(text, c))]:
         end = _clause_end(text, m.end())
         stop = _WEAK_END.search(text, m.end(), end)
         mark(m.start(), stop.start() if stop else end)
@@ -69,6 +72,14 @@ def excluded_mask(text: str) -> list[bool]:
     for m in _SECTION.finditer(text):
         mark(_clause_start(text, m.start()), _section_end(text, m.end()))
     return mask
+
+
+def _is_cause(text: str, m: re.Match[str]) -> bool:
+    """可导致X always; a bare 引起X not after an indication in its sentence (控制…洋地黄引起心律失常 names one)."""
+    if m.group("modal") or m.group("worsen"):
+        return True
+    begin = max((s.end() for s in _SENTENCE.finditer(text, 0, m.start())), default=0)
+    return not _INDICATION.search(text, begin, m.start())
 
 
 def _clause_end(text: str, i: int) -> int:
