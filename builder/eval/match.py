@@ -14,11 +14,12 @@ with the negated span. Per label, the first of:
 3. **loose** — either of those once the answer's parenthesised asides, 的 and 成人/成年 are dropped
    (严重的银屑病 for 严重银屑病, 慢性成人乙型肝炎 for 慢性乙型肝炎);
 4. **contains** — the label's core (the label minus generic suffixes 症/病/征/综合征/感染/… and stage
-   words 危重期/活跃期/…, never 急性期/慢性期; at least 3 characters, or 2 when only 症 was removed) occurs,
-   and the answer does not go on with the other of 病/综合征 (帕金森 from 帕金森病 is not 帕金森综合征) or
-   another stage; or a phrase of the answer
-   (between punctuation, conjunctions and filler words such as 用于/治疗/患者) lies inside the label,
-   covers at least 70 % of it, and what it leaves out holds no distinguishing modifier (below);
+   words 危重期/活跃期/…, never 急性期/慢性期; at least 3 characters, or 2 when only 症 was removed) stands
+   as a whole term: a phrase ends after it or a generic suffix follows, but not the other of 病/综合征
+   (帕金森 from 帕金森病 is not in 帕金森综合征) nor another stage, and 慢性肾 of 慢性肾病 is not in
+   慢性肾炎; or a phrase of the answer (between punctuation, conjunctions and filler words such as
+   用于/治疗/患者) lies inside the label, covers at least 70 % of it, and what it leaves out holds no
+   distinguishing modifier (below);
 5. **qualified** — a label ending in a qualifier (病毒复制活跃期, 肝功能代偿期, 远处转移) whose rest occurs
    while the qualifier's key word stands in the same sentence (代偿 not as 失代偿);
 6. **distributed** — the label in two parts shared over a list: 胃、十二指肠溃疡 names 胃溃疡, 胆、肾、肠等绞痛
@@ -319,7 +320,7 @@ class Matcher:
                             ans.span(view, i, i + len(needle)))
         if lab.core:
             for view in (ans.strict, ans.loose):
-                i = _occurrence(view.folded, lab.core, SUFFIX_CONFLICTS.get(lab.dropped, ()))
+                i = _core_occurrence(lab.core, lab.dropped, view, ans)
                 if i is not None:
                     return "contains", ans.span(view, i, i + len(lab.core))
         need = PHRASE_COVERAGE * len(lab.key)
@@ -367,6 +368,21 @@ def _occurrence(text: str, needle: str, conflicts: tuple[str, ...] = (), start: 
                 or text.startswith(conflicts, j)):
             return i
         i = text.find(needle, i + 1)
+    return None
+
+
+def _core_occurrence(core: str, dropped: str, view: View, ans: FoldedAnswer) -> int | None:
+    """Where the label's core stands in the view as a whole term: followed by a phrase end or a generic suffix
+    that does not conflict (慢性肾 of 慢性肾病 is not in 慢性肾炎, 帕金森 of 帕金森病 not in 帕金森综合征)."""
+    conflicts = SUFFIX_CONFLICTS.get(dropped, ())
+    text = view.folded
+    i = _occurrence(text, core, conflicts)
+    while i is not None:
+        j = i + len(core)
+        if (j == len(text) or text[j] in "\x00\x01" or view.source[j - 1] + 1 in ans.phrase_ends
+                or text.startswith(tuple(CORE_SUFFIXES), j)):
+            return i
+        i = _occurrence(text, core, conflicts, start=i + 1)
     return None
 
 
