@@ -64,7 +64,7 @@ class Link:
 class Decontaminator:
     """Matchers built once from the evaluation sets (and the knowledge bases' names), applied batch by batch."""
 
-    def __init__(self, eval_sets: list[EvalSet], ngram: int, kb: Iterable[Named] = (), min_run: int = 0) -> None:
+    def __init__(self, eval_sets: list[EvalSet], ngram: int, kb: Iterable[Named] = ()) -> None:
         self.keys: dict[str, Link] = {}  # every held-out key, with why
         texts: list[tuple[str, str]] = []  # (item, text)
         for eval_set in eval_sets:
@@ -72,14 +72,14 @@ class Decontaminator:
                 if item.entity:
                     for key, match in ((entity_core(item.entity), "core"), (fold(item.entity), "name")):
                         if _usable(key):
-                            self.keys[key] = Link(item.entity, match, f"{item.entity} is {key}" if match == "core"
-                                                  else item.entity)
+                            self.keys[key] = Link(item.entity, match, f"{key} is {item.entity} without salt and form"
+                                                  if match == "core" else item.entity)
                 label = item.entity or item.question or ""
                 texts += [(label, t) for t in (item.question, item.reference) if t]
         records = list(kb)
         self.held_out_records = _close(self.keys, records)
         self.ngram = ngram
-        self.min_run = min_run or 2 * ngram
+        self.min_run = 2 * ngram  # a copied passage in free text; a drug class shares shorter runs
         self._by_pair = _pair_index(self.keys)
         self._blockers = _blockers(self.keys, self._by_pair, records)
         self._names = "|".join(map(re.escape, _innermost(self.keys, self._by_pair))) or None
@@ -267,12 +267,19 @@ def _close(keys: dict[str, Link], records: list[Named]) -> set[str]:
             via = min((k for k in named if k in keys), key=lambda k: (named[k][1] != "name", k))  # by name first
             link, (via_value, via_role) = keys[via], named[via]
             for key, (value, role) in sorted(named.items()):
-                if key not in keys:
+                if key not in keys and not _ambiguous([records[i] for i in by_key[key]]):
                     how = (f"{value} is the {role} name of {record.name}" if via_role == "name" else
                            f"{value} names record {record.name}, whose {via_role} name is {via_value}")
                     keys[key] = Link(link.item, role if via_role == "name" else "linked", f"{how} ({link.evidence})")
                     frontier.append(key)
     return {records[i].record_id for i in held}
+
+
+def _ambiguous(records: list[Named]) -> bool:
+    """A name several drugs answer to (records with English names neither of which starts the other: a brand
+    reused, a class word): it is not followed, or one evaluation drug would hold out unrelated ones."""
+    english = sorted({fold(r.english) for r in records if r.english} - {""}, key=len)
+    return any(not longer.startswith(shorter) for i, shorter in enumerate(english) for longer in english[i + 1:])
 
 
 def _named_keys(record: Named) -> dict[str, tuple[str, str]]:
