@@ -210,6 +210,8 @@ def test_negated_and_cause_only_answers_score_no_hit(eval_csv: Path, answer: str
         ("高血压", "用于未经治疗的高血压"),
         ("鼻窦炎", "用于由细菌引起的鼻窦炎"),  # 引起的 names the indication
         ("心律失常", "控制早搏，特别是洋地黄引起心律失常。"),  # a bare 引起 after an indication verb
+        ("恶心", "用于减轻化疗引起的恶心等副作用。"),  # side effects of something else, treated
+        ("不可逆性脑损伤", "用于不可逆性脑损伤"),
         ("月经过少", "闭经（伴有或不伴有泌乳）、月经过少"),
         ("心绞痛", "本品不用于高血压，用于心绞痛。"),  # the scope ends with its clause
         ("重症肌无力", "用于重症肌无力"),  # single characters inside disease names are no cues

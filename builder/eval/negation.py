@@ -13,7 +13,8 @@ indication, so `builder.eval.match` sets these characters aside (the audit still
 - **Cause** (可导致/引起/诱发/引发/造成 X, 可加重 X (not 急性加重), not "…引起的 X", which names the
   indication, nor a bare 引起 X after an indication verb in its sentence): scoped like weak negation.
 - **Sections**: from the clause holding 禁忌, 不良反应 or 副作用 to the end of its sentence, or, when it is a
-  heading ending in a colon, through the lines under it up to the next heading ("X是其不良反应" included).
+  heading ending in a colon, through the lines under it up to the next heading ("X是其不良反应" included);
+  not 不良反应/副作用 after an indication verb in its clause ("用于减轻化疗的副作用").
 
 Single characters that are also parts of disease names (非小细胞, 无排卵, 不育, 未分化, 心功能不全) are
 never cues on their own. 慎用 is not negation.
@@ -31,7 +32,7 @@ _STRONG = re.compile(
     r"(?:不宜|不推荐|不建议|不适合|不主张|禁用|忌用|禁服)|"
     r"(?:没有|尚无|并无|缺乏|无)(?:任何|确切|明确|充分|足够|可靠)?(?:证据|研究|数据|资料)|"
     r"非(?:本品|本药)?的?适应[症证]")
-_WEAK = re.compile(r"不能|不可|没有|无法|未经|未能|尚无|不伴有?")
+_WEAK = re.compile(r"不能|不可(?!逆)|没有|无法|未经|未能|尚无|不伴有?")
 _CAUSE = re.compile(r"(?P<modal>可能|可|会|能|易|容易|常)?(?:导致|引起|诱发|引发|造成|致使)(?![的了])|"
                     r"(?P<worsen>(?:可能|可|会|能|易)加重)(?![的了])")
 _INDICATION = re.compile(r"用于|适用|治疗|防治|预防|控制|缓解|改善")
@@ -70,7 +71,9 @@ def excluded_mask(text: str) -> list[bool]:
         to = text.rfind("对", begin, m.start())
         mark(to if to >= 0 else begin, m.end())
     for m in _SECTION.finditer(text):
-        mark(_clause_start(text, m.start()), _section_end(text, m.end()))
+        begin = _clause_start(text, m.start())
+        if m.group() == "禁忌" or not _INDICATION.search(text, begin, m.start()):  # 用于减轻化疗的副作用 is one
+            mark(begin, _section_end(text, m.end()))
     return mask
 
 
