@@ -4,12 +4,12 @@ An answer that says a drug does not treat X, may cause X, or is contraindicated 
 indication, so `builder.eval.match` sets these characters aside (the audit still shows them as negated).
 
 - **Negation** (scope: from the cue to the end of its clause, at 。！？；，： or a line break):
-  并不/并非/并未/而非/不是/未在 …, a modal or 不/没有/禁 with a verb of use (不治疗, 不能用于, 不宜使用,
+  并不/并非/而非/绝不/不是/不在/未在 …, a modal or 不/没有/禁/非 with a verb of use (不治疗, 不应该用于, 不宜使用,
   禁用于, 没有用于 …), and 没有/尚无/缺乏 …证据. When nothing but 本品/使用/患者 … follows the cue in
   its clause ("高血压患者禁用", "高血压不是本品的适应症"), the scope runs back to the clause start instead.
 - **Weak negation** (不能, 没有, 无法, 未经, 不伴有 …) usually modifies the patients, not the indication
   ("不能手术的肝细胞癌", "未经治疗的高血压"): its scope ends at the first 的, 或, 、 or closing parenthesis as well.
-- **Ineffective** (无效, 不起作用, 没有效果 …): back to the nearest 对 in the clause, or the clause start.
+- **Ineffective** (无效, 不起作用, 没有效果, 疗效不佳 …): back to the nearest 对 in the clause, or the clause start.
 - **Cause** (可导致/引起/诱发/引发/造成 X, 可加重 X (not 急性加重), not "…引起的 X", which names the
   indication, nor a bare 引起 X after an indication verb in its sentence): scoped like weak negation.
 - **Sections**: from the clause holding 禁忌, 不良反应 or 副作用 to the end of its sentence, or, when it is a
@@ -26,9 +26,10 @@ import re
 
 _USE = r"(?:用于|适用于?|适合|适于|适宜|治疗|缓解|改善|预防|防治|根治|治愈|推荐|建议|使用|服用|应用|作为|针对|用)"
 _STRONG = re.compile(
-    r"并不|并非|并未|并没有|而非|而不是|不是|不属于|不包括|未在|不能证明|无助于|无益于|"
+    r"并不|并非|并未|并没有|而非|而不是|绝不|决不|从不|不是|不属于|不包括|不在|未在|不能证明|无助于|无益于|"
     r"(?:未被?|未获)(?:批准|推荐|证实|证明)|"
-    rf"(?:不能|不可|不宜|不应|不得|不要|不必|不会|不建议|不推荐|不主张|不再|禁止|禁|忌|无法|没有|尚未|从未|不)被?{_USE}|"
+    rf"(?:不能够?|不可以?|不宜|不应该?|不应当|不得|不要|不必|不会|不建议|不推荐|不主张|不再|禁止|禁|忌|无法|没有|尚未|"
+    rf"从未|非|不)被?{_USE}|"
     r"(?:不宜|不推荐|不建议|不适合|不主张|禁用|忌用|禁服)|"
     r"(?:没有|尚无|并无|缺乏|无)(?:任何|确切|明确|充分|足够|可靠)?(?:证据|研究|数据|资料)|"
     r"非(?:本品|本药)?的?适应[症证]")
@@ -36,7 +37,8 @@ _WEAK = re.compile(r"不能|不可(?!逆)|没有|无法|未经|未能|尚无|不
 _CAUSE = re.compile(r"(?P<modal>可能|可|会|能|易|容易|常)?(?:导致|引起|诱发|引发|造成|致使)(?![的了])|"
                     r"(?P<worsen>(?:可能|可|会|能|易)加重)(?![的了])")
 _INDICATION = re.compile(r"用于|适用|治疗|防治|预防|控制|缓解|改善")
-_INEFFECTIVE = re.compile(r"无效|不起作用|没有?(?:作用|效果|疗效)|无(?:明显|显著)?(?:作用|效果|疗效)")
+_INEFFECTIVE = re.compile(r"无效|不起作用|没有?(?:作用|效果|疗效)|无(?:明显|显著)?(?:作用|效果|疗效)|"
+                          r"(?:效果|疗效)不(?:佳|好|明显|确切)")
 _SECTION = re.compile(r"禁忌|不良反应|副作用")
 _CLAUSE = re.compile(r"[。！？!?；;，,：:\n\r]")
 _SENTENCE = re.compile(r"[。！？!?；;\n\r]")
