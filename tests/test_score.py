@@ -143,6 +143,7 @@ def test_qualified_labels(matcher: Matcher) -> None:
     assert how(matcher, "慢性乙型肝炎肝功能代偿期", "用于肝功能代偿的慢性乙型肝炎。") == "qualified"
     assert how(matcher, "慢性乙型肝炎肝功能代偿期", "用于失代偿的慢性乙型肝炎。") is None
     assert how(matcher, "肝细胞癌远处转移", "用于治疗不能手术或远处转移的肝细胞癌") == "qualified"
+    assert how(matcher, "肝细胞癌远处转移", "用于肝细胞癌，不用于远处转移") is None  # the qualifier is negated
 
 
 @pytest.mark.parametrize(

@@ -66,8 +66,7 @@ QUALIFIERS = (("病毒复制活跃期", ("复制", "活跃")), ("肝功能代偿
 DISTINGUISHING = ("非", "原发", "继发", "急性", "慢性", "亚急性", "甲型", "乙型", "丙型", "丁型", "戊型", "甲肝",
                   "乙肝", "丙肝", "丁肝", "戊肝", "1型", "2型", "左", "右", "上", "下", "膝", "髋", "肩", "肘", "腕",
                   "踝", "良性", "恶性", "复杂性", "小细胞", "综合征")
-VARIANTS = (("综合症", "综合征"), ("症候群", "综合征"), ("食道", "食管"), ("机能", "功能"), ("一型", "1型"),
-            ("二型", "2型"))
+VARIANTS = (("综合症", "综合征"), ("症候群", "综合征"), ("食道", "食管"), ("机能", "功能"), ("一型", "1型"), ("二型", "2型"))
 
 _CLAUSE = re.compile(r"[。！？!?；;，,：:\n\r]")
 _SENTENCE = re.compile(r"[。！？!?；;\n\r]")
@@ -241,11 +240,12 @@ class FoldedAnswer:
         idx = [view.source[i] for i in range(start, end) if view.source[i] >= 0]
         return self.text[idx[0]: idx[-1] + 1] if idx else ""
 
-    def sentence(self, index: int) -> str:
-        """The sentence of the text around a source index."""
+    def says_in_sentence(self, index: int, word: str) -> bool:
+        """Whether the sentence around a source index holds word, outside negation and not as 失+word."""
         begin = max((m.end() for m in _SENTENCE.finditer(self.text, 0, index)), default=0)
-        m = _SENTENCE.search(self.text, index)
-        return self.text[begin: m.start() if m else len(self.text)]
+        end = (m.start() if (m := _SENTENCE.search(self.text, index)) else len(self.text))
+        found = re.compile(f"(?<!失){word}").finditer(self.text, begin, end)
+        return any(not any(self.excluded[w.start():w.end()]) for w in found)
 
 
 def _pieces(text: str, start: int, end: int, excluded: list[bool]) -> list[tuple[int, int]]:
@@ -350,7 +350,7 @@ class Matcher:
             for view in (ans.strict, ans.loose):
                 for needle in (inner.key, *inner.aliases):
                     i = _occurrence(view.folded, needle)
-                    if i is not None and any(re.search(f"(?<!失){w}", ans.sentence(view.source[i])) for w in words):
+                    if i is not None and any(ans.says_in_sentence(view.source[i], w) for w in words):
                         return ans.span(view, i, i + len(needle))
         return None
 
