@@ -32,7 +32,7 @@ with the negated span. Per label, the first of:
 Modifiers are compared, not edit distance: no step credits 小细胞肺癌 for 非小细胞肺癌 (a hit right after
 非 is refused unless the label starts with it), 原发性 for 继发性, 急性 for 慢性, 乙肝 for 丙肝, 1型 for
 2型, 左 for 右, 上 for 下, 膝 for 髋, or 帕金森病 for 帕金森综合征; a short form may not drop one
-(`DISTINGUISHING`). An answer more specific than the label (原发性高血压 for 高血压) is credited.
+(`builder.eval.modifiers`). An answer more specific than the label (原发性高血压 for 高血压) is credited.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from builder.errors import UserError
+from builder.eval.modifiers import STAGES, SUFFIX_CONFLICTS, drops_modifier, occurrence
 from builder.eval.negation import excluded_mask
 from builder.quality.normalize import fold
 
@@ -55,17 +56,12 @@ PHRASE_COVERAGE = 0.70
 MIN_CORE = 3
 MIN_CORE_AFTER_ZHENG = 2
 MAX_GAP = 40  # characters between the two parts of a distributed label
-STAGES = ("危重期", "活跃期", "发作期", "稳定期", "急性期", "慢性期")  # the last two are never stripped: 急/慢 differ
 CORE_SUFFIXES = sorted(
     {"综合征", "的辅助治疗", "的治疗", "感染", "疾病", "疾患", "病变", "症状", "症", "病", "征", *STAGES[:4]},
     key=len,
     reverse=True,
 )
-SUFFIX_CONFLICTS = {"病": ("综合征",), "综合征": ("病",), **dict.fromkeys(STAGES[:4], STAGES)}
 QUALIFIERS = (("病毒复制活跃期", ("复制", "活跃")), ("肝功能代偿期", ("代偿",)), ("远处转移", ("远处转移",)))
-DISTINGUISHING = ("非", "原发", "继发", "急性", "慢性", "亚急性", "甲型", "乙型", "丙型", "丁型", "戊型", "甲肝",
-                  "乙肝", "丙肝", "丁肝", "戊肝", "1型", "2型", "左", "右", "上", "下", "膝", "髋", "肩", "肘", "腕",
-                  "踝", "良性", "恶性", "复杂性", "小细胞", "综合征")
 VARIANTS = (("综合症", "综合征"), ("症候群", "综合征"), ("食道", "食管"), ("机能", "功能"), ("一型", "1型"), ("二型", "2型"))
 
 _CLAUSE = re.compile(r"[。！？!?；;，,：:\n\r]")
@@ -314,7 +310,7 @@ class Matcher:
         """(how, the answer's span) for the first step that finds the label, or None."""
         for how, view in (("exact", ans.strict), ("loose", ans.loose)):
             for needle in (lab.key, *lab.aliases):
-                i = _occurrence(view.folded, needle)
+                i = occurrence(view.folded, needle)
                 if i is not None:
                     return ("synonym" if how == "exact" and needle != lab.key else how,
                             ans.span(view, i, i + len(needle)))
@@ -324,8 +320,8 @@ class Matcher:
                 if i is not None:
                     return "contains", ans.span(view, i, i + len(lab.core))
         need = PHRASE_COVERAGE * len(lab.key)
-        fits = [p for p in ans.phrases if len(p[0]) >= need and _occurrence(lab.key, p[0]) is not None
-                and not _drops_modifier(lab.key, p[0])]
+        fits = [p for p in ans.phrases if len(p[0]) >= need and occurrence(lab.key, p[0]) is not None
+                and not drops_modifier(lab.key, p[0])]
         if fits:
             best = max(fits, key=lambda p: len(p[0]))
             return "contains", ans.text[best[1]:best[2]]
@@ -349,26 +345,10 @@ class Matcher:
             inner = self._label(rest)
             for view in (ans.strict, ans.loose):
                 for needle in (inner.key, *inner.aliases):
-                    i = _occurrence(view.folded, needle)
+                    i = occurrence(view.folded, needle)
                     if i is not None and any(ans.says_in_sentence(view.source[i], w) for w in words):
                         return ans.span(view, i, i + len(needle))
         return None
-
-
-def _occurrence(text: str, needle: str, conflicts: tuple[str, ...] = (), start: int = 0) -> int | None:
-    """The first place needle stands in text as itself: not right after 非 (非小细胞肺癌 is not 小细胞肺癌), not
-    inside a longer number or Latin word (I型 in II型), not followed by a conflicting suffix."""
-    i = text.find(needle, start)
-    while i >= 0:
-        j = i + len(needle)
-        before, after = text[i - 1: i], text[j: j + 1]
-        if not ((before == "非" and not needle.startswith("非"))
-                or (needle[0].isascii() and needle[0].isalnum() and before.isascii() and before.isalnum())
-                or (needle[-1].isascii() and needle[-1].isdigit() and after.isascii() and after.isdigit())
-                or text.startswith(conflicts, j)):
-            return i
-        i = text.find(needle, i + 1)
-    return None
 
 
 def _core_occurrence(core: str, dropped: str, view: View, ans: FoldedAnswer) -> int | None:
@@ -376,20 +356,14 @@ def _core_occurrence(core: str, dropped: str, view: View, ans: FoldedAnswer) -> 
     that does not conflict (慢性肾 of 慢性肾病 is not in 慢性肾炎, 帕金森 of 帕金森病 not in 帕金森综合征)."""
     conflicts = SUFFIX_CONFLICTS.get(dropped, ())
     text = view.folded
-    i = _occurrence(text, core, conflicts)
+    i = occurrence(text, core, conflicts)
     while i is not None:
         j = i + len(core)
         if (j == len(text) or text[j] in "\x00\x01" or view.source[j - 1] + 1 in ans.phrase_ends
                 or text.startswith(tuple(CORE_SUFFIXES), j)):
             return i
-        i = _occurrence(text, core, conflicts, start=i + 1)
+        i = occurrence(text, core, conflicts, start=i + 1)
     return None
-
-
-def _drops_modifier(key: str, phrase: str) -> bool:
-    """Whether the part of the label a shorter phrase leaves out holds a distinguishing modifier."""
-    left = key.replace(phrase, "\x00", 1)
-    return any(m in left for m in DISTINGUISHING)
 
 
 def _distributed(needle: str, ans: FoldedAnswer) -> tuple[int, int] | None:
@@ -397,7 +371,7 @@ def _distributed(needle: str, ans: FoldedAnswer) -> tuple[int, int] | None:
     text = ans.loose.folded
     for k in range(1, len(needle) - 1):
         a, b = needle[:k], needle[k:]
-        i = _occurrence(text, a)
+        i = occurrence(text, a)
         while i is not None:
             opens = ans.loose.source[i] in ans.phrase_starts or text[i - 1] in "\x00\x01"
             gap_start = i + k
@@ -409,7 +383,7 @@ def _distributed(needle: str, ans: FoldedAnswer) -> tuple[int, int] | None:
                 if closes and ((_AFTER_ITEM.match(gap) and (k >= 2 or opens)) or (_BEFORE_ITEM.search(gap) and opens)):
                     return i, end
                 j = window.find(b, j + 1)
-            i = _occurrence(text, a, start=i + 1)
+            i = occurrence(text, a, start=i + 1)
     return None
 
 
@@ -419,7 +393,7 @@ def _exemplified(needle: str, ans: FoldedAnswer) -> str | None:
     text, strict = ans.text, ans.strict
     for k in range(1, len(needle) - 1):
         a, b = needle[:k], needle[k:]
-        i = _occurrence(strict.folded, b)
+        i = occurrence(strict.folded, b)
         while i is not None:
             end = strict.source[i + len(b) - 1] + 1
             cue = _EXAMPLES.match(text, end)
@@ -432,7 +406,7 @@ def _exemplified(needle: str, ans: FoldedAnswer) -> str | None:
                     if _canon(fold(item)) == a and not any(ans.excluded[at: at + len(item)]):
                         return text[strict.source[i]: at + len(item)]
                     at += len(item)
-            i = _occurrence(strict.folded, b, start=i + 1)
+            i = occurrence(strict.folded, b, start=i + 1)
     return None
 
 
