@@ -2,6 +2,8 @@
 
 import csv
 import json
+import random
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import pyarrow as pa
@@ -140,3 +142,21 @@ def test_recheck_of_a_folder_that_is_not_a_build_is_one_line(tmp_path: Path) -> 
     result = run("contamination", str(tmp_path), "--eval-set", str(write_eval(tmp_path / "eval.csv")))
     assert result.exit_code == 2 and "not an output of build-instructions" in result.output
     assert "Traceback" not in result.output
+
+
+def test_shared_run_is_the_longest_common_substring_of_ngram_size_or_more() -> None:
+    """The chain-following search finds what difflib's longest match finds, whenever that reaches `ngram`."""
+    rng = random.Random(5)
+    for _ in range(300):
+        reference = "".join(rng.choice("甲乙丙丁") for _ in range(rng.randint(20, 60)))
+        row = "".join(rng.choice("甲乙丙丁") for _ in range(rng.randint(0, 30)))
+        cut = rng.randint(0, len(reference))
+        row = row[:len(row) // 2] + reference[cut:cut + rng.randint(0, 40)] + row[len(row) // 2:]
+        decontaminator = Decontaminator(items("某药", reference=reference), 5)
+        folded_ref = decontaminator._texts[-1][1]
+        longest = SequenceMatcher(None, row, folded_ref, autojunk=False).find_longest_match().size
+        least = min(decontaminator.min_run, max(5, len(folded_ref) // 2))
+        found = decontaminator.shared_run(row)
+        assert (found is not None) == (longest >= least), (row, reference)
+        if found:
+            assert len(found[1]) == longest and found[1] in folded_ref

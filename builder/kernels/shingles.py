@@ -91,23 +91,23 @@ def _counted_windows(data: np.ndarray, offsets: np.ndarray, ngram: int, h0: np.u
 
 
 @jit
-def _first_shared(data: np.ndarray, offsets: np.ndarray, ngram: int, h0: np.uint64, bits: np.ndarray,
-                  grams: np.ndarray) -> np.ndarray:
-    """Per text, the index in ``grams`` (sorted) of its first shingle found there, or -1. ``bits`` flags the
-    low bits of every gram, so nearly every shingle is ruled out with one lookup."""
+def _longest_shared(data: np.ndarray, offsets: np.ndarray, ngram: int, h0: np.uint64, bits: np.ndarray,
+                    grams: np.ndarray) -> np.ndarray:
     mask = np.uint64(len(bits) - 1)
     ring = np.empty(ngram, np.uint64)
     scratch = np.empty(np.max(offsets[1:] - offsets[:-1]) + 1 if len(offsets) > 1 else 1, np.uint64)
-    found = np.full(len(offsets) - 1, -1, np.int64)
-    for d in range(len(found)):
+    longest = np.zeros(len(offsets) - 1, np.int64)
+    for d in range(len(longest)):
+        run = 0
         for k in range(_windows(data, offsets[d], offsets[d + 1], ngram, h0, ring, scratch)):
             h = scratch[k]
+            hit = False
             if bits[h & mask]:
                 at = np.searchsorted(grams, h)
-                if at < len(grams) and grams[at] == h:
-                    found[d] = at
-                    break
-    return found
+                hit = at < len(grams) and grams[at] == h
+            run = run + 1 if hit else 0
+            longest[d] = max(longest[d], run + ngram - 1 if run else 0)
+    return longest
 
 
 @jit
@@ -165,11 +165,11 @@ def shingle_hashes(texts, ngram: int = 5, seed: int = 0) -> tuple[np.ndarray, np
     return hashes, starts
 
 
-def first_shared(texts, ngram: int, bits: np.ndarray, grams: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Per text, the index in sorted ``grams`` of the first of its shingles that is one, or -1 (``bits``: a
-    power-of-two table flagging the grams' low bits)."""
+def longest_shared(texts, ngram: int, bits: np.ndarray, grams: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Per text, the most characters covered by a run of consecutive shingles that are all in sorted ``grams``
+    (0 when none is): at least as long as any run the text shares with one of the texts the grams come from."""
     data, offsets = utf8_buffers(texts)
-    return _first_shared(data, offsets, ngram, U64(splitmix64(seed)), bits, grams)
+    return _longest_shared(data, offsets, ngram, U64(splitmix64(seed)), bits, grams)
 
 
 def min_slots(texts, ngram: int, bins: int, seed: int = 0) -> np.ndarray:

@@ -18,7 +18,6 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ import pyarrow.parquet as pq
 
 from builder.config import BuildConfig
 from builder.eval.sets import EvalSet
-from builder.kernels.shingles import first_shared, shingle_hashes
+from builder.kernels.shingles import longest_shared, shingle_hashes
 from builder.ledger import Drop, Ledger
 from builder.quality.normalize import MIN_ENTITY, entity_core, fold, fold_array, key_text
 from builder.read import detect
@@ -85,8 +84,11 @@ class Decontaminator:
         self._names = _alternation(_innermost(self.keys, self._by_pair))
         folded = fold_array(pa.array([t for _, t in texts], pa.string())).to_pylist()
         self._texts = [(item, f) for (item, _), f in zip(texts, folded, strict=True)]
-        self._gram_texts = _grams(self._texts, ngram)
-        self._gram_hashes = np.unique(shingle_hashes(list(self._gram_texts), ngram)[0]).astype(np.uint64)
+        self._gram_places = _grams(self._texts, ngram)
+        self._gram_hashes = np.unique(shingle_hashes(list(self._gram_places), ngram)[0]).astype(np.uint64)
+        halves = [len(reference) // 2 for _, reference in self._texts]  # the least run a row must share (shared_run)
+        self._least_free = min((min(self.min_run, max(ngram, half)) for half in halves), default=0)
+        self._least_kb = min((max(self.min_run, half) for half in halves), default=0)
         self._bits = np.zeros(BIT_MASK + 1, bool)  # rules out nearly every shingle in one lookup
         self._bits[self._gram_hashes & np.uint64(BIT_MASK)] = True
 
@@ -120,9 +122,9 @@ class Decontaminator:
                     key, at = named_at
                     context = folded[max(0, at - 8):at + len(key) + 8].replace("\x1f", " ")
                     hits[index] = _drop("eval_entity_mention", self.keys[key], f"names {key} in …{context}…")
-        if len(self._gram_hashes):
-            found = first_shared(text, self.ngram, self._bits, self._gram_hashes)
-            for index in np.flatnonzero(found >= 0).tolist():
+        if len(self._gram_hashes):  # only a row whose run of shared shingles could be long enough is compared
+            longest = longest_shared(text, self.ngram, self._bits, self._gram_hashes)
+            for index in np.flatnonzero(longest >= (self._least_free if free_text else self._least_kb)).tolist():
                 if hits[index] is None and (shared := self.shared_run(text[index].as_py(), free_text)):
                     item, run = shared
                     hits[index] = _drop("eval_text_overlap", Link(item, "text", ""), f"shares '{run}' "
@@ -138,17 +140,26 @@ class Decontaminator:
 
     def shared_run(self, folded: str, free_text: bool = True) -> tuple[str, str] | None:
         """The longest run a row shares with one evaluation text, if it is a copy: for free text `min_run`
-        characters or half that text, for a knowledge-base row both."""
+        characters or half that text, for a knowledge-base row both. A shared run of `ngram` or more characters
+        is a chain of shared n-grams on one diagonal (row position minus text position), followed here."""
         n = self.ngram
-        texts = {t for i in range(len(folded) - n + 1) for t in self._gram_texts.get(folded[i:i + n], ())}
+        chains: dict[tuple[int, int], tuple[int, int]] = {}  # (text, diagonal) -> its chain's start and last step
+        longest: dict[int, tuple[int, int]] = {}  # text -> (characters, start in the row) of its longest chain
+        for i in range(len(folded) - n + 1):
+            for index, j in self._gram_places.get(folded[i:i + n], ()):
+                start, last = chains.get((index, i - j), (i, i - 1))
+                start = start if last == i - 1 else i
+                chains[(index, i - j)] = (start, i)
+                if i - start + n > longest.get(index, (0, 0))[0]:
+                    longest[index] = (i - start + n, start)
         best: tuple[str, str] | None = None
-        for index in sorted(texts):
+        for index in sorted(longest):
+            size, start = longest[index]
             item, reference = self._texts[index]
-            match = SequenceMatcher(None, folded, reference, autojunk=False).find_longest_match()
             half = len(reference) // 2
             least = min(self.min_run, max(n, half)) if free_text else max(self.min_run, half)
-            if match.size >= least and (best is None or match.size > len(best[1])):
-                best = item, folded[match.a:match.a + match.size]
+            if size >= least and (best is None or size > len(best[1])):
+                best = item, folded[start:start + size]
         return best
 
     def _blocked(self, folded: str, at: int, key: str) -> bool:
@@ -338,10 +349,13 @@ def _blockers(keys: dict[str, Link], by_pair: dict[str, list[str]], records: lis
     return {key: sorted(found) for key, found in blockers.items()}
 
 
-def _grams(texts: list[tuple[str, str]], ngram: int) -> dict[str, tuple[int, ...]]:
-    """Every folded `ngram`-character run of the evaluation texts (in sorted order), with the texts holding it."""
-    grams: dict[str, set[int]] = {}
+def _grams(texts: list[tuple[str, str]], ngram: int) -> dict[str, tuple[tuple[int, int], ...]]:
+    """Every folded `ngram`-character run of the evaluation texts (in sorted order), with where it stands: (text,
+    position) pairs."""
+    grams: dict[str, list[tuple[int, int]]] = {}
     for index, (_item, folded) in enumerate(texts):
         for i in range(len(folded) - ngram + 1):
-            grams.setdefault(folded[i:i + ngram], set()).add(index)
-    return {gram: tuple(sorted(grams[gram])) for gram in sorted(grams)}
+            grams.setdefault(folded[i:i + ngram], []).append((index, i))
+    return {gram: tuple(grams[gram]) for gram in sorted(grams)}
+
+

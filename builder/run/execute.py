@@ -25,7 +25,8 @@ import pyarrow as pa
 from builder.config import BuildConfig
 from builder.errors import UserError
 from builder.export.formats import json_lines
-from builder.kernels.shingles import first_shared, min_slots, text_keys
+from builder.kernels.shingles import longest_shared, min_slots, text_keys
+from builder.kernels.utf8 import edge_whitespace
 from builder.quality.filters import han_counts, question_equals_answer
 from builder.quality.normalize import fold_array
 
@@ -132,11 +133,12 @@ def load_kernels() -> None:
     workers fork from it: they share its code pages instead of each loading (or compiling) its own copy."""
     strings = pa.array(["Ab 中文"])
     folded = fold_array(strings)  # large_string, like every folded column
-    first_shared(folded, 13, np.zeros(8, bool), np.zeros(1, np.uint64))
+    longest_shared(folded, 13, np.zeros(8, bool), np.zeros(1, np.uint64))
     min_slots(folded, 5, 8)
     for keyed in (strings, folded):
         text_keys(keyed)
     han_counts(strings)
+    edge_whitespace(strings)
     question_equals_answer(folded)
     json_lines([strings], ["", ""], "", "", "\n")
 
