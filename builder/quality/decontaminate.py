@@ -31,6 +31,7 @@ from builder.kernels.shingles import longest_shared, shingle_hashes
 from builder.ledger import Drop, Ledger
 from builder.quality.normalize import MIN_ENTITY, entity_core, fold, fold_array, key_text
 from builder.read import detect
+from schemas.base import INGREDIENT_FIELDS, LABEL_FIELDS
 
 BIT_MASK = (1 << 22) - 1  # 4 MiB of flags: few false candidates for up to ~10^5 evaluation n-grams
 MIN_LATIN = 4  # a Latin key shorter than this (AMCHA is 5) names too many things to hold a row out by
@@ -173,9 +174,13 @@ class Decontaminator:
         return any(folded.startswith(longer, at - offset) for longer, offset in self._blockers.get(key, ()))
 
 
-def kb_names(config: BuildConfig) -> list[Named]:
+NAME_FIELDS = frozenset({"name", "aliases", "english_name", *INGREDIENT_FIELDS, *LABEL_FIELDS})  # what names need
+
+
+def kb_names(config: BuildConfig, record_ids: bool = False) -> list[Named]:
     """Every knowledge-base record's names, read, cleaned and validated as the build will: the pre-pass that
-    lets a record be held out for a link a later record makes."""
+    lets a record be held out for a link a later record makes. Only the fields the names depend on are read
+    (aliases drop a product's components), unless `record_ids` asks for the ids, which hash the whole record."""
     from builder.run.units import cleaned_batches  # the units import this stage
     from builder.validate.records import validate_kb
 
@@ -183,11 +188,12 @@ def kb_names(config: BuildConfig) -> list[Named]:
     for source in config.sources:
         if source.kind == "qa":
             continue
-        for batch in cleaned_batches(source, detect(source), config, Ledger()):
+        fields = None if record_ids else NAME_FIELDS
+        for batch in cleaned_batches(source, detect(source), config, Ledger(), fields=fields):
             for valid in validate_kb(source.kind, batch.to_pylist()).valid:
                 record = valid.record
                 english = record.__dict__.get("english_name")
-                named.append(Named(record.name, tuple(record.aliases), english, valid.record_id))
+                named.append(Named(record.name, tuple(record.aliases), english, valid.record_id if record_ids else ""))
     return named
 
 
@@ -219,7 +225,7 @@ def recheck(folder: Path, eval_paths: list[Path]) -> list[dict]:
 
     build = open_build(folder)
     check_inputs(build)
-    names = kb_names(build.config)
+    names = kb_names(build.config, record_ids=True)
     decontaminator = Decontaminator([load_eval_set(p) for p in eval_paths], build.config.decontamination.ngram, names)
     rows = pa.concat_tables(pq.read_table(p) for p in sorted((folder / "data").glob("*.parquet")))
     records = {n.record_id: n for n in names if n.record_id in decontaminator.held_out_records}

@@ -124,6 +124,7 @@ def entity_name(name: str) -> str:
     return _stripped(name, _FORM_PREFIX)
 
 
+@lru_cache(maxsize=1 << 17)  # the link pre-pass asks for every name's core more than once
 def entity_core(name: str) -> str:
     """A drug name without brackets, dosage form and salt only: the core an evaluation entity is held out by.
     Unlike `entity_name` it keeps 复方/小儿/儿童 (other products), and a bare ion is no core."""

@@ -188,8 +188,10 @@ def cleaned_batches(
     ledger: Ledger,
     progress: Progress = no_progress,
     shard: Shard = WHOLE,
+    fields: frozenset[str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """read → map → clean for one source (or shard): batches whose columns are schema fields (and the position)."""
+    """read → map → clean for one source (or shard): batches whose columns are schema fields (and the position);
+    with `fields`, only those fields, for a pass that needs a few of them (the names) and not the cost of all."""
     user_mapping = config.mapping_for(source)
     check_user_mapping(source.kind, user_mapping, str(source.path))
     counts = ledger.counts(source.name)
@@ -207,6 +209,8 @@ def cleaned_batches(
         counts.fields.update(mapping.values())
         for column in unmapped:
             counts.unmapped_columns[column] += raw.records.num_rows - raw.records.column(column).null_count
+        if fields is not None:
+            mapping = {column: field for column, field in mapping.items() if field in fields}
         records, dropped = drop_matching(raw.records, rules.drop)
         for drop in dropped:
             ledger.reject(drop.at(source=source.name, file=str(source.path), position_kind=detected.position_kind))
