@@ -201,7 +201,8 @@ def write_contamination(folder: Path) -> int:
     """`contamination.jsonl` from the build's ledger: one line per record or row decontamination removed or
     marked, with its evaluation item, match type and evidence. Returns the number of lines."""
     lines = [entry for name in LEDGER_FILES if (folder / name).exists()
-             for entry in map(json.loads, (folder / name).open(encoding="utf-8")) if entry["stage"] == "decontaminate"]
+             for line in (folder / name).open(encoding="utf-8") if "decontaminate" in line  # parse only those
+             if (entry := json.loads(line))["stage"] == "decontaminate"]
     with (folder / CONTAMINATION).open("w", encoding="utf-8") as out:
         for entry in lines:
             out.write(json.dumps(contamination_entry(entry), ensure_ascii=False) + "\n")
