@@ -128,6 +128,8 @@ def test_the_report_lists_every_removal_and_the_recheck_reproduces_it(tmp_path: 
         ("row", "core", "names")}  # 它赛瓦 in a question; 氧氟沙星 in 吉非替尼's interactions, not in 左氧氟沙星
     kept = json.dumps(pq.read_table(sorted((out / "data").glob("*.parquet"))).to_pylist(), ensure_ascii=False)
     assert "左氧氟沙星" in kept and "埃罗替尼" not in kept and "厄洛替尼" not in kept
+    assert "`contamination.jsonl`" in (out / "README.md").read_text(encoding="utf-8")
+    assert "contamination.jsonl" not in (plain / "README.md").read_text(encoding="utf-8")
 
     check = run("contamination", str(plain), "--eval-set", str(eval_set))
     assert check.exit_code == 1, check.output

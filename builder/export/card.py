@@ -304,7 +304,10 @@ def _quality(manifest: dict) -> list[str]:
     lines += [f"Decontamination against {len(decon.get('eval_sets', []))} evaluation set(s) "
               f"(mode `{decon.get('mode', '?')}`, {decon.get('ngram', '?')}-gram overlap): "
               f"{len(entities)} evaluation entities; held-out records by entity: "
-              + (", ".join(f"{k} {v}" for k, v in held.items()) if held else "none") + ".", ""]
+              + (", ".join(f"{k} {v}" for k, v in held.items()) if held else "none") + "."
+              + (" Every record and row it removed, and every row it marked, is a line of `contamination.jsonl` (evaluation item, "
+                 "match type, evidence); `build-instructions contamination OUT --eval-set FILE` re-checks any build."
+                 if decon.get("eval_sets") else ""), ""]
     if entities:
         lines += ["Evaluation entities held out: " + "、".join(str(e) for e in entities) + "", ""]
     return lines
