@@ -11,7 +11,6 @@ from builder.quality.pii import (
     PLACEHOLDERS,
     WIDTH,
     luhn_valid,
-    scrub_array,
     scrub_columns,
     scrub_text,
     valid_id_number,
@@ -121,7 +120,7 @@ def test_luhn() -> None:
 
 def test_nulls_and_counts() -> None:
     values = pa.array([None, "我的手机号是13812345678，邮箱ab_c@163.com", None, "血糖7.8mmol/L", "QQ：12345 或 QQ:678901"])
-    out, counts = scrub_array(values)
+    (out,), counts = scrub_columns([values])
     assert out.type == values.type and out.null_count == 2 and out[0].as_py() is None and out[2].as_py() is None
     assert out[1].as_py() == "我的手机号是[手机号]，邮箱[邮箱]" and out[3].as_py() == "血糖7.8mmol/L"
     assert counts == Counter({"mobile": 1, "email": 1, "qq": 2})
@@ -129,7 +128,7 @@ def test_nulls_and_counts() -> None:
 
 def test_array_matches_text(samples: tuple[list[Sample], list[Sample]]) -> None:
     texts = [sample.text for group in samples for sample in group]
-    out, counts = scrub_array(pa.array(texts, pa.string()))
+    (out,), counts = scrub_columns([pa.array(texts, pa.string())])
     singles = [scrub_text(text) for text in texts]
     assert out.to_pylist() == [text for text, _ in singles]
     assert counts == sum((found for _, found in singles), Counter())
@@ -137,7 +136,7 @@ def test_array_matches_text(samples: tuple[list[Sample], list[Sample]]) -> None:
 
 def test_no_candidates_returns_input() -> None:
     values = pa.array(["建议低盐饮食。", None])
-    out, counts = scrub_array(values)
+    (out,), counts = scrub_columns([values])
     assert out.equals(values) and counts == Counter()
 
 

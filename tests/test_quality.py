@@ -30,7 +30,7 @@ from builder.quality.filters import (
 )
 from builder.quality.marks import PROMOTIONAL, SPUN, candidates
 from builder.quality.normalize import fold, fold_array, fold_table
-from builder.quality.pii import scrub_array
+from builder.quality.pii import scrub_columns
 from builder.quality.stage import TEXT_COLUMNS, Quality
 from builder.validate.records import qa_record_ids
 from tests.conftest import run, write_json, write_jsonl
@@ -165,7 +165,7 @@ def test_the_scan_pii_and_marks_share_finds_what_their_own_scans_find() -> None:
                      "record_id": [f"qa-{i:016x}" for i in range(len(answers))]})
     config = BuildConfig()
     kept, removals, _ = Quality(config).rows(rows, "qa", 0, 0)
-    scrubbed = pa.table({name: scrub_array(rows[name].combine_chunks())[0] for name in TEXT_COLUMNS})
+    scrubbed = pa.table({name: scrub_columns([rows[name].combine_chunks()])[0][0] for name in TEXT_COLUMNS})
     folded = fold_array(pc.binary_join_element_wise(*(scrubbed[c] for c in TEXT_COLUMNS), "\x1f"))
     reasons, details = filter_reasons(scrubbed, folded, config.filters, free_text=True)
     expected = {i: (reason, details[i]) for i, reason in enumerate(reasons) if reason}

@@ -11,6 +11,8 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from builder.kernels.scan import matching
+
 TAG = r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|<!--.*?-->"
 NOT_KEPT = r"[^\p{L}\p{N}.%~+\-/<>=±×≥≤°]"  # RE2, after NFKC: what a key drops
 ENTITY = r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});"
@@ -54,7 +56,7 @@ NOT_SUBSTANCE = re.compile(r"[剂片丸粒袋支瓶吸喷次量为约共重]$")
 def keys(values: pa.Array) -> pa.Array:
     """The comparison key of each text of a column (see the module docstring); null stays null."""
     values = pc.replace_substring_regex(values, TAG, "")
-    has_entity = pc.fill_null(pc.match_substring_regex(values, ENTITY), False)
+    has_entity = matching(values, ENTITY)
     if pc.any(has_entity).as_py():
         decoded = [html.unescape(html.unescape(v)) if h else v
                    for v, h in zip(values.to_pylist(), has_entity.to_pylist(), strict=True)]

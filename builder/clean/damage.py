@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from builder.clean.counts import count
 from builder.clean.placeholders import RESIDUE
-from builder.kernels.scan import matching
+from builder.kernels.scan import matching, spread
 
 LETTER = "A-Za-zα-ωΑ-Ω"
 # a letter or two where a lost sub- or superscript cut the text (半衰期(t, 5-HT, CO, 抗H, 鼠抗CD20): after Chinese
@@ -75,7 +75,7 @@ def _truncated(values: pa.Array, prose: pa.Array) -> pa.Array:
     ends = pc.filter(values, open_end)
     letter = pc.and_not(pc.match_substring_regex(ends, CUT_LETTER), pc.match_substring_regex(ends, WHOLE_NAMES))
     cut = pc.or_(letter, pc.or_(pc.match_substring_regex(ends, TRUNCATED), pc.match_substring_regex(ends, CONJUNCTION)))
-    return pc.replace_with_mask(open_end, open_end, pc.fill_null(cut, False))
+    return spread(open_end, cut)
 
 
 def _starts_like_cross_reference(values: pa.Array) -> pa.Array:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.clean.counts import count
-from builder.kernels.scan import matching
+from builder.kernels.scan import matching, spread
 
 PLACEHOLDERS = frozenset(
     {"尚不明确", "不明确", "尚未明确", "尚不清楚", "不清楚", "无", "暂无", "暂无资料", "无资料", "尚无资料", "暂无数据",
@@ -52,7 +52,7 @@ WHOLE = {  # whole values, by what they are
 def empty_out(values: pa.Array, hints: pa.Array, tally: Counter) -> pa.Array:
     """Last items that say nothing removed, then values that say nothing to null. `hints`: values that may hold a
     disclaimer (a superset); with the values that end like a placeholder, only they take the regex passes."""
-    ends = pc.fill_null(pc.match_substring_regex(values, ENDS_LIKE_PLACEHOLDER), False)
+    ends = matching(values, ENDS_LIKE_PLACEHOLDER)
     candidates = pc.or_(ends, hints)
     if pc.any(candidates).as_py():
         values = pc.replace_with_mask(values, candidates, _drop_last_items(pc.filter(values, candidates), tally))
@@ -65,7 +65,7 @@ def _drop_last_items(values: pa.Array, tally: Counter) -> pa.Array:
     for _ in range(16):
         changed = False
         for reason, pattern in LAST_ITEM.items():
-            hit = pc.fill_null(pc.match_substring_regex(values, pattern), False)
+            hit = matching(values, pattern)
             if count(tally, reason, hit):
                 values = pc.replace_substring_regex(values, pattern, "\\1", max_replacements=1)
                 changed = True
@@ -93,5 +93,5 @@ def _null_empty_values(values: pa.Array, masks: dict[str, pa.Array], tally: Coun
         empty = pc.and_(tiny, pc.equal(pc.utf8_length(folded), 0))
         bare = pc.and_(tiny, pc.is_in(folded, value_set=BARE))
         count(tally, "placeholder", bare)
-        gone = pc.or_(gone, pc.replace_with_mask(short, short, pc.or_(empty, bare)))
+        gone = pc.or_(gone, spread(short, pc.or_(empty, bare)))
     return pc.if_else(gone, pa.scalar(None, pa.string()), values) if pc.any(gone).as_py() else values

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.clean.counts import count
+from builder.kernels.scan import matching
 from builder.ledger import Drop
 from builder.rows import POSITION
 
@@ -44,7 +45,7 @@ def drop_matching(batch: pa.RecordBatch, patterns: list[str]) -> tuple[pa.Record
     for pattern in patterns:
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             if name != POSITION and pa.types.is_string(column.type):
-                hits = pc.fill_null(pc.match_substring_regex(column, pattern), False)
+                hits = matching(column, pattern)
                 for i in pc.indices_nonzero(hits).to_pylist():
                     matched.setdefault(i, (pattern, name))
     if not matched:

@@ -127,7 +127,7 @@ def _rewrite(values: pa.Array, tally: Counter) -> pa.Array:
 
 def _unescape_entities(values: pa.Array) -> pa.Array:
     """Entities are rare: only rows that hold one go through Python's html.unescape."""
-    has = pc.fill_null(pc.match_substring_regex(values, ENTITY), False)
+    has = matching(values, ENTITY)
     if not pc.any(has).as_py():
         return values
     decoded = [unescape(v) if h else v for v, h in zip(values.to_pylist(), has.to_pylist(), strict=True)]

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from builder.config import BuildConfig
 from builder.eval.sets import EvalSet
+from builder.kernels.scan import matching
 from builder.kernels.shingles import longest_shared, shingle_hashes
 from builder.ledger import Drop, Ledger
 from builder.quality.normalize import MIN_ENTITY, entity_core, fold, fold_array, key_text
@@ -116,7 +117,7 @@ class Decontaminator:
         `record_hit` has cleared: only a copy of half an evaluation text or more counts, not a drug class's wording."""
         hits: list[Drop | None] = [None] * len(text)
         if self._names:
-            named = pc.fill_null(pc.match_substring_regex(text, self._names), False)
+            named = matching(text, self._names)
             for index in pc.indices_nonzero(named).to_pylist():
                 folded = text[index].as_py()
                 if named_at := self.named_in(folded):

@@ -435,9 +435,3 @@ def scrub_columns(columns: list[pa.Array], among: list[pa.Array | None] | None =
         counts.update(found)
     return [pc.replace_with_mask(column, candidate, pa.array(new, column.type))
             for column, new in zip(columns, zip(*scrubbed, strict=True), strict=True)], counts
-
-
-def scrub_array(values: pa.Array, among: pa.Array | None = None) -> tuple[pa.Array, Counter]:
-    """Scrubs one string column (`scrub_columns` of it alone)."""
-    scrubbed, counts = scrub_columns([values], [among])
-    return scrubbed[0], counts
