@@ -7,10 +7,11 @@ conditions joined by 、，；及和或, parentheses that name sub-types or alia
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from builder.eval.match import Matcher, load_synonyms
 from builder.eval.sets import EvalItem
-from builder.quality.normalize import SALT_PREFIXES, fold
+from builder.quality.normalize import SALT_PREFIXES
 
 ENUMERATION = re.compile(r"(?:^|(?<=[\s。；;：:]))\s*(?:\d{1,2}\s*[、.．）)](?!\d)|[（(]\d{1,2}[）)]|[①-⑳])\s*")
 SENTENCE = re.compile(r"[。\n!！?？]+")
@@ -18,14 +19,14 @@ CLAUSE = re.compile(r"[，,；;：:]")
 CONJUNCTION = re.compile(r"[、/]|以及|及其他|及其它|和其他|和其它|及|(?<!缓)和|或者|或|与|并发|(?<=[病痛症])如|(?<=[症病菌属肠胃肝肾胆炎])等(?!$)")
 PAREN = re.compile(r"[（(]([^（）()]*)[）)]")
 NOT_SENTENCE = re.compile(r"相比|研究|(?<!抑制)试验|报道|评估|基于|尚无|尚未|未经|未在")
-NEGATED_SENTENCE = re.compile(r"不需要|不推荐|不适用|自限")  # negates a whole sentence unless it also states a use
+NEGATED_SENTENCE = re.compile(r"不需要|不推荐|不适用|自限|慎用|禁用|忌用")  # negates a whole sentence unless it also states a use
 STATED_USE = re.compile(r"(?<![不禁慎])(?:适|可)?用于")
 NOT_CLAUSE = re.compile(
     r"临床|剂量|\d\s*(?:mg|g|ml|毫克|克)|慎用|禁用|不推荐|不适用|不需要|应考虑|评估|基于|注意|由于|除非|"
-    r"不能(?!手术|切除)|不应|不宜|应在|应按照|疗效|有效性|安全性|建议|必须|须(?:在|经|与|按|遵|注意|慎|用)|应用本品|首选|替代药|作为.*(?:用药|疗法)|可与|合用|联用|单独|"
+    r"不能(?!手术|切除|(?:有效)?控制)|不应|不宜|应在|应按照|疗效|有效性|安全性|建议|必须|须(?:在|经|与|按|遵|注意|慎|用)|应用本品|首选|替代药|作为.*(?:用药|疗法)|可与|合用|联用|单独|"
     r"降低.*(?:风险|发生率|死亡率|水平)|可减少|增强|诊断|提高|效果|需要|在使用|包括接受|此外|作用|"
-    r"^对|^使|^减(?!轻)|^消除|^排泄|^由.*(?:引起|所致)|(?:引起|所致|导致)的?$|"
-    r"^(?:当|在|以(?!及)|为|而|且|从而|因此|结果|这些|至于|特别是)|时$|通过|帮助|使用|接受|可能|进行|应当|用作|"
+    r"^对|^使|^减(?!轻)|^(?:可|能)?(?:降低|升高|减慢|延缓)|^消除|通常|^排泄|^由.*(?:引起|所致)|(?:引起|所致|导致)的?$|"
+    r"^(?:当|在|以(?!及)|为|而|且|从而|因此|结果|这些|至于|特别是)|时$|通过|帮助|使用|接受|可能|进行(?!性)|应当|应(?:从|该)|用作|"
     r"^(?:本品|本方|本药)(?:系|为)|之剂|选用|常用|治之|上述|以上表现|[症证]见|为宜|[主次]症|^参见|不适宜"
 )
 EFFECTIVE = re.compile(  # 对反复发作的抑郁症也有预防作用: the condition the drug acts on
@@ -36,27 +37,31 @@ LEAD_IN = re.compile(
     r"(?:适用于|适用|用于|可用于|限用于|治疗|预防和治疗|预防|防治|对症治疗|缓解|缓和|减轻|控制|改善|诱导|抢救)*"
 )
 TRAILER = re.compile(
-    r"(?:的|之)?(?:(?:长期|短期|对症|单药|联合|辅助|替代|抑制|预防|保守|姑息性?|附加|标准|[一二三]级)?(?:治疗|防治|预防)(?:作用)?|辅助用药|选用药物)$"
+    r"(?:的|之)?(?:(?:长期|短期|对症|单药|联合|辅助|替代|抑制|预防|保守|姑息性?|附加|标准|[一二三]级)*(?:治疗|防治|预防)(?:作用)?|辅助用药|选用药物)$"
     r"|(?:成人|成年|儿童|病人|患者|人群|者)+$|(?:相关)?(?:的)?(?:症状和体征|体征和症状|症状|体征)$|等+$|的$"
     r"|等(?:[^等]{0,4}性)?(?:疾病|病|症)$"  # 急性心肌梗死等血栓性疾病: the example, not the class
 )
 PREFIX = re.compile(
-    r"^(?:如|例如|包括|即|由|各种|各类|其他|其它|一些|下列(?:情况)?|以下|伴有|有|严重的|(?:临床)?表现为|"
+    r"^(?:如|例如|包括|即|由|各种|各类|其他|其它|一些|下列(?:情况)?|以下|伴有|有|(?:临床)?表现为|"
     r"(?:\d+(?:[至~～-]\d+)?岁(?:以上|以下)?的?)?(?:成人|成年人?|儿童|青少年|妇女|男性|女性|病人|患者)(?:所患)?的?)+[：:]?"
 )
+SEVERE = re.compile(r"^严重的(?:各类|各种)?")
 CAUSE = re.compile(r"(.+?)(?:所?引起的?|所致的?|导致的?)(.+)")
+DRUG_CAUSE = re.compile(r"(?:药物|药品|药)$")
 GENERIC = re.compile(r"^(?:.{0,4}疾病|各种疾病|感染|出血|各种出血|疼痛|症状|损害|诸症状)$")
 QUALIFIED = re.compile(r"(.+?)(有关|相关|患者伴有|伴有)?的(.+)")
 NOT_PHRASE = re.compile(  # who, when or how severe, but no condition; or no Chinese at all
     r"岁|^(?:成人|成年人?|儿童|青少年|妇女|男性|女性|老年人?|病人|患者|单纯|术前|术后|局部晚期|晚期|[一二三]线|维持|长期|严重|"
     r"急性期|慢性期|早期|初期|后期|轻度-中度)$|^[^\u4e00-\u9fff]*$"
 )
-NOT_INNER = re.compile(r"^(?:如|例如|伴|或|单独|无|包括|不伴|仅|限)|岁|含|以上|药|剂|[轻中重]度|^[^、，]{1,8}性或[^、，]{1,8}性$")
+NOT_INNER = re.compile(r"^(?:如|例如|伴|或|单独|无|包括|不伴|仅|限)|岁|含|以上|药|剂|[轻中重]度|型$|^[^、，]{1,8}性或[^、，]{1,8}性$")
 MODIFIER = re.compile(r"^[^\s]{1,5}性$|^[急慢轻中重]$|^[轻中重]度$")
 LEADING_MODIFIER = re.compile(r"^(?:[^\s]{1,3}性|[轻中重]度)")
+RUN_ON = re.compile(r"(?<=..)(?:炎|溃疡|疱疹|皮疹)(?=[^性症炎、，]{2}[\u4e00-\u9fff]*(?:炎|疡|疹|病|症)$)(?!.*(?:菌|病毒|支原体|衣原体))")
 HEADS = ("溃疡", "绞痛", "疼痛", "感染", "出血", "外伤", "关节炎", "炎", "癌", "病", "症", "痛")
 CRITERIA = re.compile(r"符合(?:下列|下述|以下|如下)[^：:，,。]*?(?:条件|标准)的?")
 INTRO = re.compile(r"^[^：:]*(?:下列|下述|如下|以下(?:疾病|情况|感染))[^：:]*[：:]")  # 用于下列感染： introduces the list after it
+HEADING = re.compile(r"^[^：:，,、]{1,8}(?:疾病|状态|系统)[：:](?=.)")  # 皮肤疾病：天疱疮、…: the category names no use
 USE = re.compile(r"^(.*?)(?:应用|适用|用)于")  # the clause's first 用于: what follows is what the drug is for
 NEGATED = re.compile(r"不|禁|慎|勿|避免|无效")
 PATIENT = re.compile(r"(?<=.{2})(?:成人|成年|儿童)?(?:患者|病人).*$")  # 2型糖尿病成人患者改善血糖控制
@@ -64,16 +69,19 @@ CAUSED = re.compile(r"^(.+?)(?:所?引起|所?致|所?导致|所?造成)的")
 SYMPTOMS = re.compile(r"(?:症状|体征)$")
 DISEASE_END = re.compile(r"(?:症|病|炎|癌|瘤|不足|缺乏|障碍)$")
 JOINED_ORGANS = re.compile(r"胃十二指肠")  # 胃十二指肠溃疡 names two ulcers
-SHARED_HEAD = re.compile(r"((?:[\u4e00-\u9fff]{1,4}、)+[\u4e00-\u9fff]{1,4})等([\u4e00-\u9fff]{1,3}?)(?=$|或|和|及|、)")
+SHARED_HEAD = re.compile(  # 脑、子宫等外伤; 肺、肝等富有…的脏器的外伤: the organs share the head after 等
+    r"((?:[\u4e00-\u9fff]{1,4}、)+[\u4e00-\u9fff]{1,4})等(?:[^、，,的]{0,16}?(?:脏器|器官|部位|组织)的)?"
+    r"([\u4e00-\u9fff]{1,3}?)(?=$|或|和|及|、)")
 DISEASE_CHAR = re.compile(r"[炎病症征癌瘤痛伤染血疡疹痹]$")
 NOT_CONDITION = re.compile(  # an effect, a time point, a drug or a drug class: not a condition
+    r"(?:酶|蛋白|转氨|胆固醇|甘油三酯|抗原|病毒).*(?:升高|增高|降低|下降|阳性|阴性|活跃|复制)$|"
+    r"^(?:镇静|催眠|麻醉|镇痛|利尿|导泻|学习|记忆|复发|再发|防止|替代|形成|自然|人工|产科|恐惧感?)$|(?:情况下|时间内|期间|开始|进展)$|本品|"
     r"^(?:降低|减少|减慢|促进|增加|提高|抑制|排泄|消除|接触|呈|具有|不能|无法|不可|恢复|补充|延长|因|为|舌[质苔红淡尖边体]|脉[浮沉细数弦滑迟缓紧濡]|苔)|[（）()其]|(?:后|以外|证据)$|作为|(?:药物?|剂|激素|类|素)$|"
     rf"^(?:{'|'.join(SALT_PREFIXES)})"
 )
 ABBREVIATION = re.compile(r"^[\x00-\x7f\s]+$")
 MIN_PHRASE = 2
 MAX_PHRASE = 24
-SHARE = 0.6
 
 
 def extract_indications(text: str) -> list[str]:
@@ -85,13 +93,34 @@ def extract_indications(text: str) -> list[str]:
         for clause in [c for part in parts for c in CLAUSE.split(COMBINED.sub("", part))]:
             effective = EFFECTIVE.match(clause.strip())
             clause = effective.group(1) if effective else clause
-            if NOT_CLAUSE.search(clause):
+            clause = _listed(clause)
+            if not clause:
                 continue
             for phrase in _phrases(_purpose(clause)):
+                if ORGANISM.search(phrase):  # 敏感葡萄球菌属、链球菌属所致的…感染: an organism names its infection
+                    phrase = phrase + "感染" if CAUSED_BY.search(clause) else ""
                 if (MIN_PHRASE <= len(phrase) <= MAX_PHRASE and not NOT_PHRASE.search(phrase)
                         and not NOT_CONDITION.search(phrase) and phrase not in phrases):
                     phrases.append(phrase)
     return phrases
+
+
+ORGANISM = re.compile(r"(?:菌|菌属|病毒|支原体|衣原体)$")
+CAUSED_BY = re.compile(r"所致|引起|导致")
+LIST_CAUSE = re.compile(r"(?:引起|所致|导致)的?$")
+QUALIFYING_LIST = re.compile(r"^.*、[^、]*控制[^、的]*的([^、的]+)$")
+
+
+def _listed(clause: str) -> str:
+    """The clause without the list items that speak of dosage, trials or cautions; nothing when its first item
+    does or its last names the list a cause (不宜用于A、B; 由A、B引起), since such a cue scopes over the list."""
+    qualifier = QUALIFYING_LIST.match(clause)
+    if qualifier:  # 饮食控制、减轻体重不能有效控制其高血糖的2型糖尿病: the list qualifies the condition after 的
+        clause = qualifier.group(1)
+    items = clause.split("、")
+    if NOT_CLAUSE.search(items[0]) or LIST_CAUSE.search(items[-1]):
+        return ""
+    return "、".join(item for item in items if not NOT_CLAUSE.search(item))
 
 
 def _sentences(text: str) -> list[str]:
@@ -100,7 +129,7 @@ def _sentences(text: str) -> list[str]:
     criteria = next((n for n, item in enumerate(items) if CRITERIA.search(item)), None)
     if criteria is not None:  # 用于符合下列条件的早泄患者：1、… lists who qualifies, not what is treated
         items = [*items[:criteria], CRITERIA.sub("", items[criteria])]
-    sentences = [INTRO.sub("", s.strip()) for item in items for s in SENTENCE.split(item)]
+    sentences = [HEADING.sub("", INTRO.sub("", s.strip())) for item in items for s in SENTENCE.split(item)]
     return [s for s in sentences if s and not NOT_SENTENCE.search(s)
             and not (NEGATED_SENTENCE.search(s) and not STATED_USE.search(s))]
 
@@ -123,6 +152,7 @@ def _purpose(clause: str) -> str:
 def _phrases(clause: str) -> list[str]:
     """A clause's conditions: lead-in and trailer trimmed, enumerations split and expanded."""
     parts = [_trim(p) for p in CONJUNCTION.split(SHARED_HEAD.sub(_distribute, _lead(clause)))]
+    parts = [run for part in parts for run in _unrun(part)]
     return [p for p in _expand(parts) if p]
 
 
@@ -140,14 +170,19 @@ def _lead(phrase: str) -> str:
 
 
 def _trim(phrase: str) -> str:
-    """The condition alone: no lead-in, no 'of the treatment' trailer, no cause before 引起的."""
+    """The condition alone: no lead-in, no 'of the treatment' trailer, no cause before 引起的; 严重的各类X
+    keeps its severity as 严重X."""
     phrase = PATIENT.sub("", phrase.strip())
+    severe = SEVERE.match(phrase)
+    if severe:
+        return "严重" + _trim(phrase[severe.end():])
     for _ in range(3):
         before = phrase
         phrase = TRAILER.sub("", _lead(phrase)).strip()
         cause = CAUSE.match(phrase)
-        if cause:
-            phrase = cause.group(1) if GENERIC.match(cause.group(2)) else cause.group(2)
+        if cause:  # 药物引起的锥体外系疾患 is 药源性锥体外系疾患: a drug as the cause is part of the condition
+            phrase = (cause.group(1) if GENERIC.match(cause.group(2))
+                      else "药源性" + cause.group(2) if DRUG_CAUSE.search(cause.group(1)) else cause.group(2))
         qualified = QUALIFIED.match(phrase)
         if qualified:
             head, related, tail = qualified.groups()
@@ -156,6 +191,13 @@ def _trim(phrase: str) -> str:
         if phrase == before:
             break
     return phrase
+
+
+def _unrun(phrase: str) -> list[str]:
+    """脉络膜炎交感性眼炎 → 脉络膜炎, 交感性眼炎: a list run together without separators, split after an
+    inflammation, ulcer or rash when what follows is itself a condition of four characters or more."""
+    found = RUN_ON.search(phrase)
+    return [phrase[:found.end()], *_unrun(phrase[found.end():])] if found else [phrase]
 
 
 def _expand(parts: list[str]) -> list[str]:
@@ -178,26 +220,13 @@ def _expand(parts: list[str]) -> list[str]:
     return out
 
 
-def _matches(phrase: str, gold: str) -> bool:
-    """Equal after folding, or one contains the other and the shorter is ≥2 chars and ≥60% of the longer."""
-    a, b = sorted((fold(phrase), fold(gold)), key=len)
-    return a == b or (len(a) >= MIN_PHRASE and len(a) >= SHARE * len(b) and a in b)
-
-
-def _pair(extracted: list[str], gold: list[str], normalised: bool) -> int:
+def _pair(extracted: list[str], gold: list[str], test: Callable[[str, str], bool]) -> int:
     """Matches counted greedily, each phrase and each gold label used at most once, in text order."""
     unused = list(range(len(gold)))
-    tests = [lambda p, g: fold(p) == fold(g), _matches] if normalised else [lambda p, g: p.strip() == g.strip()]
-    pending = list(extracted)
-    for test in tests:
-        left = []
-        for phrase in pending:
-            hit = next((i for i in unused if test(phrase, gold[i])), None)
-            if hit is None:
-                left.append(phrase)
-            else:
-                unused.remove(hit)
-        pending = left
+    for phrase in extracted:
+        hit = next((i for i in unused if test(phrase, gold[i])), None)
+        if hit is not None:
+            unused.remove(hit)
     return len(gold) - len(unused)
 
 
@@ -208,13 +237,15 @@ def _scores(matched: int, extracted: int, gold: int) -> dict[str, float]:
     return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
-def measure_extraction(items: Iterable[EvalItem]) -> dict:
+def measure_extraction(items: Iterable[EvalItem], matcher: Matcher | None = None) -> dict:
     """Precision/recall/F1 of extract_indications(item.reference) against item.gold, over all items.
 
-    Exact: an extracted phrase equals a gold label after strip. Normalised: equal after `fold`, or, failing
-    that, one contains the other after folding when the shorter is ≥2 characters and ≥60% of the longer.
-    Each phrase and each gold label is matched at most once, greedily in text order (equal keys first).
+    Exact: an extracted phrase equals a gold label after strip. Normalised: the scorer would credit the gold
+    label for an answer that says only the phrase (`builder.eval.match`: folding, spelling variants, synonyms,
+    a core or phrase covering the label without dropping a distinguishing modifier), so extraction and scoring
+    mean one thing by "names a label". Each phrase and each gold label is matched at most once, in text order.
     """
+    matcher = matcher or Matcher(load_synonyms())
     n = gold_total = extracted_total = exact = normalised = 0
     for item in items:
         phrases = extract_indications(item.reference or "")
@@ -222,8 +253,8 @@ def measure_extraction(items: Iterable[EvalItem]) -> dict:
         n += 1
         gold_total += len(gold)
         extracted_total += len(phrases)
-        exact += _pair(phrases, gold, normalised=False)
-        normalised += _pair(phrases, gold, normalised=True)
+        exact += _pair(phrases, gold, lambda p, g: p.strip() == g.strip())
+        normalised += _pair(phrases, gold, lambda p, g: matcher.match(g, p).how is not None)
     return {"items": n, "gold": gold_total, "extracted": extracted_total,
             "exact": _scores(exact, extracted_total, gold_total),
             "normalised": _scores(normalised, extracted_total, gold_total)}
