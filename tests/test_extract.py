@@ -48,7 +48,7 @@ from builder.eval.sets import EvalItem
         ("配合胰岛素用于1型糖尿病。", ["1型糖尿病"]),
         ("本品用于焦虑障碍的治疗或用于缓解惊恐发作。", ["焦虑障碍", "惊恐发作"]),
         ("可用于2型糖尿病成人患者改善血糖控制。", ["2型糖尿病"]),
-        ("用于不能手术的晚期胃癌。", ["晚期胃癌"]),
+        ("用于不能手术的晚期胃癌。", ["晚期胃癌（不能手术）"]),
         # the condition that causes the symptoms; the one a 相关 phrase qualifies; 对…有…作用
         ("本品用于改善慢性肾炎所致的水肿、蛋白尿等症状。", ["慢性肾炎"]),
         ("用于与焦虑相关的失眠。", ["失眠"]),
@@ -71,6 +71,29 @@ from builder.eval.sets import EvalItem
         ("用于严重的各类红斑病、严重的银屑病。", ["严重红斑病", "严重银屑病"]),
         ("本品适用于进行性肌萎缩、心肌疾患等的辅助治疗。", ["进行性肌萎缩", "心肌疾患"]),
         ("用于甲状腺功能减退症的长期替代治疗。", ["甲状腺功能减退症"]),
+        # restrictions stay beside the condition they restrict: findings, stages, failed treatment
+        ("本品适用于病毒复制活跃、血清丙氨酸氨基转移酶(ALT)持续升高的慢性乙型肝炎的治疗。",
+         ["慢性乙型肝炎（病毒复制活跃、血清丙氨酸氨基转移酶持续升高）"]),
+        ("用于对其它治疗不耐受或疗效不佳的严重胃肠道动力性疾病。", ["严重胃肠道动力性疾病（对其它治疗不耐受、疗效不佳）"]),
+        ("用于不能手术的晚期胃癌患者慎用的情况。", []),
+        # a site shares the rest of the next part; stages share their condition; a stage after 的 borrows the next
+        ("用于择期髋关节或膝关节置换手术。", ["择期髋关节置换手术", "膝关节置换手术"]),
+        ("用于小细胞和非小细胞肺癌。", ["小细胞肺癌", "非小细胞肺癌"]),
+        ("用于骨关节炎急性期和慢性期。", ["骨关节炎急性期", "骨关节炎慢性期"]),
+        ("用于EGFR基因具有敏感突变的局部晚期或转移性非小细胞肺癌。", ["局部晚期非小细胞肺癌", "转移性非小细胞肺癌"]),
+        # causes: a drug (诱导的 too) stays as 药源性; an organism names its infection with the severity given;
+        # a list of exposures joined to the cause names causes, a list of conditions does not
+        ("用于药物诱导的高泌乳激素症。", ["药源性高泌乳激素症"]),
+        ("治疗由足放线病菌属和镰刀菌属引起的严重感染。", ["足放线病菌属严重感染", "镰刀菌属严重感染"]),
+        ("用于失血、创伤及烧伤等引起的休克。", ["休克"]),
+        ("适用于新生儿窒息及其他各种疾病引起的呼吸衰竭。", ["新生儿窒息", "呼吸衰竭"]),
+        # 累及 is no conjunction; who among the patients is no condition; a class before its examples is dropped
+        ("用于累及神经或心肌的旋毛虫病。", ["旋毛虫病"]),
+        ("应主要用于治疗免疫缺陷患者中进行性的、可能威胁生命的感染。", []),
+        ("缓解轻至中度疼痛，如头痛、牙痛。", ["头痛", "牙痛"]),
+        # a lone modifier is no condition, but a degeneration or a toxicity is; skin and skin structures are one
+        ("用于自身免疫性、黄斑变性、顺铂肾毒性。", ["黄斑变性", "顺铂肾毒性"]),
+        ("用于复杂性皮肤和皮肤组织感染。", ["复杂性皮肤和皮肤组织感染"]),
         # not conditions: lab findings, effects, the drug itself
         ("用于转氨酶持续升高的慢性乙型肝炎、镇静、催眠。", ["慢性乙型肝炎"]),
         # not conditions: negated uses, reasons and reports, drugs and drug classes, effects, time points

@@ -17,7 +17,8 @@ from tests.conftest import run
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 EVAL = SHARED / "eval" / "药品适应症评测数据集.csv"
 DEV_SEED = 19
-NORMALISED_F1 = {"all": 0.8172, "dev": 0.8297, "held_out": 0.8057}  # measured when the rules were written
+NORMALISED_F1 = {"all": 0.8511, "dev": 0.8553, "held_out": 0.8471}  # measured when the rules were written
+ACCEPTED_F1 = 0.85  # issue 19: extraction F1 on the 442 expert labels
 SLACK = 0.02
 
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder {SHARED} is absent (it lives beside the repo)")
@@ -40,6 +41,8 @@ def test_extraction_against_expert_labels(part: str) -> None:
         print(f"{mode:>10}: " + "  ".join(f"{k}={v:.4f}" for k, v in result[mode].items()))
     assert result["exact"]["f1"] <= result["normalised"]["f1"]
     assert result["normalised"]["f1"] >= NORMALISED_F1[part] - SLACK
+    if part == "all":
+        assert result["normalised"]["f1"] >= ACCEPTED_F1
 
 
 def test_the_command_prints_the_figures() -> None:
