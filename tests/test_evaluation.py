@@ -67,6 +67,11 @@ def test_extraction_is_not_measured_against_its_own_lists(tmp_path: Path) -> Non
     result = run("eval", "extraction", "--eval", out)
     assert result.exit_code == 2 and "自动抽取的适应病症 column was extracted by this tool" in result.output
     assert "Traceback" not in result.output
+    diseases = tmp_path / "eval_diseases.csv"  # another kind's lists carry the plain 自动抽取 header
+    assert run("eval", "build", "--kb", f"disease={SAMPLE_DISEASES}", "--n", "3", "--out", diseases).exit_code == 0
+    written = next(tmp_path.glob("eval_diseases*.csv"))
+    result = run("eval", "extraction", "--eval", written)
+    assert result.exit_code == 2 and "自动抽取 column was extracted by this tool" in result.output
 
 
 def test_extraction_needs_gold_labels(tmp_path: Path) -> None:

@@ -410,7 +410,7 @@ def test_eval_build_works_for_the_kind_and_holds_its_entities_out(kind: str, tmp
     per_kind = target.with_name(f"eval.{kind}.csv")
     with per_kind.open(encoding="utf-8", newline="") as handle:
         table = list(csv.reader(handle))
-    assert table[0] == [model.label, "参考答案", "标注", "instruction"] and len(table) == len(items) + 1
+    assert table[0] == [model.label, "参考答案", "自动抽取", "instruction"] and len(table) == len(items) + 1
     out = tmp_path / "out"
     build = run("build", *kb_flags(kind, paths), "--eval-set", per_kind, "--out", out, "--workers", "1", "--quiet",
                 "--allow-empty")

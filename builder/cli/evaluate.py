@@ -86,8 +86,8 @@ def eval_extraction_command(eval_path) -> None:
     if eval_set.gold_column is None or not any(item.gold for item in eval_set.items):
         raise UserError("no gold labels to measure extraction against", file=eval_path,
                         remedy="give an evaluation set with expert labels, such as QiZhen's 医学专家标注的适应病症 column")
-    if eval_set.gold_column == AUTOMATIC_GOLD:
-        raise UserError(f"the {AUTOMATIC_GOLD} column was extracted by this tool: measuring extraction against it "
+    if eval_set.gold_column in AUTOMATIC_GOLD:
+        raise UserError(f"the {eval_set.gold_column} column was extracted by this tool: measuring extraction against it "
                         "measures it against itself", file=eval_path,
                         remedy="give an evaluation set with expert labels, such as QiZhen's 医学专家标注的适应病症 column")
     figures = measure_extraction(eval_set.items)

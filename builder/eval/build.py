@@ -19,6 +19,7 @@ from pathlib import Path
 from builder.config import BuildConfig
 from builder.errors import UserError
 from builder.eval.extract import extract_indications
+from builder.eval.sets import AUTOMATIC_GOLD
 from builder.hashing import hash64
 from builder.ledger import Ledger
 from builder.quality.normalize import entity_name
@@ -87,7 +88,7 @@ def write_eval(items: list[Item], out: Path) -> list[Path]:
         path = out if model.eval_columns else out.with_name(f"{out.stem}.{kind}{out.suffix}")
         with path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(model.eval_columns or (model.label, "参考答案", "标注", "instruction"))
+            writer.writerow(model.eval_columns or (model.label, "参考答案", AUTOMATIC_GOLD[1], "instruction"))
             writer.writerows((i.entity, i.reference, "|".join(i.gold), i.question) for i in items if i.kind == kind)
         written.append(path)
     jsonl = out.with_suffix(".jsonl")

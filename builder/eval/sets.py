@@ -27,9 +27,9 @@ COLUMNS = {
     "kind": ("kind", "类型"),
     "question": ("instruction", "question", "问题", "prompt"),
     "reference": ("药品适应症", "reference", "label_text", "answer", "output", "参考答案"),
-    "gold": ("医学专家标注的适应病症", "自动抽取的适应病症", "gold", "labels", "gold_labels", "标注"),
+    "gold": ("医学专家标注的适应病症", "自动抽取的适应病症", "自动抽取", "gold", "labels", "gold_labels", "标注"),
 }
-AUTOMATIC_GOLD = "自动抽取的适应病症"  # what `eval build` writes: extracted by this tool, not annotated by an expert
+AUTOMATIC_GOLD = ("自动抽取的适应病症", "自动抽取")  # what `eval build` writes (drugs, other kinds): extracted, not annotated
 GOLD_SEPARATOR = "|"
 
 
