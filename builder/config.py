@@ -182,6 +182,23 @@ class DecontamConfig(Strict):
     ngram: int = Field(13, ge=5, description="characters of shared text that count as overlap")
 
 
+class TokensConfig(Strict):
+    """Token counts from a real tokenizer: per row in the build, p50/p95/p99/max in the manifest and the card, and a
+    limit past which a row is dropped (never truncated)."""
+
+    tokenizer: Path | None = Field(None, description="a Hugging Face tokenizer.json or its model folder, or a "
+                                                     "tiktoken BPE file (NAME.tiktoken)")
+    pattern: str | None = Field(None, description="tiktoken only: the split regex the BPE file was trained with "
+                                                  "(default: Qwen's)")
+    max_tokens: int | None = Field(None, gt=0, description="rows whose prompt and answer hold more tokens are dropped")
+
+    @model_validator(mode="after")
+    def limit_needs_a_tokenizer(self) -> "TokensConfig":
+        if self.max_tokens is not None and self.tokenizer is None:
+            raise ValueError("max_tokens counts with a tokenizer: give one too (--tokenizer PATH)")
+        return self
+
+
 class CleanConfig(Strict):
     """Cleaning rules for every source: what becomes of a truncated value, and patterns (RE2) stripped from every
     text value or rejecting a record; a source's own `strip` and `drop` add to these."""
@@ -231,6 +248,7 @@ class BuildConfig(Strict):
     pii: PIIConfig = Field(default_factory=PIIConfig)
     decontamination: DecontamConfig = Field(default_factory=DecontamConfig)
     clean: CleanConfig = Field(default_factory=CleanConfig)
+    tokens: TokensConfig = Field(default_factory=TokensConfig)
 
     @field_validator("mapping")
     @classmethod

@@ -16,6 +16,7 @@ PLUGIN_GROUPS = {
     "readers": "qizhen_instructions.readers",
     "filters": "qizhen_instructions.filters",
     "formats": "qizhen_instructions.formats",
+    "tokenizers": "qizhen_instructions.tokenizers",
 }
 T = TypeVar("T")
 

@@ -5,6 +5,7 @@ import types
 from typing import get_args
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic.fields import FieldInfo
 
 from schemas.row import OutputRow
@@ -23,7 +24,18 @@ ROW_SCHEMA = pa.schema([arrow_field(name, info) for name, info in OutputRow.mode
 FEATURES = {field.name: str(field.type) for field in ROW_SCHEMA}  # column -> `datasets` dtype ("string", "int32")
 POSITION, ENTITY_COLUMN = "__position", "__entity"  # where a record was read (line or index); its entity
 WORK_SCHEMA = ROW_SCHEMA.append(pa.field(POSITION, pa.int64())).append(pa.field(ENTITY_COLUMN, pa.string()))
-SPOOL_SCHEMA = WORK_SCHEMA.append(pa.field("__group_key", pa.uint64())).append(pa.field("__order_key", pa.uint64()))
+TOKEN_COLUMNS = ("__prompt_tokens", "__answer_tokens")  # per row, with a tokenizer (null without)
+SPOOL_SCHEMA = pa.schema([*WORK_SCHEMA, *(pa.field(name, pa.int32()) for name in TOKEN_COLUMNS),
+                          pa.field("__group_key", pa.uint64()), pa.field("__order_key", pa.uint64())])
+
+
+def prompt_column(table: pa.Table) -> pa.Array:
+    """The user turn: the instruction, joined with the input by "\\n" where the input is non-empty."""
+    instruction = table["instruction"].combine_chunks().cast(pa.string())
+    given = table["input"].combine_chunks().cast(pa.string())
+    given = pc.fill_null(given, "")
+    joined = pc.binary_join_element_wise(instruction, given, "\n")
+    return pc.if_else(pc.equal(given, ""), instruction, joined)
 
 
 def template_rows(

@@ -98,6 +98,11 @@ def _quality_flags(data: dict, settings: dict) -> None:
         data["pii"] = {"qa": False, "records": False}
     if mode := settings.pop("pii_mode", None):
         data.setdefault("pii", {})["mode"] = mode
+    tokens = {key: value for key, value in (("tokenizer", settings.pop("tokenizer", None)),
+                                            ("pattern", settings.pop("tokenizer_pattern", None)),
+                                            ("max_tokens", settings.pop("max_tokens", None))) if value is not None}
+    if tokens:
+        data["tokens"] = {**data.get("tokens", {}), **{k: str(v) if isinstance(v, Path) else v for k, v in tokens.items()}}
     if extra := settings.pop("extra_filters", ()):
         section = data.setdefault("filters", {})
         section["extra"] = [*section.get("extra", []), *extra]
@@ -159,6 +164,12 @@ def input_options(command: Callable) -> Callable:
                      help="Reject every record any text value of which matches this regular expression; repeatable."),
         click.option("--filter", "extra_filters", multiple=True, metavar="NAME",
                      help="Also run an installed plug-in quality filter (`components` lists them); repeatable."),
+        click.option("--tokenizer", type=click.Path(path_type=Path), default=None,
+                     help="Count tokens with this tokenizer: a tokenizer.json or its model folder, or a .tiktoken file."),
+        click.option("--tokenizer-pattern", default=None, metavar="REGEX",
+                     help="The split regex of a .tiktoken file (default: Qwen's)."),
+        click.option("--max-tokens", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Drop rows whose prompt and answer hold more than N tokens (needs --tokenizer)."),
         click.option("--group-by", type=click.Choice(["entity", "record"]), default=None,
                      help="Keep all rows of an entity (default) or of a record in one split."),
         click.option("--quiet", is_flag=True, help="No progress bars or summary."),

@@ -191,7 +191,8 @@ def _body(manifest: dict, data: DatasetCardData, out_dir: Path) -> str:
     ]
     if manifest.get("empty_splits"):
         parts += [f"Empty splits (no files): {', '.join(manifest['empty_splits'])}.", ""]
-    parts += _sources(manifest) + _splits(manifest) + _templates(manifest) + _quality(manifest) + _provenance(manifest)
+    parts += _sources(manifest) + _splits(manifest) + _templates(manifest) + _quality(manifest) + _tokens(manifest)
+    parts += _provenance(manifest)
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -310,6 +311,22 @@ def _quality(manifest: dict) -> list[str]:
                  if decon.get("eval_sets") else ""), ""]
     if entities:
         lines += ["Evaluation entities held out: " + "、".join(str(e) for e in entities) + "", ""]
+    return lines
+
+
+def _tokens(manifest: dict) -> list[str]:
+    """Token budgets per source and per template, when the build counted tokens."""
+    tokens = manifest.get("quality", {}).get("tokens")
+    if not tokens:
+        return []
+    header = ["", "rows", "p50", "p95", "p99", "max"]
+    limit = (f"rows over {tokens['max_tokens']} tokens were dropped (`filter:too_many_tokens` above), none truncated"
+             if tokens.get("max_tokens") else "no limit was set (`--max-tokens`)")
+    lines = ["## Tokens", "",
+             f"Counted with `{tokens['tokenizer']}`: {tokens['counted']}, over the rows written; {limit}.", ""]
+    for title, key in (("source", "by_source"), ("template", "by_template")):
+        rows = [[name, *(figures.get(column, "") for column in header[1:])] for name, figures in tokens[key].items()]
+        lines += _table([title, *header[1:]], rows) + [""]
     return lines
 
 

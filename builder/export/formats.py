@@ -49,21 +49,11 @@ from typing import BinaryIO, Self
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builder.kernels.jsonlines import json_lines, json_string
 from builder.registry import with_plugins
-
-
-def prompt_column(table: pa.Table) -> pa.Array:
-    """The user turn: the instruction, joined with the input by "\\n" where the input is non-empty."""
-    instruction = table["instruction"].combine_chunks().cast(pa.string())
-    given = table["input"].combine_chunks().cast(pa.string())
-    given = pc.fill_null(given, "")
-    joined = pc.binary_join_element_wise(instruction, given, "\n")
-    return pc.if_else(pc.equal(given, ""), instruction, joined)
-
+from builder.rows import prompt_column
 
 Parts = tuple[list[pa.Array | pa.ChunkedArray], list[str]]
 

@@ -364,7 +364,14 @@ def _html(stats: dict) -> str:
                    for kind in ("records", "rows") for reason, by in stats["rejects"][kind].items()]
     quality_items = "".join(
         f"<li><b>{e(k)}</b>: <code>{e(json.dumps(v, ensure_ascii=False))}</code></li>"
-        for k, v in stats["quality"].items())
+        for k, v in stats["quality"].items() if k != "tokens")
+    tokens = stats["quality"].get("tokens")
+    token_html = "" if not tokens else (
+        f"<h2>Tokens ({e(tokens['tokenizer'])})</h2><p>{e(tokens['counted'])}; limit: {tokens['max_tokens'] or 'none'}.</p>"
+        + "".join(_table([title, "rows", "p50", "p95", "p99", "max"],
+                         [[name, *(v.get(k, "") for k in ("rows", "p50", "p95", "p99", "max"))]
+                          for name, v in tokens[key].items()]) for title, key in (("source", "by_source"),
+                                                                                   ("template", "by_template"))))
     return f"""<!doctype html>
 <html lang="zh"><head><meta charset="utf-8"><title>Build report</title>
 <style>
@@ -398,6 +405,7 @@ written but flagged (<code>unit_damage</code>: a unit that lost its superscript,
 <div class="charts">{charts["lengths_instruction"]}</div>
 <h3>Output length per source</h3>
 <div class="charts">{charts["lengths_output"]}</div>
+{token_html}
 <h2>Per-template yield</h2>
 {_table(["template", "kind", "eligible", "rendered", "skipped", "phrasings used", "rows in output"], template_rows)}
 {charts.get("template_yield", "")}

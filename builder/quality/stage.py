@@ -25,6 +25,8 @@ from builder.quality.duplicates import DuplicateIndex
 from builder.quality.filters import filter_reasons, marks_prescan
 from builder.quality.normalize import fold_array
 from builder.quality.pii import CANDIDATE, scrub_columns
+from builder.quality.tokens import count_column, load_tokenizer
+from builder.rows import TOKEN_COLUMNS, prompt_column
 
 TEXT_COLUMNS = ("instruction", "input", "output")
 
@@ -94,15 +96,38 @@ class Quality:
             for index, hit in enumerate(self.decontaminator.row_hits(folded, free_text=kind == "qa")):
                 if hit and index not in removals:
                     target[index] = hit
+        tokens = self._tokens(rows, removals)
         for removal in removals.values():
             self.report.removed[f"{removal.stage}:{removal.reason}"] += 1
         for mark in marks.values():
             self.report.marked[mark.reason] += 1
         keep = np.ones(rows.num_rows, bool)
         keep[list(removals)] = False
+        for name, counts in zip(TOKEN_COLUMNS, tokens, strict=True):
+            rows = rows.append_column(name, counts)
         kept, folded = rows.filter(pa.array(keep)), folded.filter(pa.array(keep))
         self.duplicates.add(kept, folded, rank, first_spool_row, free_text=kind == "qa")
         return kept, removals, marks
+
+    def _tokens(self, rows: pa.Table, removals: dict[int, Drop]) -> tuple[pa.Array, pa.Array]:
+        """Per row, the tokens of its prompt and of its answer (nulls without a tokenizer); a row past the limit
+        is added to `removals`. Rows already removed are not counted."""
+        settings = self.config.tokens
+        if settings.tokenizer is None:
+            return pa.nulls(rows.num_rows, pa.int32()), pa.nulls(rows.num_rows, pa.int32())
+        tokenizer = load_tokenizer(settings.tokenizer, settings.pattern)
+        alive = np.ones(rows.num_rows, bool)
+        alive[list(removals)] = False
+        counted = rows.filter(pa.array(alive))
+        prompt, answer = np.zeros((2, rows.num_rows), np.int32)
+        prompt[alive] = count_column(tokenizer, prompt_column(counted))
+        answer[alive] = count_column(tokenizer, counted["output"])
+        if settings.max_tokens is not None:
+            for index in np.flatnonzero(alive & (prompt + answer > settings.max_tokens)).tolist():
+                removals[index] = Drop(stage="filter", reason="too_many_tokens",
+                                       detail=f"{prompt[index] + answer[index]} tokens ({prompt[index]} prompt, "
+                                              f"{answer[index]} answer) > {settings.max_tokens} ({tokenizer.name})")
+        return pa.array(prompt, pa.int32()), pa.array(answer, pa.int32())
 
     def _answer_screen(self, rows: pa.Table, kind: str) -> pa.Array | None:
         """For free text that is both scrubbed and checked for marks, one RE2 pass over the answers serves both:

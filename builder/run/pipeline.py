@@ -35,8 +35,9 @@ from builder.mix.weights import copies_per_row
 from builder.quality.decontaminate import write_contamination
 from builder.quality.duplicates import Dropped
 from builder.quality.stage import Quality
+from builder.quality.tokens import load_tokenizer, token_report
 from builder.read import Detected, detect
-from builder.rows import POSITION
+from builder.rows import POSITION, TOKEN_COLUMNS
 from builder.run.execute import Executor, executor_for, shards_per_source
 from builder.run.outdir import SIGNATURE, check_output, prepare_output, publish_atomically, seal
 from builder.run.units import (
@@ -91,6 +92,8 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
     out = check_output(config.out, [s.path for s in config.sources] + config.decontamination.eval_sets
                        + config.templates)
     catalogue = catalogue_for(config)
+    tokens = config.tokens
+    tokenizer = load_tokenizer(tokens.tokenizer, tokens.pattern).name if tokens.tokenizer else None  # fails early
     tmp = prepare_output(out)
     try:
         ledger = Ledger(tmp)
@@ -106,6 +109,9 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
             require_sources_fields(config, ledger)
             watch.lap("read → quality")
             copies, dropped, settled = _settle(spool, run)
+            if tokenizer:
+                settled["tokens"] = token_report(tokenizer, tokens.max_tokens, spool_batches(
+                    spool, ["source", "template_id", *TOKEN_COLUMNS]), copies)
             watch.lap("duplicates, mixing")
 
             def account() -> None:  # while the workers export

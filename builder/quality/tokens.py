@@ -1,0 +1,162 @@
+"""Token counts from a real tokenizer: the budget a trainer will see, counted in batches while rows are built.
+
+A row is counted as a trainer tokenizes it: its prompt (`instruction`, and `input` after a line break when
+there is one, as every trainer format joins them) and its answer, each without special tokens; a chat
+template adds a fixed few per turn on top. Over-long rows are dropped with a reason (`--max-tokens`), never
+truncated. Tokenizers are found in a registry by what the path holds: a Hugging Face `tokenizer.json` (or
+the folder holding one), or a tiktoken BPE file (`NAME.tiktoken`, base64 token and rank per line) with its
+split pattern. Plug-ins add others (`qizhen_instructions.tokenizers`). Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from builder.errors import UserError
+from builder.registry import with_plugins
+
+# Qwen's split pattern (the one its qwen.tiktoken is trained with): the default for a tiktoken file
+QWEN_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+PERCENTILES = (50, 95, 99)
+EXTRA = "pip install 'qizhen-instructions[tokens]'"
+
+
+class Tokenizer(Protocol):
+    """What the builder asks of a tokenizer: its name and the token count of each text."""
+
+    name: str
+
+    def count(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Loader:
+    """A kind of tokenizer file: whether a path is one, and how to load it."""
+
+    accepts: Callable[[Path], bool]
+    load: Callable[[Path, str | None], Tokenizer]
+
+
+class HuggingFaceTokenizer:
+    """A `tokenizers` tokenizer.json (what `AutoTokenizer` reads from a model folder), counted without special
+    tokens."""
+
+    def __init__(self, path: Path, _pattern: str | None) -> None:
+        tokenizers = _require("tokenizers")
+        file = path / "tokenizer.json" if path.is_dir() else path
+        try:
+            self._tokenizer = tokenizers.Tokenizer.from_file(str(file))
+        except Exception as error:  # tokenizers raises a bare Exception for a file it cannot parse
+            raise UserError(f"cannot read the tokenizer: {error}", file=file,
+                            remedy="give a Hugging Face tokenizer.json or the model folder holding one") from None
+        self.name = f"huggingface:{file.parent.name if file.name == 'tokenizer.json' else file.name}"
+
+    def count(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        return np.fromiter((len(e.ids) for e in encodings), np.int32, len(texts))
+
+
+class TiktokenTokenizer:
+    """A tiktoken BPE file (`qwen.tiktoken`, `cl100k_base.tiktoken`): base64 token and rank per line, split by
+    `pattern` (Qwen's by default)."""
+
+    def __init__(self, path: Path, pattern: str | None) -> None:
+        tiktoken = _require("tiktoken")
+        ranks: dict[bytes, int] = {}
+        for number, line in enumerate(path.read_bytes().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                token, rank = line.split()
+                ranks[base64.b64decode(token, validate=True)] = int(rank)
+            except ValueError:
+                raise UserError("not a tiktoken BPE line (base64 token, space, rank)", file=path, line=number,
+                                remedy="give a NAME.tiktoken file, or a Hugging Face tokenizer.json") from None
+        try:
+            self._encoding = tiktoken.Encoding(path.stem, pat_str=pattern or QWEN_PATTERN, mergeable_ranks=ranks,
+                                               special_tokens={})
+        except ValueError as error:
+            raise UserError(f"cannot use the split pattern: {error}", file=path,
+                            remedy="give --tokenizer-pattern the regex the BPE file was trained with") from None
+        self.name = f"tiktoken:{path.name}"
+
+    def count(self, texts: list[str]) -> np.ndarray:
+        return np.fromiter(map(len, self._encoding.encode_ordinary_batch(texts, num_threads=1)), np.int32, len(texts))
+
+
+def _is_huggingface(path: Path) -> bool:
+    return (path / "tokenizer.json").is_file() if path.is_dir() else path.suffix == ".json"
+
+
+def _is_tiktoken(path: Path) -> bool:
+    return path.is_file() and path.suffix != ".json"
+
+
+BUILTIN_LOADERS = {
+    "huggingface": Loader(_is_huggingface, HuggingFaceTokenizer),
+    "tiktoken": Loader(_is_tiktoken, TiktokenTokenizer),
+}
+
+
+@cache
+def loaders() -> dict[str, Loader]:
+    return with_plugins("tokenizers", BUILTIN_LOADERS, Loader)
+
+
+@cache
+def load_tokenizer(path: Path, pattern: str | None = None) -> Tokenizer:
+    """The tokenizer at `path`, loaded once per process (each worker loads its own after the fork)."""
+    if not path.exists():
+        raise UserError("no such tokenizer", file=path, remedy="give a tokenizer.json, a model folder or a .tiktoken file")
+    for loader in loaders().values():
+        if loader.accepts(path):
+            return loader.load(path, pattern)
+    raise UserError("not a tokenizer this tool reads", file=path,
+                    remedy="give a Hugging Face tokenizer.json (or its folder) or a tiktoken BPE file")
+
+
+def count_column(tokenizer: Tokenizer, column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Token counts of a string column (a null counts 0)."""
+    texts = [text or "" for text in column.to_pylist()]
+    return tokenizer.count(texts) if texts else np.zeros(0, np.int32)
+
+
+def summary(counts: np.ndarray, weights: np.ndarray | None = None) -> dict[str, int]:
+    """Rows, p50/p95/p99 and max of token counts (a row repeated by mixing counts as often as it is written)."""
+    counts = np.repeat(counts, weights) if weights is not None else counts
+    if not len(counts):
+        return {"rows": 0}
+    found = np.percentile(counts, PERCENTILES, method="higher")
+    return {"rows": int(len(counts)), **{f"p{p}": int(v) for p, v in zip(PERCENTILES, found, strict=True)},
+            "max": int(counts.max())}
+
+
+def token_report(tokenizer: str, limit: int | None, batches: Iterable[pa.RecordBatch], copies: np.ndarray) -> dict:
+    """The manifest's token figures over the rows written (`copies` per spooled row: 0 when dropped later, more
+    when mixing repeats it): prompt + answer per row, overall, per source and per template (QA rows: `qa`).
+    `batches` hold `source`, `template_id` and the two token columns, in spool order."""
+    table = pa.Table.from_batches(list(batches))
+    total = (np.asarray(table.column(2).fill_null(0)) + np.asarray(table.column(3).fill_null(0))).astype(np.int64)
+    groups = {"by_source": table.column(0).to_numpy(zero_copy_only=False),
+              "by_template": table.column(1).fill_null("qa").to_numpy(zero_copy_only=False)}
+    report: dict = {"tokenizer": tokenizer, "max_tokens": limit, "counted": "prompt + answer, no chat-template markers",
+                    "all": summary(total, copies)}
+    for name, keys in groups.items():
+        report[name] = {str(key): summary(total[keys == key], copies[keys == key]) for key in sorted(set(keys))}
+    return report
+
+
+def _require(module: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise UserError(f"counting tokens needs the {module} package", remedy=EXTRA) from None
