@@ -3,7 +3,7 @@
     python bench/scale.py [--scale F] [--workdir DIR] [--keep] [--seed N]
                           [--only floor|naive|builder|builder-4x] [--skip-naive] [--skip-4x]
                           [--builder-cmd CMD] [--workers N] [--timeout S] [--strict] [--repeat N]
-                          [--baseline PATH] [--write-baseline]
+                          [--baseline PATH] [--write-baseline] [--tokenizer PATH]
 
 1. Generates the synthetic workload (``bench/workload.py``) into a temp dir (or
    ``--workdir``; reused when a matching ``workload.json`` manifest is already there),
@@ -25,6 +25,8 @@
      --eval-set IN/eval.csv --out OUT --seed 1 --quiet --workers N --timings LOG/timings.json``
      (N = ``--workers``, default: the CPU count)
    * builder-4x: the same on the 4x workload
+   * builder-tokens (with ``--tokenizer PATH``): the builder command with ``--tokenizer PATH --max-tokens
+     4096``, timed in the same turns as the builder; its wall time over the builder's is printed
 3. Prints a table, the builder/floor, naive/builder and 4x/1x ratios, the wall and CPU seconds of
    each stage of the median builder run (from its ``--timings``; "start-up" is the rest: the
    interpreter, imports and options), then the key figures beside those of the baseline
@@ -281,6 +283,7 @@ def fmt(v, spec: str) -> str:
 
 
 STAGES = ("floor", "naive", "builder", "builder-4x")
+TOKEN_LIMIT = 4096  # --max-tokens of the builder-tokens run: the limit is checked, few rows reach it
 
 # The figures set beside the baseline's: (summary key, label, format as in the table above).
 KEY_FIGURES = (
@@ -411,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
                     "imports this checkout's builder whatever PYTHONPATH says")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="--workers for the builder (default: the CPU count)")
+    ap.add_argument("--tokenizer", type=Path, default=None,
+                    help="also time the builder counting tokens with this tokenizer (builder-tokens), in the same turns")
     ap.add_argument("--timeout", type=float, default=None, help="per-stage timeout in seconds")
     ap.add_argument("--strict", action="store_true", help="exit 1 if any stage failed")
     ap.add_argument("--repeat", type=int, default=1,
@@ -454,6 +459,11 @@ def main(argv: list[str] | None = None) -> int:
             out = work / "out-builder"
             cmd, missing = builder_command(args.builder_cmd, in_dir, out, args.workers, work / "logs" / "builder")
             paired["builder"] = (cmd, out, builder_outputs, missing)
+            if args.tokenizer and cmd:  # the same build counting tokens, timed in the same turns
+                out = work / "out-builder-tokens"
+                counted = builder_command(args.builder_cmd, in_dir, out, args.workers, work / "logs" / "builder-tokens")[0]
+                paired["builder-tokens"] = ([*(counted or []), "--tokenizer", str(args.tokenizer), "--max-tokens",
+                                             str(TOKEN_LIMIT)], out, builder_outputs, missing)
         timed: dict[str, list[StageResult]] = {name: [] for name in paired}
         for turn in range(max(args.repeat, 1)):  # floor and builder take turns
             for name, (cmd, out, outputs, missing) in paired.items():
@@ -525,6 +535,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"builder 4x/1x peak-RSS ratio:   {fmt(rss_ratio, '.2f')}" + ("" if rss_ratio is not None else need_4x))
         print(f"builder 4x/1x wall-time ratio:  {fmt(time_4x_ratio, '.2f')}"
               + (f" (rows x{rows_4x_ratio:.2f})" if rows_4x_ratio is not None else need_4x))
+        tokens = by.get("builder-tokens")
+        tokens_ratio = ratio_of(tokens.wall_s if (tokens and tokens.ok) else None,
+                                builder.wall_s if (builder and builder.ok) else None)
+        if tokens is not None:
+            print(f"builder-tokens/builder wall:    {fmt(tokens_ratio, '.2f')} (counting with {args.tokenizer.name}, "
+                  f"--max-tokens {TOKEN_LIMIT})" + ("" if tokens_ratio is not None else need))
         stages = builder.extra.get("stages") if (builder and builder.ok) else None
         if stages:
             print(f"\n{'builder stages (median run)':<30} {'wall s':>7} {'cpu s':>7}")
@@ -568,6 +584,8 @@ def main(argv: list[str] | None = None) -> int:
             "rss_4x_over_1x": r3(rss_ratio),
             "time_4x_over_1x": r3(time_4x_ratio),
             "builder_stages": stages,
+            **({"builder_tokens_s": ok_val(tokens, "wall_s"), "tokens_over_builder": r3(tokens_ratio)}
+               if tokens is not None else {}),
         }
         baseline, why_not = load_baseline(args.baseline)
         if baseline is None:
