@@ -3,8 +3,9 @@
 By entity: an evaluation entity is its name, its core (without salt and dosage form), and, through the
 knowledge bases, every record named by one of those, with that record's aliases and English name, and so on
 transitively (盐酸厄洛替尼片 → 厄洛替尼, alias 埃罗替尼 → the record 埃罗替尼). The links are worked out
-once, before any row, from the records' names (`kb_names`, a pre-pass over the knowledge-base sources); every
-record answering to one of those names is held out whole, and a row naming one is removed. A name counts
+once, before any row, from the records' names (`kb_names`, a pre-pass over the knowledge-base sources, which
+validates only the records whose names as read hold a key that could concern them); every record answering
+to one of those names is held out whole, and a row naming one is removed. A name counts
 only on an entity boundary: inside a longer drug name that is not its own form or salt (氧氟沙星 in
 左氧氟沙星) it is another drug. Names are found with one RE2 alternation over the batch, confirmed in Python
 on the hits. By text: a row sharing a run of `ngram` folded characters with an evaluation text is a
@@ -16,7 +17,7 @@ and both for a knowledge-base row, which is about its own, cleared record.
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +33,15 @@ from builder.kernels.shingles import longest_shared, shingle_hashes
 from builder.ledger import Drop, Ledger
 from builder.quality.normalize import MIN_ENTITY, entity_core, fold, fold_array, key_text
 from builder.read import detect
-from schemas.base import INGREDIENT_FIELDS, LABEL_FIELDS
+from builder.rows import POSITION
+from builder.validate.records import Valid, validate_kb
+from schemas.base import ALIAS_SEPARATORS, INGREDIENT_FIELDS, LABEL_FIELDS
 
 BIT_MASK = (1 << 22) - 1  # 4 MiB of flags: few false candidates for up to ~10^5 evaluation n-grams
 MIN_LATIN = 4  # a Latin key shorter than this (AMCHA is 5) names too many things to hold a row out by
 DERIVED_PREFIXES = ("左", "右", "旋", "异丙", "东", "山", "去甲", "去氧")  # 左(旋)氧氟沙星, 异丙肌苷, 东莨菪碱: other drugs
 DERIVED_SUFFIXES = ("碱", "酸", "亭")  # 莨菪碱, 肌苷酸: an alkaloid or acid of the thing, another substance
+NAME_SEPARATOR = "\x1f"  # between a record's folded names in the pre-pass's index: not a word character
 SEPARATOR = " · "  # between the evaluation item, the match type and the evidence in a drop's detail
 CONTAMINATION = "contamination.jsonl"
 LEDGER_FILES = ("rejects.jsonl", "removed_rows.jsonl", "marked.jsonl")
@@ -65,7 +69,7 @@ class Link:
 class Decontaminator:
     """Matchers built once from the evaluation sets (and the knowledge bases' names), applied batch by batch."""
 
-    def __init__(self, eval_sets: list[EvalSet], ngram: int, kb: Iterable[Named] = ()) -> None:
+    def __init__(self, eval_sets: list[EvalSet], ngram: int, kb: "KBNames | Iterable[Named]" = ()) -> None:
         self.keys: dict[str, Link] = {}  # every held-out key, with why
         texts: list[tuple[str, str]] = []  # (item, text)
         for eval_set in eval_sets:
@@ -77,8 +81,9 @@ class Decontaminator:
                                                   if match == "core" else item.entity)
                 label = item.entity or item.question or ""
                 texts += [(label, t) for t in (item.question, item.reference) if t]
-        records = list(kb)
-        self.held_out_records = _close(self.keys, records)
+        held, records = _reach(self.keys, kb if isinstance(kb, KBNames) else KBNames.of(kb))
+        self.held_out_records = {record.record_id for record in held}
+        self.held = held
         self.ngram = ngram
         self.min_run = 2 * ngram  # a copied passage in free text; a drug class shares shorter runs
         self._by_pair = _pair_index(self.keys)
@@ -178,24 +183,90 @@ class Decontaminator:
 NAME_FIELDS = frozenset({"name", "aliases", "english_name", *INGREDIENT_FIELDS, *LABEL_FIELDS})  # what names need
 
 
-def kb_names(config: BuildConfig, record_ids: bool = False) -> list[Named]:
-    """Every knowledge-base record's names, read, cleaned and validated as the build will: the pre-pass that
-    lets a record be held out for a link a later record makes. Only the fields the names depend on are read
-    (aliases drop a product's components), unless `record_ids` asks for the ids, which hash the whole record."""
-    from builder.run.units import cleaned_batches  # the units import this stage
-    from builder.validate.records import validate_kb
+class KBNames:
+    """The knowledge bases' records, read and cleaned once (only the fields names depend on, unless `record_ids`
+    asks for the ids, which hash the whole record) and validated as the build will, but only when asked: the
+    pre-pass validates a record only if its names as read hold a key that could concern it."""
 
-    named = []
-    for source in config.sources:
-        if source.kind == "qa":
-            continue
+    def __init__(self, texts: pa.Array, validate: "Callable[[np.ndarray], list[Named | None]]") -> None:
+        self.texts = texts  # per record: its name, aliases and English name as read, folded
+        self._validate = validate
+        self._named: dict[int, Named | None] = {}
+
+    @classmethod
+    def read(cls, config: BuildConfig, record_ids: bool = False) -> "KBNames":
+        from builder.run.units import cleaned_batches  # the units import this stage
+
         fields = None if record_ids else NAME_FIELDS
-        for batch in cleaned_batches(source, detect(source), config, Ledger(), fields=fields):
-            for valid in validate_kb(source.kind, batch.to_pylist()).valid:
-                record = valid.record
-                english = record.__dict__.get("english_name")
-                named.append(Named(record.name, tuple(record.aliases), english, valid.record_id if record_ids else ""))
-    return named
+        tables = [(source.kind, batch) for source in config.sources if source.kind != "qa"
+                  for batch in cleaned_batches(source, detect(source), config, Ledger(), fields=fields)]
+        starts = np.cumsum([0, *(table.num_rows for _, table in tables)])
+
+        def validate(indices: np.ndarray) -> list[Named | None]:
+            named: dict[int, Named] = {}
+            owner = np.searchsorted(starts, indices, side="right") - 1
+            for at, (kind, table) in enumerate(tables):
+                mine = indices[owner == at]
+                if len(mine):
+                    rows = table.take(pa.array(mine - starts[at]))
+                    by_position = dict(zip(rows.column(POSITION).to_pylist(), mine.tolist(), strict=True))
+                    named.update((by_position[valid.position], _named(valid, record_ids))
+                                 for valid in validate_kb(kind, rows.to_pylist()).valid)
+            return [named.get(index) for index in indices.tolist()]
+
+        texts = [_name_text(table) for _, table in tables]
+        return cls(pa.concat_arrays(texts) if texts else pa.array([], pa.string()), validate)
+
+    @classmethod
+    def of(cls, records: Iterable[Named]) -> "KBNames":
+        """An index of names already validated (tests, or a caller that has them)."""
+        named = list(records)
+        texts = pa.array([NAME_SEPARATOR.join(fold(value) for value in (r.name, *r.aliases, r.english or ""))
+                          for r in named], pa.string())
+        return cls(texts, lambda indices: [named[i] for i in indices.tolist()])
+
+    def containing(self, keys: Iterable[str]) -> dict[int, Named]:
+        """The valid records whose names as read hold one of `keys`, by their place in the index (validated now,
+        or remembered)."""
+        pattern = _alternation(sorted(keys))
+        if not pattern or not len(self.texts):
+            return {}
+        return self._at(np.flatnonzero(np.asarray(matching(self.texts, pattern))))
+
+    def all(self) -> list[Named]:
+        """Every valid record's names (validates them all)."""
+        return list(self._at(np.arange(len(self.texts))).values())
+
+    def _at(self, indices: np.ndarray) -> dict[int, Named]:
+        new = np.array([i for i in indices.tolist() if i not in self._named], np.int64)
+        self._named.update(zip(new.tolist(), self._validate(new), strict=True))
+        return {i: named for i in indices.tolist() if (named := self._named[i]) is not None}
+
+
+def kb_names(config: BuildConfig, record_ids: bool = False) -> KBNames:
+    """The knowledge bases' names as the build will validate them, for the pre-pass that lets a record be held out
+    for a link a later record makes."""
+    return KBNames.read(config, record_ids)
+
+
+def _name_text(table: pa.RecordBatch) -> pa.Array:
+    """A record's names as read, each folded, in one string: name, aliases and English name, kept apart by a
+    separator folding leaves (Latin keys are matched between word boundaries)."""
+    parts = []
+    for field in ("name", "aliases", "english_name"):
+        if field in table.column_names:
+            column = table.column(field)
+            if not pa.types.is_list(column.type):
+                column = pc.split_pattern_regex(pc.fill_null(column.cast(pa.string()), ""), ALIAS_SEPARATORS.pattern)
+            folded = pa.ListArray.from_arrays(column.offsets, fold_array(column.values.cast(pa.string())).cast(pa.string()))
+            parts.append(pc.fill_null(pc.binary_join(folded, NAME_SEPARATOR), ""))
+    return pc.binary_join_element_wise(*parts, NAME_SEPARATOR) if parts else pa.array([""] * table.num_rows, pa.string())
+
+
+def _named(valid: "Valid", record_ids: bool) -> Named:
+    record = valid.record
+    return Named(record.name, tuple(record.aliases), record.__dict__.get("english_name"),
+                 valid.record_id if record_ids else "")
 
 
 def write_contamination(folder: Path) -> int:
@@ -227,10 +298,10 @@ def recheck(folder: Path, eval_paths: list[Path]) -> list[dict]:
 
     build = open_build(folder)
     check_inputs(build)
-    names = kb_names(build.config, record_ids=True)
-    decontaminator = Decontaminator([load_eval_set(p) for p in eval_paths], build.config.decontamination.ngram, names)
+    decontaminator = Decontaminator([load_eval_set(p) for p in eval_paths], build.config.decontamination.ngram,
+                                    kb_names(build.config, record_ids=True))
     rows = pa.concat_tables(pq.read_table(p) for p in sorted((folder / "data").glob("*.parquet")))
-    records = {n.record_id: n for n in names if n.record_id in decontaminator.held_out_records}
+    records = {n.record_id: n for n in decontaminator.held}
     entries: dict[tuple, dict] = {}
     row_ids = rows.select(["source", "record_id", "template_id", "variant", "kind"]).to_pylist()
     for row in row_ids:
@@ -267,9 +338,28 @@ def _usable(key: str) -> bool:
     return len(key) >= (MIN_LATIN if key.isascii() else MIN_ENTITY)
 
 
-def _close(keys: dict[str, Link], records: list[Named]) -> set[str]:
+def _reach(keys: dict[str, Link], index: KBNames) -> tuple[list[Named], list[Named]]:
+    """`_close` over the records that could matter, fetched from the index until nothing more could: every record
+    whose names hold a held-out key or a key of a held-out record (the ones a link or an ambiguity could turn on,
+    and the longer names that block a key). Returns the records held out and those fetched."""
+    base = dict(keys)
+    searched: set[str] = set()
+    fetched: dict[int, Named] = {}  # records by their place in the index
+    while True:
+        keys.clear()
+        keys.update(base)
+        records = [fetched[index] for index in sorted(fetched)]  # in reading order, as over every record
+        held = _close(keys, records)
+        wanted = (set(keys) | {key for record in held for key in _named_keys(record)}) - searched
+        if not wanted:
+            return held, records
+        fetched.update(index.containing(wanted))
+        searched |= wanted
+
+
+def _close(keys: dict[str, Link], records: list[Named]) -> list[Named]:
     """Extends `keys` with every record linked to them through a name, alias or English name, transitively; returns
-    the ids of the records held out."""
+    the records held out."""
     by_key: dict[str, list[int]] = {}
     record_keys = [_named_keys(r) for r in records]
     for index, named in enumerate(record_keys):
@@ -291,7 +381,7 @@ def _close(keys: dict[str, Link], records: list[Named]) -> set[str]:
                            f"{value} names record {record.name}, whose {via_role} name is {via_value}")
                     keys[key] = Link(link.item, role if via_role == "name" else "linked", f"{how} ({link.evidence})")
                     frontier.append(key)
-    return {records[i].record_id for i in held}
+    return [records[i] for i in sorted(held)]
 
 
 def _ambiguous(records: list[Named]) -> bool:

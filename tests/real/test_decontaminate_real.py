@@ -53,7 +53,7 @@ def test_records_removed_by_entity_are_the_evaluation_drugs(builds: tuple[Path, 
     is an evaluation drug's core."""
     held, _ = builds
     removed = {e["record_id"]: e for e in jsonl(held / CONTAMINATION) if e["scope"] == "record"}
-    names = {n.record_id: n for n in kb_names(BuildConfig(sources=[SourceConfig(path=DRUGS, kind="drug", name="d")]), record_ids=True)}
+    names = {n.record_id: n for n in kb_names(BuildConfig(sources=[SourceConfig(path=DRUGS, kind="drug", name="d")]), record_ids=True).all()}
     cores = {entity_core(e["eval_item"]) for e in removed.values()}
     direct = {rid for rid in removed if entity_core(names[rid].name) in cores}
     inns = {fold(names[rid].english or "") for rid in direct} - {""}
