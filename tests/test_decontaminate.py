@@ -9,8 +9,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from builder.config import BuildConfig, SourceConfig
 from builder.eval.sets import EvalItem, EvalSet
-from builder.quality.decontaminate import CONTAMINATION, Decontaminator, Named
+from builder.quality.decontaminate import CONTAMINATION, Decontaminator, KBNames, Named, kb_names
 from builder.quality.normalize import entity_core, entity_keys, entity_name, fold_array
 from tests.conftest import run, write_json, write_jsonl
 
@@ -162,3 +163,29 @@ def test_shared_run_is_the_longest_common_substring_of_ngram_size_or_more() -> N
         assert (found is not None) == (longest >= least), (row, reference)
         if found:
             assert len(found[1]) == longest and found[1] in folded_ref
+
+
+def test_latin_names_keep_their_word_boundaries_in_the_prepass_index() -> None:
+    records = [Named("坦依酮", ("Tanmo",), "Dozoheparin", "drug-1"), Named("哚唑肝素", (), "Tanmo", "drug-2"),
+               Named("坦莫辛", ("Tanmoxin",), None, "drug-3")]
+    index = KBNames.of(records)
+    assert set(index.containing(["tanmo"])) == {0, 1}  # an alias followed by an English name is still a word
+
+
+def test_the_prepass_validates_only_what_could_matter_and_agrees_with_every_record(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    syllables = "阿莫西林沙星头孢曲松替尼洛芬普利地平他汀"
+    blocks = [f"{''.join(rng.sample(syllables, 4))}{n}\n别名:{''.join(rng.sample(syllables, 3))}\n适应证:用于感染。"
+              for n in range(300)]
+    blocks += ["厄洛替尼\n别名:埃罗替尼、它赛瓦\n英文名:Erlotinib\n适应证:用于肺癌。",
+               "埃罗替尼\n别名:TARCEVA\n英文名:Erlotinib\n适应证:用于肺癌。",
+               "特罗凯\n英文名:Erlotinib\n适应证:用于肺癌。",
+               "厄洛替尼胶囊剂型X\n适应证:用于肺癌。",  # a longer name holding the key: a blocker
+               "左氧氟沙星\n英文名:Levofloxacin\n适应证:用于感染。"]
+    config = BuildConfig(sources=[SourceConfig(path=write_json(tmp_path / "drugs.json", blocks), kind="drug")])
+    index = kb_names(config, record_ids=True)
+    lazy = Decontaminator(items("盐酸厄洛替尼片", "氧氟沙星片"), 13, index)
+    assert len(index._named) < 20 < len(index.texts)  # only the records whose names hold a key were validated
+    whole = Decontaminator(items("盐酸厄洛替尼片", "氧氟沙星片"), 13, kb_names(config, record_ids=True).all())
+    assert lazy.keys == whole.keys and lazy.held_out_records == whole.held_out_records
+    assert lazy._blockers == whole._blockers and len(lazy.held_out_records) == 3
