@@ -249,6 +249,8 @@ class BuildConfig(Strict):
     decontamination: DecontamConfig = Field(default_factory=DecontamConfig)
     clean: CleanConfig = Field(default_factory=CleanConfig)
     tokens: TokensConfig = Field(default_factory=TokensConfig)
+    chat_templates: list[str] = Field(default_factory=list, description="chat templates (a shipped name or a .toml "
+                                      "file) every exported row is rendered in, its loss mask checked")
 
     @field_validator("mapping")
     @classmethod

@@ -26,7 +26,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_the_wheel_carries_the_catalogue_and_the_sample(installed: tuple[Path, Path]) -> None:
     names = set(zipfile.ZipFile(installed[0]).namelist())
-    shipped = {f"builder/templates/{p.name}" for p in (REPO / "templates").glob("*.toml")}
+    shipped = {f"builder/templates/{p.relative_to(REPO / 'templates').as_posix()}"
+               for p in (REPO / "templates").rglob("*.toml")}
+    assert any(name.startswith("builder/templates/chat/") for name in shipped)  # the chat templates ship too
     sample = {f"builder/sample/{p.name}" for p in (REPO / "raw").iterdir() if p.suffix in (".toml", ".json", ".jsonl", ".csv")}
     assert shipped and sample and shipped | sample <= names
     assert "builder/eval/synonyms.toml" in names
@@ -56,11 +58,14 @@ def test_the_installed_tool_builds_a_knowledge_base_with_the_shipped_catalogue(i
                                                                                tmp_path: Path) -> None:
     _, bin_dir = installed
     write_json(tmp_path / "drugs.json", DRUG_BLOCKS)
-    done = run_tool(bin_dir, tmp_path, "build", "--kb", "drug=drugs.json", "--out", "out/kb", "--quiet")
+    done = run_tool(bin_dir, tmp_path, "build", "--kb", "drug=drugs.json", "--out", "out/kb", "--quiet",
+                    "--chat-template", "qwen3_nothink")
     assert done.returncode == 0, done.stderr
     rows = pq.read_table(sorted((tmp_path / "out" / "kb" / "data").glob("*.parquet"))).to_pylist()
     assert rows and {r["kind"] for r in rows} == {"drug"} and all(r["template_id"].startswith("drug.") for r in rows)
     assert any("阿莫西林" in r["instruction"] and "呼吸道感染" in r["output"] for r in rows)
+    manifest = json.loads((tmp_path / "out" / "kb" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["quality"]["chat_templates"]["qwen3_nothink"]["rows"] == len(rows)
 
 
 def test_help_and_version_load_no_heavy_library() -> None:

@@ -103,6 +103,8 @@ def _quality_flags(data: dict, settings: dict) -> None:
                                             ("max_tokens", settings.pop("max_tokens", None))) if value is not None}
     if tokens:
         data["tokens"] = {**data.get("tokens", {}), **{k: str(v) if isinstance(v, Path) else v for k, v in tokens.items()}}
+    if chat := settings.pop("chat_templates", ()):
+        data["chat_templates"] = [*data.get("chat_templates", []), *chat]
     if extra := settings.pop("extra_filters", ()):
         section = data.setdefault("filters", {})
         section["extra"] = [*section.get("extra", []), *extra]
@@ -170,6 +172,9 @@ def input_options(command: Callable) -> Callable:
                      help="The split regex of a .tiktoken file (default: Qwen's)."),
         click.option("--max-tokens", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Drop rows whose prompt and answer hold more than N tokens (needs --tokenizer)."),
+        click.option("--chat-template", "chat_templates", multiple=True, metavar="NAME|FILE.toml",
+                     help="Render every exported row in this chat template and check its loss mask (shipped: "
+                          "chatml, qwen3, qwen3_nothink, llama3, glm4); repeatable."),
         click.option("--group-by", type=click.Choice(["entity", "record"]), default=None,
                      help="Keep all rows of an entity (default) or of a record in one split."),
         click.option("--quiet", is_flag=True, help="No progress bars or summary."),

@@ -191,7 +191,7 @@ def _body(manifest: dict, data: DatasetCardData, out_dir: Path) -> str:
     ]
     if manifest.get("empty_splits"):
         parts += [f"Empty splits (no files): {', '.join(manifest['empty_splits'])}.", ""]
-    parts += _sources(manifest) + _splits(manifest) + _templates(manifest) + _quality(manifest) + _tokens(manifest)
+    parts += _sources(manifest) + _splits(manifest) + _templates(manifest) + _quality(manifest) + _tokens(manifest) + _chat(manifest)
     parts += _provenance(manifest)
     return "\n".join(parts).rstrip() + "\n"
 
@@ -328,6 +328,27 @@ def _tokens(manifest: dict) -> list[str]:
         rows = [[name, *(figures.get(column, "") for column in header[1:])] for name, figures in tokens[key].items()]
         lines += _table([title, *header[1:]], rows) + [""]
     return lines
+
+
+THINK_POLICIES = {
+    "none": "no think tags",
+    "prompt": "an empty think block closes the prompt (as at inference with thinking off); the answer alone is learned",
+    "answer": "the answer opens with an empty think block, which the model learns to write",
+}
+
+
+def _chat(manifest: dict) -> list[str]:
+    """The chat templates every row was rendered in, and the loss-mask check each passed."""
+    templates = manifest.get("quality", {}).get("chat_templates")
+    if not templates:
+        return []
+    rows = [[name, t["rows"], f"`{t['end_of_turn']}`", THINK_POLICIES[t["think"]], t["llamafactory"] or ""]
+            for name, t in templates.items()]
+    return ["## Chat templates and loss masks", "",
+            "Every exported row was rendered in each template below; its assistant mask, what follows the prompt "
+            "rendered alone, covers the whole answer and the end-of-turn token and nothing of the prompt, in "
+            "every row.", "",
+            *_table(["template", "rows checked", "end of turn", "think tags", "LLaMA-Factory template"], rows), ""]
 
 
 def _provenance(manifest: dict) -> list[str]:

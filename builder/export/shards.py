@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from builder.export.chat import MaskChecks, check_rows
 from builder.export.report import COLUMNS, Tally
 from builder.hashing import hash64
 from builder.mix.shuffle import bucket_rows
@@ -53,10 +54,11 @@ class Prepared:
     arrow: Path
     parquet: tuple[str, str]  # the Parquet shard's path in the build and its sha256, hashed while in the page cache
     tally: Tally | None  # the report's counts of the bucket's rows, when the build writes a report
+    masks: MaskChecks | None = None  # the chat templates' mask check of the bucket's rows, when asked for
 
 
 def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: OutputShard, folder: Path,
-                   report: bool) -> Prepared:
+                   report: bool, chat: tuple[tuple[str, ...], str | None] = ((), None)) -> Prepared:
     """Gathers one bucket's rows from the spool (`shuffle.bucket_rows`), sorts them into output order and writes
     them as a Parquet shard (hub layout) and a shard of the `datasets` Arrow files: the export of one bucket,
     runnable in any process."""
@@ -67,13 +69,15 @@ def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: OutputSh
     with pa.ipc.new_stream(str(arrow), HF_SCHEMA) as stream:
         stream.write_table(table.cast(HF_SCHEMA))
     rows, tally = table.num_rows, None
+    templates, system = chat
+    masks = check_rows(templates, table, system, parquet.as_posix()) if templates else None
     if report:
         tally = Tally()
         for batch in table.select(COLUMNS).to_batches():
             tally.add_batch(batch, shard.split)
     del table
     pa.default_memory_pool().release_unused()  # a worker process lives on: give freed memory back
-    return Prepared(rows, arrow, (parquet.as_posix(), sha256_file(folder / parquet)), tally)
+    return Prepared(rows, arrow, (parquet.as_posix(), sha256_file(folder / parquet)), tally, masks)
 
 
 def shard_rows(arrow: Path) -> pa.Table:

@@ -26,6 +26,7 @@ from builder.config import BuildConfig, SourceConfig
 from builder.errors import UserError
 from builder.expand.expander import Expander
 from builder.export.card import write_card
+from builder.export.chat import MaskChecks, chat_report, load_chat_template
 from builder.export.formats import open_writers, write_dataset_info
 from builder.export.report import Tally, write_report
 from builder.export.shards import OutputShard, prepare_bucket, sha256_file, shard_rows, write_hf
@@ -94,6 +95,7 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
     catalogue = catalogue_for(config)
     tokens = config.tokens
     tokenizer = load_tokenizer(tokens.tokenizer, tokens.pattern).name if tokens.tokenizer else None  # fails early
+    chat = [load_chat_template(name) for name in config.chat_templates]  # fails early too
     tmp = prepare_output(out)
     try:
         ledger = Ledger(tmp)
@@ -118,7 +120,8 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
                 _account(spool, dropped, settled, run)
                 ledger.close()
 
-            splits, digests, tally = _export(spool, run, tmp, copies, executor, account)
+            splits, digests, tally, masks = _export(spool, run, tmp, copies, executor, account)
+            settled.update(chat_report(chat, masks) if chat else {})
         watch.lap("export")
         if not sum(splits.values()) and not config.allow_empty:
             raise empty_build(ledger)
@@ -302,7 +305,7 @@ def _rows_at(spool: list[Path], indices: np.ndarray, columns: list[str]) -> Iter
 
 
 def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor: Executor,
-            meanwhile: Callable[[], None]) -> tuple[dict[str, int], dict[str, str], Tally]:
+            meanwhile: Callable[[], None]) -> tuple[dict[str, int], dict[str, str], Tally, MaskChecks]:
     """Split and shuffle from the spool; the executor writes each bucket's shards, and this process renders the
     trainer formats from them in order. `meanwhile` is this process's own work, done while the tasks run.
     Returns the rows per split, the sha256 of the files written (by path in the build) and the report's counts
@@ -316,11 +319,11 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
     for name, (_rows, targets) in buckets.items():
         (tmp / "hf" / name).mkdir(parents=True)
         writers[name] = open_writers(tmp, name, formats, config.system_prompt)
-        calls += [(spool, routes, target, OutputShard(name, index, len(targets)), tmp, config.report)
-                  for index, target in enumerate(targets)]
+        calls += [(spool, routes, target, OutputShard(name, index, len(targets)), tmp, config.report,
+                   (tuple(config.chat_templates), config.system_prompt)) for index, target in enumerate(targets)]
     prepared_buckets = executor.map(prepare_bucket, calls)
     meanwhile()
-    advance, digests, tally = run.progress("write"), {}, Tally()
+    advance, digests, tally, masks = run.progress("write"), {}, Tally(), MaskChecks()
     for call, prepared in zip(calls, prepared_buckets, strict=True):
         rows = shard_rows(prepared.arrow)
         for writer in writers[call[3].split]:
@@ -330,6 +333,8 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
         digests[path] = digest
         if prepared.tally is not None:
             tally.add(prepared.tally)
+        if prepared.masks is not None:
+            masks.add(prepared.masks)
         advance(prepared.rows)
     routes.unlink(missing_ok=True)
     for split_writers in writers.values():
@@ -339,7 +344,7 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
     if buckets:
         write_hf(list(buckets), tmp / "hf")
         write_dataset_info(tmp, formats, config.name)
-    return {name: rows for name, (rows, _targets) in buckets.items()}, digests, tally
+    return {name: rows for name, (rows, _targets) in buckets.items()}, digests, tally, masks
 
 
 def _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp: Path, command,
