@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -77,7 +77,7 @@ class MaskChecks:
 
 
 @cache
-def _compiled(template: str):
+def _compiled(template: str) -> Template:
     environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
     return environment.from_string(template)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
 import numpy as np
@@ -155,7 +156,8 @@ def token_report(tokenizer: str, limit: int | None, batches: Iterable[pa.RecordB
     return report
 
 
-def _require(module: str):
+def _require(module: str) -> ModuleType:
+    """The optional package, or one line saying how to install it."""
     try:
         return __import__(module)
     except ImportError:
