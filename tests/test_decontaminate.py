@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 
 from builder.config import BuildConfig, SourceConfig
 from builder.eval.sets import EvalItem, EvalSet
-from builder.quality.decontaminate import CONTAMINATION, Decontaminator, KBNames, Named, kb_names
+from builder.quality.decontaminate import CONTAMINATION, Decontaminator
+from builder.quality.kbnames import KBNames, Named, kb_names
 from builder.quality.normalize import entity_core, entity_keys, entity_name, fold_array
 from tests.conftest import run, write_json, write_jsonl
 

@@ -20,9 +20,10 @@ from builder.errors import UserError
 from builder.eval.sets import load_eval_set
 from builder.kernels.scan import matching
 from builder.ledger import Drop
-from builder.quality.decontaminate import Decontaminator, kb_names
+from builder.quality.decontaminate import Decontaminator
 from builder.quality.duplicates import DuplicateIndex
 from builder.quality.filters import filter_reasons, marks_prescan
+from builder.quality.kbnames import kb_names
 from builder.quality.normalize import fold_array
 from builder.quality.pii import CANDIDATE, scrub_columns
 from builder.quality.tokens import count_column, load_tokenizer

@@ -7,7 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from builder.config import BuildConfig, SourceConfig
-from builder.quality.decontaminate import CONTAMINATION, kb_names
+from builder.quality.decontaminate import CONTAMINATION
+from builder.quality.kbnames import kb_names
 from builder.quality.normalize import entity_core, fold
 from tests.conftest import run
 from tests.real.test_shared_data import DRUGS, EVAL, SFT, SHARED, TOYHOM
