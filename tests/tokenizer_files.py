@@ -25,10 +25,11 @@ def sample_texts() -> list[str]:
 
 def huggingface_tokenizer(path: Path, vocab: int = 800) -> Path:
     """A byte-level BPE trained on the sample, saved as a tokenizer.json (what a model folder holds)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   special_tokens=["<|endoftext|>"], show_progress=False)
     tokenizer.train_from_iterator(sample_texts(), trainer)

@@ -14,6 +14,8 @@ as Arrow tables arrive, so a build never holds a split in memory for these write
 |                |                             | {"from": "gpt", "value": A}]}                                     |
 | `messages`     | `messages/{split}.jsonl`    | {"messages": [{"role": "system", …} (only with a system prompt),  |
 |                |                             | {"role": "user", …}, {"role": "assistant", …}]} per line          |
+| `prompt_completion` | `prompt_completion/{split}.jsonl` | {"prompt": [system?, user], "completion": [assistant]} per line: |
+|                |                             | TRL's conversational prompt-completion (loss on the completion)   |
 
 How instruction and input become one prompt, per consumer:
 
@@ -72,6 +74,13 @@ def _messages_parts(table: pa.Table, system: str | None) -> Parts:
     head = f'{{"role": "system", "content": {json_string(system)}}}, ' if system else ""
     return ([prompt_column(table), table["output"]],
             [f'{{"messages": [{head}{{"role": "user", "content": ', '}, {"role": "assistant", "content": ', "}]}"])
+
+
+def _prompt_completion_parts(table: pa.Table, system: str | None) -> Parts:
+    head = f'{{"role": "system", "content": {json_string(system)}}}, ' if system else ""
+    return ([prompt_column(table), table["output"]],
+            [f'{{"prompt": [{head}{{"role": "user", "content": ', '}], "completion": [{"role": "assistant", "content": ',
+             "}]}"])
 
 
 @dataclass(frozen=True)
@@ -182,6 +191,8 @@ BUILTIN_FORMATS: dict[str, Format] = {
         "columns": {"messages": "conversations"},
         "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
     }),
+    # TRL's conversational prompt-completion: SFTTrainer applies the chat template and trains on the completion only
+    "prompt_completion": Format("prompt_completion", "prompt_completion", ".jsonl", _prompt_completion_parts),
     "messages": Format("messages", "messages", ".jsonl", _messages_parts, {
         "formatting": "sharegpt",  # LLaMA-Factory's "OpenAI format" is sharegpt with these tags
         "columns": {"messages": "messages"},
