@@ -31,26 +31,26 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_plugins_components_are_listed(venv: Path, tmp_path: Path) -> None:
     listed = run_tool(venv, tmp_path, "components").stdout
-    assert "qa_text" in listed and "advertises" in listed and "prompt_completion" in listed
+    assert "qa_text" in listed and "advertises" in listed and "plain_prompt_completion" in listed
 
 
 def test_a_build_uses_the_plugins_reader_filter_and_format(venv: Path, tmp_path: Path) -> None:
     blocks = [f"问：{r['question']}\n答：{r['answer']}" for r in QA] + ["问：只有问题没有回答？"]
     (tmp_path / "qa.qa").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")  # read by the plug-in's reader
     args = ("build", "--qa", "qa.qa", "--split", "1,0,0", "--quiet")
-    done = run_tool(venv, tmp_path, *args, "--out", "with", "--filter", "advertises", "--format", "prompt_completion")
+    done = run_tool(venv, tmp_path, *args, "--out", "with", "--filter", "advertises", "--format", "plain_prompt_completion")
     assert done.returncode == 0, done.stderr
     rejects = [json.loads(line) for line in (tmp_path / "with" / "rejects.jsonl").read_text("utf-8").splitlines()]
     assert sorted((r["stage"], r["reason"], r["line"]) for r in rejects) == [("filter", "advertises", 7),
                                                                              ("read", "not_a_qa_pair", 10)]
-    rows = datasets.load_dataset("json", data_files=str(tmp_path / "with" / "prompt_completion" / "train.jsonl"),
+    rows = datasets.load_dataset("json", data_files=str(tmp_path / "with" / "plain_prompt_completion" / "train.jsonl"),
                                  split="train").to_list()
     assert sorted(rows, key=lambda r: r["prompt"]) == sorted(
         ({"prompt": r["question"], "completion": r["answer"]} for r in QA[:2]), key=lambda r: r["prompt"])
     info = json.loads((tmp_path / "with" / "dataset_info.json").read_text(encoding="utf-8"))
-    assert not any("prompt_completion" in name for name in info)  # LLaMA-Factory does not read this format
+    assert not any("plain_prompt_completion" in name for name in info)  # LLaMA-Factory does not read this format
     assert run_tool(venv, tmp_path, *args, "--out", "without").returncode == 0
-    assert not (tmp_path / "without" / "prompt_completion").exists()
+    assert not (tmp_path / "without" / "plain_prompt_completion").exists()
     assert "付费咨询" in (tmp_path / "without" / "alpaca" / "train.json").read_text(encoding="utf-8")
 
 

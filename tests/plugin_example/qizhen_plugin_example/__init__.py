@@ -58,4 +58,4 @@ def _prompt_completion(table: pa.Table, _system: str | None) -> tuple[list, list
     return [prompt_column(table), table["output"]], ['{"prompt": ', ', "completion": ', "}"]
 
 
-PROMPT_COMPLETION = Format("prompt_completion", "prompt_completion", ".jsonl", _prompt_completion)
+PROMPT_COMPLETION = Format("plain_prompt_completion", "plain_prompt_completion", ".jsonl", _prompt_completion)
