@@ -192,6 +192,7 @@ def _body(manifest: dict, data: DatasetCardData, out_dir: Path) -> str:
     if manifest.get("empty_splits"):
         parts += [f"Empty splits (no files): {', '.join(manifest['empty_splits'])}.", ""]
     parts += _sources(manifest) + _splits(manifest) + _templates(manifest) + _quality(manifest) + _tokens(manifest) + _chat(manifest)
+    parts += _trainers(manifest)
     parts += _provenance(manifest)
     return "\n".join(parts).rstrip() + "\n"
 
@@ -335,6 +336,16 @@ THINK_POLICIES = {
     "prompt": "an empty think block closes the prompt (as at inference with thinking off); the answer alone is learned",
     "answer": "the answer opens with an empty think block, which the model learns to write",
 }
+
+
+def _trainers(manifest: dict) -> list[str]:
+    """The trainer configurations written beside the data."""
+    trainers = manifest.get("quality", {}).get("trainers")
+    if not trainers:
+        return []
+    return ["## Trainer configurations", "",
+            "Written beside the data, paths relative to this folder: "
+            + ", ".join(f"{name} `{path}`" for name, path in trainers.items()) + ".", ""]
 
 
 def _chat(manifest: dict) -> list[str]:

@@ -30,6 +30,7 @@ from builder.export.chat import MaskChecks, chat_report, load_chat_template
 from builder.export.formats import open_writers, write_dataset_info
 from builder.export.report import Tally, write_report
 from builder.export.shards import OutputShard, prepare_bucket, sha256_file, shard_rows, write_hf
+from builder.export.trainers import setting, write_trainers
 from builder.ledger import Drop, Ledger
 from builder.mix.shuffle import route, spool_batches
 from builder.mix.weights import copies_per_row
@@ -130,6 +131,7 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
             write_contamination(tmp)
         coverage = _coverage(run.expanders, config, ledger)
         quality = {**run.quality.manifest(), **settled}
+        quality["trainers"] = write_trainers(tmp, setting(config, quality, splits))
         manifest = _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp, command, digests)
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         write_card(manifest, tmp, config.license, config.name)

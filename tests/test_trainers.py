@@ -1,0 +1,97 @@
+"""Trainer configurations beside the data: each parsed as its trainer reads it (TRL's own parser where TRL is
+installed), naming datasets that exist and load, and a sequence length that truncates no row."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from datasets import load_dataset
+from tokenizers import Tokenizer
+
+from builder.export.chat import conversation, load_chat_template
+from tests.conftest import run
+from tests.tokenizer_files import huggingface_tokenizer
+
+SAMPLE = Path(__file__).resolve().parents[1] / "raw" / "sample.toml"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("trainers")
+    tokenizer = huggingface_tokenizer(folder / "tokenizer.json")
+    out = folder / "out"
+    result = run("build", "--config", SAMPLE, "--out", out, "--format", "messages", "--format", "prompt_completion",
+                 "--tokenizer", tokenizer, "--chat-template", "qwen3_nothink", "--quiet")
+    assert result.exit_code == 0, result.output
+    return out, tokenizer
+
+
+def test_every_trainer_gets_its_file_and_the_card_names_them(built: tuple[Path, Path]) -> None:
+    out, _ = built
+    trainers = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["quality"]["trainers"]
+    assert trainers == {"llamafactory": "trainers/llamafactory_sft.yaml", "trl": "trainers/trl_sft.yaml",
+                        "axolotl": "trainers/axolotl.yaml", "ms-swift": "trainers/swift_dataset_info.json"}
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "## Trainer configurations" in card and all(path in card for path in trainers.values())
+
+
+def test_llamafactory_names_its_datasets_template_and_a_cutoff_that_truncates_nothing(built: tuple[Path, Path]) -> None:
+    out, tokenizer_json = built
+    config = yaml.safe_load((out / "trainers" / "llamafactory_sft.yaml").read_text(encoding="utf-8"))
+    info = json.loads((out / "dataset_info.json").read_text(encoding="utf-8"))
+    assert config["dataset_dir"] == "." and config["template"] == load_chat_template("qwen3_nothink").llamafactory
+    for name in (config["dataset"], config["eval_dataset"]):
+        assert load_dataset("json", data_files=str(out / info[name]["file_name"]), split="train").num_rows > 0
+    tokenizer, template = Tokenizer.from_file(str(tokenizer_json)), load_chat_template("qwen3_nothink")
+    rows = [json.loads(line) for split in ("train", "validation", "test")
+            for line in (out / "messages" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+    longest = max(len(tokenizer.encode(template.render(row["messages"], False), add_special_tokens=False).ids)
+                  for row in rows)
+    assert longest <= config["cutoff_len"] and config["cutoff_len"] % 64 == 0
+    assert len(tokenizer.encode(template.render(conversation("", "", None), False)).ids) > 0
+
+
+def test_trls_own_parser_reads_its_config_and_the_dataset_is_conversational(built: tuple[Path, Path],
+                                                                            tmp_path: Path) -> None:
+    trl = pytest.importorskip("trl", reason="checking TRL's config needs the train extra: pip install '.[train]'")
+    from trl.data_utils import is_conversational
+
+    out, _ = built
+    parser = trl.TrlParser((trl.ScriptArguments, trl.SFTConfig, trl.ModelConfig))
+    script, sft, _model = parser.parse_args_and_config(
+        ["--config", str(out / "trainers" / "trl_sft.yaml"), "--output_dir", str(tmp_path), "--model_name_or_path", "m",
+         "--use_cpu"])  # no GPU here: TRL's default bf16 would refuse
+    assert script.dataset_name == "prompt_completion" and sft.completion_only_loss and sft.max_length > 0
+    here = Path.cwd()
+    os.chdir(out)  # TRL is run from the build's folder
+    try:
+        rows = load_dataset(script.dataset_name, split=script.dataset_train_split)
+    finally:
+        os.chdir(here)
+    assert rows.num_rows > 0 and is_conversational(rows[0])
+
+
+def test_axolotl_and_ms_swift_point_at_files_that_load(built: tuple[Path, Path]) -> None:
+    out, _ = built
+    axolotl = yaml.safe_load((out / "trainers" / "axolotl.yaml").read_text(encoding="utf-8"))
+    stanza = axolotl["datasets"][0]
+    assert stanza["type"] == "chat_template" and stanza["field_messages"] == "messages"
+    assert stanza["message_property_mappings"] == {"role": "role", "content": "content"}
+    rows = load_dataset("json", data_files=str(out / stanza["path"]), split="train")
+    assert {m["role"] for row in rows for m in row["messages"]} == {"user", "assistant"}
+    assert axolotl["sequence_len"] % 64 == 0
+    swift = json.loads((out / "trainers" / "swift_dataset_info.json").read_text(encoding="utf-8"))
+    assert isinstance(swift, list) and all(load_dataset("json", data_files=str(out / entry["dataset_path"]),
+                                                        split="train").num_rows for entry in swift)
+
+
+def test_a_default_build_gets_what_its_formats_allow(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("build", "--config", SAMPLE, "--out", out, "--quiet").exit_code == 0
+    trainers = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["quality"]["trainers"]
+    assert set(trainers) == {"llamafactory", "ms-swift"}  # TRL and axolotl read messages, not written here
+    config = yaml.safe_load((out / "trainers" / "llamafactory_sft.yaml").read_text(encoding="utf-8"))
+    assert config["dataset"] == "qizhen-instructions_alpaca_train" and "cutoff_len" not in config
+    assert "template" not in config
