@@ -147,12 +147,13 @@ def token_report(tokenizer: str, limit: int | None, batches: Iterable[pa.RecordB
     `batches` hold `source`, `template_id` and the two token columns, in spool order."""
     table = pa.Table.from_batches(list(batches))
     total = (np.asarray(table.column(2).fill_null(0)) + np.asarray(table.column(3).fill_null(0))).astype(np.int64)
-    groups = {"by_source": table.column(0).to_numpy(zero_copy_only=False),
-              "by_template": table.column(1).fill_null("qa").to_numpy(zero_copy_only=False)}
     report: dict = {"tokenizer": tokenizer, "max_tokens": limit, "counted": "prompt + answer, no chat-template markers",
                     "all": summary(total, copies)}
-    for name, keys in groups.items():
-        report[name] = {str(key): summary(total[keys == key], copies[keys == key]) for key in sorted(set(keys))}
+    for name, column in (("by_source", table.column(0)), ("by_template", table.column(1).fill_null("qa"))):
+        encoded = column.combine_chunks().dictionary_encode()  # group by integer codes, not by comparing strings
+        codes, names = np.asarray(encoded.indices), encoded.dictionary.to_pylist()
+        report[name] = {key: summary(total[codes == code], copies[codes == code])
+                        for code, key in sorted(enumerate(names), key=lambda item: item[1])}
     return report
 
 
