@@ -191,6 +191,8 @@ class TokensConfig(Strict):
     pattern: str | None = Field(None, description="tiktoken only: the split regex the BPE file was trained with "
                                                   "(default: Qwen's)")
     max_tokens: int | None = Field(None, gt=0, description="rows whose prompt and answer hold more tokens are dropped")
+    pretokenize: bool = Field(False, description="also write pretokenized/: input_ids and labels (prompt masked) "
+                                                 "under the first chat template")
 
     @model_validator(mode="after")
     def limit_needs_a_tokenizer(self) -> "TokensConfig":
@@ -290,6 +292,14 @@ class BuildConfig(Strict):
     def one_or_more_folders(cls, value: object) -> object:
         """`templates = "dir"` in a config file, as before, or a list of folders."""
         return [value] if isinstance(value, str | Path) else value
+
+    @model_validator(mode="after")
+    def pretokenizing_needs_a_template(self) -> "BuildConfig":
+        if self.tokens.pretokenize and not self.chat_templates:
+            raise ValueError("pretokenize renders rows in a chat template: give one (--chat-template NAME)")
+        if self.tokens.pretokenize and self.tokens.tokenizer is None:
+            raise ValueError("pretokenize needs a tokenizer (--tokenizer PATH)")
+        return self
 
     @model_validator(mode="after")
     def something_to_replace_with(self) -> "BuildConfig":

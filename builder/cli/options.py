@@ -100,7 +100,8 @@ def _quality_flags(data: dict, settings: dict) -> None:
         data.setdefault("pii", {})["mode"] = mode
     tokens = {key: value for key, value in (("tokenizer", settings.pop("tokenizer", None)),
                                             ("pattern", settings.pop("tokenizer_pattern", None)),
-                                            ("max_tokens", settings.pop("max_tokens", None))) if value is not None}
+                                            ("max_tokens", settings.pop("max_tokens", None)),
+                                            ("pretokenize", settings.pop("pretokenize", None) or None)) if value is not None}
     if tokens:
         data["tokens"] = {**data.get("tokens", {}), **{k: str(v) if isinstance(v, Path) else v for k, v in tokens.items()}}
     if chat := settings.pop("chat_templates", ()):
@@ -175,6 +176,9 @@ def input_options(command: Callable) -> Callable:
         click.option("--chat-template", "chat_templates", multiple=True, metavar="NAME|FILE.toml",
                      help="Render every exported row in this chat template and check its loss mask (shipped: "
                           "chatml, qwen3, qwen3_nothink, llama3, glm4); repeatable."),
+        click.option("--pretokenize", is_flag=True, default=None,
+                     help="Also write pretokenized/ (input_ids, labels with the prompt masked) with --tokenizer under "
+                          "the first --chat-template."),
         click.option("--group-by", type=click.Choice(["entity", "record"]), default=None,
                      help="Keep all rows of an entity (default) or of a record in one split."),
         click.option("--quiet", is_flag=True, help="No progress bars or summary."),

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder.export.chat import MaskChecks, check_rows
+from builder.export.pretokenize import pretokenized
 from builder.export.report import COLUMNS, Tally
 from builder.hashing import hash64
 from builder.mix.shuffle import bucket_rows
@@ -55,10 +56,12 @@ class Prepared:
     parquet: tuple[str, str]  # the Parquet shard's path in the build and its sha256, hashed while in the page cache
     tally: Tally | None  # the report's counts of the bucket's rows, when the build writes a report
     masks: MaskChecks | None = None  # the chat templates' mask check of the bucket's rows, when asked for
+    pretokenized: tuple[str, str] | None = None  # its pre-tokenized shard's path in the build and sha256
 
 
 def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: OutputShard, folder: Path,
-                   report: bool, chat: tuple[tuple[str, ...], str | None] = ((), None)) -> Prepared:
+                   report: bool, chat: tuple[tuple[str, ...], str | None] = ((), None),
+                   pretokenize: tuple[Path, str | None] | None = None) -> Prepared:
     """Gathers one bucket's rows from the spool (`shuffle.bucket_rows`), sorts them into output order and writes
     them as a Parquet shard (hub layout) and a shard of the `datasets` Arrow files: the export of one bucket,
     runnable in any process."""
@@ -71,13 +74,19 @@ def prepare_bucket(spool: list[Path], routes: Path, bucket: int, shard: OutputSh
     rows, tally = table.num_rows, None
     templates, system = chat
     masks = check_rows(templates, table, system, parquet.as_posix()) if templates else None
+    tokenized: tuple[str, str] | None = None
+    if pretokenize is not None:
+        ids = Path("pretokenized", shard.name(shard.split, ".parquet"))
+        pq.write_table(pretokenized(table, pretokenize, templates[0], system, parquet.as_posix()), folder / ids,
+                       compression="zstd")
+        tokenized = (ids.as_posix(), sha256_file(folder / ids))
     if report:
         tally = Tally()
         for batch in table.select(COLUMNS).to_batches():
             tally.add_batch(batch, shard.split)
     del table
     pa.default_memory_pool().release_unused()  # a worker process lives on: give freed memory back
-    return Prepared(rows, arrow, (parquet.as_posix(), sha256_file(folder / parquet)), tally, masks)
+    return Prepared(rows, arrow, (parquet.as_posix(), sha256_file(folder / parquet)), tally, masks, tokenized)
 
 
 def shard_rows(arrow: Path) -> pa.Table:

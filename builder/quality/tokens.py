@@ -38,6 +38,8 @@ class Tokenizer(Protocol):
 
     def count(self, texts: list[str]) -> np.ndarray: ...
 
+    def encode(self, texts: list[str]) -> list[list[int]]: ...
+
 
 @dataclass(frozen=True)
 class Loader:
@@ -64,6 +66,10 @@ class HuggingFaceTokenizer:
     def count(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         return np.fromiter((len(e.ids) for e in encodings), np.int32, len(texts))
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids; a chat template's markers that the tokenizer holds as added tokens are one id each."""
+        return [e.ids for e in self._tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
 
 
 class TiktokenTokenizer:
@@ -92,6 +98,10 @@ class TiktokenTokenizer:
 
     def count(self, texts: list[str]) -> np.ndarray:
         return np.fromiter(map(len, self._encoding.encode_ordinary_batch(texts, num_threads=1)), np.int32, len(texts))
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids; a BPE file has no special tokens, so a chat template's markers are ordinary text here."""
+        return self._encoding.encode_ordinary_batch(texts, num_threads=1)
 
 
 def _is_huggingface(path: Path) -> bool:

@@ -317,12 +317,17 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
     routes = tmp / "routes.npz"
     buckets = route(spool, config.split.fractions(), routes, copies, config.seed, run.text_bytes, config.shard_rows)
     (tmp / "data").mkdir()
+    tokens = config.tokens
+    pretokenize = (tokens.tokenizer, tokens.pattern) if tokens.pretokenize and tokens.tokenizer else None
+    if pretokenize:
+        (tmp / "pretokenized").mkdir()
     writers, calls = {}, []
     for name, (_rows, targets) in buckets.items():
         (tmp / "hf" / name).mkdir(parents=True)
         writers[name] = open_writers(tmp, name, formats, config.system_prompt)
         calls += [(spool, routes, target, OutputShard(name, index, len(targets)), tmp, config.report,
-                   (tuple(config.chat_templates), config.system_prompt)) for index, target in enumerate(targets)]
+                   (tuple(config.chat_templates), config.system_prompt), pretokenize)
+                  for index, target in enumerate(targets)]
     prepared_buckets = executor.map(prepare_bucket, calls)
     meanwhile()
     advance, digests, tally, masks = run.progress("write"), {}, Tally(), MaskChecks()
@@ -337,6 +342,8 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
             tally.add(prepared.tally)
         if prepared.masks is not None:
             masks.add(prepared.masks)
+        if prepared.pretokenized is not None:
+            digests[prepared.pretokenized[0]] = prepared.pretokenized[1]
         advance(prepared.rows)
     routes.unlink(missing_ok=True)
     for split_writers in writers.values():
@@ -377,7 +384,8 @@ def _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp:
         "quality": quality,
         "outputs": {name: digests.get(name) or sha256_file(tmp / name)
                     for name in (p.relative_to(tmp).as_posix() for p in
-                                 sorted(tmp.glob("data/*.parquet")) + sorted(tmp.glob("*/*.json*")))},
+                                 sorted(tmp.glob("data/*.parquet")) + sorted(tmp.glob("pretokenized/*.parquet"))
+                                 + sorted(tmp.glob("*/*.json*")))},
         "versions": _versions(),
     }
 
