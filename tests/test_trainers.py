@@ -1,8 +1,15 @@
 """Trainer configurations beside the data: each parsed as its trainer reads it (TRL's own parser where TRL is
 installed), naming datasets that exist and load, and a sequence length that truncates no row."""
 
+import ast
+import importlib
 import json
 import os
+import subprocess
+import sys
+import types
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +17,7 @@ import yaml
 from datasets import load_dataset
 from tokenizers import Tokenizer
 
-from builder.export.chat import conversation, load_chat_template
+from builder.export.chat import conversation, load_chat_template, shipped_chat_templates
 from tests.conftest import run
 from tests.tokenizer_files import huggingface_tokenizer
 
@@ -95,3 +102,49 @@ def test_a_default_build_gets_what_its_formats_allow(tmp_path: Path) -> None:
     config = yaml.safe_load((out / "trainers" / "llamafactory_sft.yaml").read_text(encoding="utf-8"))
     assert config["dataset"] == "qizhen-instructions_alpaca_train" and "cutoff_len" not in config
     assert "template" not in config
+
+
+@pytest.fixture(scope="module")
+def llamafactory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """LLaMA-Factory's own code, from its wheel on PyPI: it cannot be installed beside this project (it pins
+    datasets below 5 and pulls a CUDA build of torch), so its parser and argument classes are imported from the
+    unpacked wheel, without the package's __init__ files, which load the training stack."""
+    pytest.importorskip("peft", reason="LLaMA-Factory's argument classes need peft: pip install '.[train]'")
+    folder = tmp_path_factory.mktemp("llamafactory")
+    fetched = subprocess.run([sys.executable, "-m", "pip", "download", "llamafactory==0.9.5", "--no-deps", "--quiet",
+                              "-d", str(folder)], capture_output=True, text=True, timeout=300)
+    wheels = sorted(folder.glob("llamafactory-*.whl"))
+    if fetched.returncode or not wheels:
+        pytest.skip(f"LLaMA-Factory's wheel could not be fetched: {fetched.stderr[-300:]}")
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        wheel.extractall(folder / "src")
+    root = folder / "src" / "llamafactory"
+    for name in ("llamafactory", "llamafactory.data", "llamafactory.hparams"):
+        package = types.ModuleType(name)
+        package.__path__ = [str(root.joinpath(*name.split(".")[1:]))]
+        sys.modules[name] = package
+    yield root
+    for name in [n for n in sys.modules if n == "llamafactory" or n.startswith("llamafactory.")]:
+        del sys.modules[name]
+
+
+def test_llamafactorys_own_parsers_read_the_dataset_info_and_the_training_fragment(
+        built: tuple[Path, Path], llamafactory: Path) -> None:
+    from transformers import HfArgumentParser
+
+    out, _ = built
+    parser = importlib.import_module("llamafactory.data.parser")
+    data_args = importlib.import_module("llamafactory.hparams.data_args")
+    finetuning_args = importlib.import_module("llamafactory.hparams.finetuning_args")
+    config = yaml.safe_load((out / "trainers" / "llamafactory_sft.yaml").read_text(encoding="utf-8"))
+    data, finetuning = HfArgumentParser((data_args.DataArguments, finetuning_args.FinetuningArguments)).parse_dict(
+        {key: value for key, value in config.items() if key != "do_train"})  # do_train is transformers' own
+    assert finetuning.stage == "sft" and data.cutoff_len == config["cutoff_len"]
+    for attr in parser.get_dataset_list(data.dataset + data.eval_dataset, str(out)):
+        assert attr.load_from == "file" and attr.formatting == "sharegpt" and (out / attr.dataset_name).is_file()
+        assert (attr.messages, attr.role_tag, attr.content_tag, attr.user_tag) == ("messages", "role", "content", "user")
+    registered = {keyword.value.value for node in ast.walk(ast.parse((llamafactory / "data" / "template.py").read_text(
+        encoding="utf-8"))) if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "register_template"
+        for keyword in node.keywords if keyword.arg == "name"}
+    shipped = {load_chat_template(name).llamafactory for name in shipped_chat_templates()}
+    assert shipped <= registered, shipped - registered  # every shipped template names one LLaMA-Factory has
