@@ -90,7 +90,7 @@ def test_axolotl_and_ms_swift_point_at_files_that_load(built: tuple[Path, Path])
     assert {m["role"] for row in rows for m in row["messages"]} == {"user", "assistant"}
     assert axolotl["sequence_len"] % 64 == 0
     swift = json.loads((out / "trainers" / "swift_dataset_info.json").read_text(encoding="utf-8"))
-    assert isinstance(swift, list) and all(load_dataset("json", data_files=str(out / entry["dataset_path"]),
+    assert isinstance(swift, list) and all(load_dataset("json", data_files=str(out / "trainers" / entry["dataset_path"]),
                                                         split="train").num_rows for entry in swift)
 
 
@@ -148,3 +148,33 @@ def test_llamafactorys_own_parsers_read_the_dataset_info_and_the_training_fragme
         for keyword in node.keywords if keyword.arg == "name"}
     shipped = {load_chat_template(name).llamafactory for name in shipped_chat_templates()}
     assert shipped <= registered, shipped - registered  # every shipped template names one LLaMA-Factory has
+
+
+def test_axolotls_own_schema_reads_the_datasets_stanza(built: tuple[Path, Path], tmp_path: Path) -> None:
+    """axolotl's pydantic models for a dataset entry and its chat-template choice, from its wheel on PyPI (axolotl
+    cannot be installed beside this project: it pins datasets 4.8.4; its newest releases need Python 3.12)."""
+    fetched = subprocess.run([sys.executable, "-m", "pip", "download", "axolotl==0.19.0", "--no-deps", "--quiet",
+                              "-d", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    wheels = sorted(tmp_path.glob("axolotl-*.whl"))
+    if fetched.returncode or not wheels:
+        pytest.skip(f"axolotl's wheel could not be fetched: {fetched.stderr[-300:]}")
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        wheel.extractall(tmp_path / "src")
+    root = tmp_path / "src" / "axolotl"
+    names = ("axolotl", "axolotl.utils", "axolotl.utils.schemas")
+    for name in names:  # without the packages' __init__ files, which load the training stack
+        package = types.ModuleType(name)
+        package.__path__ = [str(root.joinpath(*name.split(".")[1:]))]
+        sys.modules[name] = package
+    try:
+        schema = importlib.import_module("axolotl.utils.schemas.datasets")
+        enums = importlib.import_module("axolotl.utils.schemas.enums")
+        out, _ = built
+        config = yaml.safe_load((out / "trainers" / "axolotl.yaml").read_text(encoding="utf-8"))
+        entry = schema.SFTDataset(**config["datasets"][0])
+        assert entry.type == "chat_template" and entry.roles_to_train == ["assistant"] and entry.train_on_eos == "turn"
+        assert enums.ChatTemplate(config["chat_template"]) == enums.ChatTemplate.tokenizer_default
+        assert (out / entry.path).is_file()
+    finally:
+        for name in [n for n in sys.modules if n == "axolotl" or n.startswith("axolotl.")]:
+            del sys.modules[name]

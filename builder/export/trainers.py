@@ -1,7 +1,7 @@
 """Trainer configurations written beside the data (`trainers/`), each in the shape its trainer reads: LLaMA-Factory
 (a training YAML fragment over `dataset_info.json`), TRL (a `trl sft --config` YAML), axolotl (a `datasets:`
 stanza, `type: chat_template`) and ms-swift (its list-form custom dataset info). Paths are relative to the build
-folder, so a trainer runs from there (or is given the folder) wherever the build is moved.
+folder (ms-swift's to its own file, as ms-swift reads them), so a trainer runs from there wherever the build is moved.
 
 A sequence length is only written when the build counted tokens: the longest row written plus what the chat
 template adds (when one was checked), rounded up to a multiple of 64, so no row is truncated; p99 is noted.
@@ -102,7 +102,8 @@ def _swift(s: Setting) -> str | None:
                            if f in s.formats), ("alpaca", ".json"))
     if "train" not in s.splits:
         return None
-    entries = [{"dataset_path": f"{folder}/{split}{suffix}"} for split in s.splits]
+    # ms-swift resolves a relative dataset_path against the folder of the file naming it (swift.dataset.register)
+    entries = [{"dataset_path": f"../{folder}/{split}{suffix}"} for split in s.splits]
     return json.dumps(entries, ensure_ascii=False, indent=2) + "\n"
 
 
