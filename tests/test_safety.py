@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
@@ -287,3 +288,15 @@ def test_dedup_survivors_do_not_follow_the_order_of_the_flags(tmp_path: Path) ->
     assert digests[0] == digests[1]
     rejects = [(tmp_path / out / "rejects.jsonl").read_text(encoding="utf-8").splitlines() for out in ("ab", "ba")]
     assert sorted(rejects[0]) == sorted(rejects[1])
+
+
+def test_an_interrupt_python_could_only_print_is_raised_again() -> None:
+    """Ctrl-C inside a callback Python cannot raise from (it reports it to sys.unraisablehook and goes on) comes
+    back as KeyboardInterrupt in the main thread, where `run` turns it into one line and 130."""
+    from builder import _interrupt_again
+
+    with pytest.raises(KeyboardInterrupt):
+        _interrupt_again(SimpleNamespace(exc_type=KeyboardInterrupt, exc_value=KeyboardInterrupt(), exc_traceback=None,
+                                         err_msg=None, object=None))
+        for _ in range(1000):
+            time.sleep(0.001)
