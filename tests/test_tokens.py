@@ -7,10 +7,15 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import regex
 import tiktoken
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tiktoken.load import load_tiktoken_bpe
 from tokenizers import Tokenizer
 
+from builder.kernels.pieces import piece_keys
+from builder.kernels.utf8 import utf8_buffers
 from builder.quality.tokens import QWEN_PATTERN, TiktokenTokenizer, load_tokenizer, summary
 from tests.conftest import run
 from tests.tokenizer_files import huggingface_tokenizer, tiktoken_file
@@ -141,3 +146,21 @@ def test_bad_tokenizer_input_is_one_line_and_exit_2(tmp_path: Path, extra: tuple
     assert result.exit_code == 2 and says in result.output, result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+ALPHABET = [*"高血压患者的治疗用于，。；：、！？（）【】“”", *"abcSsTtMmDdReVeLlK'’", *"0123①Ⅲ²", " ", "  ", "\t", "\r", "\n",
+            "\r\n", "\u3000", "\x1c", "\u0301", "😀", "ſ", "_", "-", "/", "%", "\u00a0", "\u2028"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(ALPHABET), max_size=40).map("".join), min_size=1, max_size=20))
+def test_the_compiled_split_is_the_regex_split(texts: list[str]) -> None:
+    """The kernel cuts exactly the pieces Qwen's pattern finds (contractions in any case, a mark before letters,
+    digits one by one, punctuation runs with their line breaks, the blanks before a word or a line break)."""
+    pattern = regex.compile(QWEN_PATTERN)
+    data, offsets = utf8_buffers(texts)
+    owner, _keys, starts, ends = piece_keys(data, offsets)
+    raw = bytes(data)
+    cut = [[raw[s:e].decode() for o, s, e in zip(owner, starts, ends, strict=True) if o == index]
+           for index in range(len(texts))]
+    assert cut == [pattern.findall(text) for text in texts]

@@ -11,22 +11,25 @@ split pattern. Plug-ins add others (`qizhen_instructions.tokenizers`). Nothing i
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import numpy as np
 import pyarrow as pa
 
 from builder.errors import UserError
+from builder.kernels.pieces import piece_keys
+from builder.kernels.utf8 import utf8_buffers
 from builder.registry import with_plugins
 
 # Qwen's split pattern (the one its qwen.tiktoken is trained with): the default for a tiktoken file
 QWEN_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+Texts: TypeAlias = Sequence[str] | pa.Array | pa.ChunkedArray  # what a tokenizer counts: strings, or an Arrow string column
 PERCENTILES = (50, 95, 99)
 KNOWN_PIECES = 1_000_000  # pieces whose counts a tiktoken tokenizer remembers (then it starts again)
 EXTRA = "pip install 'qizhen-instructions[tokens]'"
@@ -37,7 +40,7 @@ class Tokenizer(Protocol):
 
     name: str
 
-    def count(self, texts: list[str]) -> np.ndarray: ...
+    def count(self, texts: Texts) -> np.ndarray: ...
 
     def encode(self, texts: list[str]) -> list[list[int]]: ...
 
@@ -64,8 +67,8 @@ class HuggingFaceTokenizer:
                             remedy="give a Hugging Face tokenizer.json or the model folder holding one") from None
         self.name = f"huggingface:{file.parent.name if file.name == 'tokenizer.json' else file.name}"
 
-    def count(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+    def count(self, texts: Texts) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch_fast(_strings(texts), add_special_tokens=False)
         return np.fromiter((len(e.ids) for e in encodings), np.int32, len(texts))
 
     def encode(self, texts: list[str]) -> list[list[int]]:
@@ -97,14 +100,20 @@ class TiktokenTokenizer:
                             remedy="give --tokenizer-pattern the regex the BPE file was trained with") from None
         self.name = f"tiktoken:{path.name}"
         self._pieces = _require("regex").compile(pattern or QWEN_PATTERN)  # tiktoken's own dependency
-        self._known: dict[str, int] = {}
+        self._compiled = (pattern or QWEN_PATTERN) == QWEN_PATTERN  # the split builder.kernels.pieces compiles
+        self._known: dict[object, int] = {}
 
-    def count(self, texts: list[str]) -> np.ndarray:
+    def count(self, texts: Texts) -> np.ndarray:
         """Exact counts, piece by piece: tiktoken splits a text with the pattern and encodes each piece on its own,
         so a text's count is the sum of its pieces' counts, and a piece met before (medical text repeats its
-        clauses and phrases) is not encoded again."""
-        counts, known, encode = np.empty(len(texts), np.int32), self._known, self._encoding.encode_ordinary
-        for index, text in enumerate(texts):
+        clauses and phrases) is not encoded again. Qwen's pattern is split by a compiled kernel over the UTF-8
+        buffer; another pattern by the regex module."""
+        if self._compiled:
+            return self._count_pieces(*utf8_buffers(texts if isinstance(texts, (pa.Array, pa.ChunkedArray))
+                                                    else list(texts)))
+        strings = _strings(texts)
+        counts, known, encode = np.empty(len(strings), np.int32), self._known, self._encoding.encode_ordinary
+        for index, text in enumerate(strings):
             total = 0
             for piece in self._pieces.findall(text):
                 count = known.get(piece)
@@ -115,6 +124,21 @@ class TiktokenTokenizer:
                 total += count
             counts[index] = total
         return counts
+
+    def _count_pieces(self, data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Counts from the compiled split: each distinct piece looked up (or encoded once), summed per text."""
+        owner, keys, starts, ends = piece_keys(data, offsets)
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        values, known, encode = np.empty(len(unique), np.int64), self._known, self._encoding.encode_ordinary
+        for index, key in enumerate(unique.tolist()):
+            count = known.get(key)
+            if count is None:
+                at = first[index]
+                if len(known) >= KNOWN_PIECES:
+                    known.clear()
+                count = known[key] = len(encode(bytes(data[starts[at]:ends[at]]).decode("utf-8")))
+            values[index] = count
+        return np.bincount(owner, weights=values[inverse], minlength=len(offsets) - 1).astype(np.int32)
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids; a BPE file has no special tokens, so a chat template's markers are ordinary text here."""
@@ -154,8 +178,14 @@ def load_tokenizer(path: Path, pattern: str | None = None) -> Tokenizer:
 
 def count_column(tokenizer: Tokenizer, column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Token counts of a string column (a null counts 0)."""
-    texts = [text or "" for text in column.to_pylist()]
-    return tokenizer.count(texts) if texts else np.zeros(0, np.int32)
+    return tokenizer.count(column) if len(column) else np.zeros(0, np.int32)
+
+
+def _strings(texts: Texts) -> list[str]:
+    """Python strings of texts given either way (a null is the empty text)."""
+    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        return [text or "" for text in texts.to_pylist()]
+    return list(texts)
 
 
 def summary(counts: np.ndarray, weights: np.ndarray | None = None) -> dict[str, int]:
