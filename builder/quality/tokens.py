@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from builder.errors import UserError
-from builder.kernels.pieces import piece_keys
+from builder.kernels.pieces import classes, piece_keys
 from builder.kernels.utf8 import utf8_buffers
 from builder.registry import with_plugins
 
@@ -101,6 +101,8 @@ class TiktokenTokenizer:
         self.name = f"tiktoken:{path.name}"
         self._pieces = _require("regex").compile(pattern or QWEN_PATTERN)  # tiktoken's own dependency
         self._compiled = (pattern or QWEN_PATTERN) == QWEN_PATTERN  # the split builder.kernels.pieces compiles
+        if self._compiled:
+            classes()  # read once here, before the build forks its workers
         self._known: dict[object, int] = {}
 
     def count(self, texts: Texts) -> np.ndarray:
