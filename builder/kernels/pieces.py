@@ -11,6 +11,7 @@ classes are read from the `regex` module itself (the one tiktoken's pattern is w
 import importlib
 from functools import cache
 
+import numba
 import numpy as np
 
 from builder.kernels.utf8 import code_point, fmix, jit
@@ -123,6 +124,20 @@ def _keys(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, seed: np.uin
             count += 1
             i = stop
     return owner[:count], keys[:count], starts[:count], ends[:count]
+
+
+@jit
+def lookup(keys: np.ndarray, known: dict) -> np.ndarray:
+    """Each piece's remembered count, or -1 for a piece not met before."""
+    counts = np.empty(len(keys), np.int64)
+    for i in range(len(keys)):
+        counts[i] = known.get(keys[i], -1)
+    return counts
+
+
+def known_counts() -> dict:
+    """An empty compiled map from piece key to token count, for `lookup`."""
+    return numba.typed.Dict.empty(key_type=numba.types.uint64, value_type=numba.types.int64)
 
 
 def piece_keys(data: np.ndarray, offsets: np.ndarray, seed: int = 0x9E3779B97F4A7C15) -> tuple:

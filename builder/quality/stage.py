@@ -119,10 +119,10 @@ class Quality:
         tokenizer = load_tokenizer(settings.tokenizer, settings.pattern)
         alive = np.ones(rows.num_rows, bool)
         alive[list(removals)] = False
-        counted = rows.filter(pa.array(alive))
+        mask = pa.array(alive)  # the two texts counted, not the whole batch copied
         prompt, answer = np.zeros((2, rows.num_rows), np.int32)
-        prompt[alive] = count_column(tokenizer, prompt_column(counted))
-        answer[alive] = count_column(tokenizer, counted["output"])
+        prompt[alive] = count_column(tokenizer, pc.filter(prompt_column(rows), mask))
+        answer[alive] = count_column(tokenizer, pc.filter(rows["output"].combine_chunks(), mask))
         if settings.max_tokens is not None:
             for index in np.flatnonzero(alive & (prompt + answer > settings.max_tokens)).tolist():
                 removals[index] = Drop(stage="filter", reason="too_many_tokens",

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from builder.errors import UserError
-from builder.kernels.pieces import classes, piece_keys
+from builder.kernels.pieces import classes, known_counts, lookup, piece_keys
 from builder.kernels.utf8 import utf8_buffers
 from builder.registry import with_plugins
 
@@ -103,6 +103,7 @@ class TiktokenTokenizer:
         self._compiled = (pattern or QWEN_PATTERN) == QWEN_PATTERN  # the split builder.kernels.pieces compiles
         if self._compiled:
             classes()  # read once here, before the build forks its workers
+            self._table = known_counts()
         self._known: dict[object, int] = {}
 
     def count(self, texts: Texts) -> np.ndarray:
@@ -130,17 +131,16 @@ class TiktokenTokenizer:
     def _count_pieces(self, data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Counts from the compiled split: each distinct piece looked up (or encoded once), summed per text."""
         owner, keys, starts, ends = piece_keys(data, offsets)
-        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        values, known, encode = np.empty(len(unique), np.int64), self._known, self._encoding.encode_ordinary
-        for index, key in enumerate(unique.tolist()):
-            count = known.get(key)
-            if count is None:
-                at = first[index]
-                if len(known) >= KNOWN_PIECES:
-                    known.clear()
-                count = known[key] = len(encode(bytes(data[starts[at]:ends[at]]).decode("utf-8")))
-            values[index] = count
-        return np.bincount(owner, weights=values[inverse], minlength=len(offsets) - 1).astype(np.int32)
+        if len(self._table) >= KNOWN_PIECES:
+            self._table.clear()
+        counts = lookup(keys, self._table)
+        missing = np.flatnonzero(counts < 0)
+        if len(missing):  # pieces not met before: each encoded once
+            new, first = np.unique(keys[missing], return_index=True)
+            for key, at in zip(new, missing[first].tolist(), strict=True):  # numpy uint64 keys, as the map holds
+                self._table[key] = len(self._encoding.encode_ordinary(bytes(data[starts[at]:ends[at]]).decode("utf-8")))
+            counts[missing] = lookup(keys[missing], self._table)
+        return np.bincount(owner, weights=counts, minlength=len(offsets) - 1).astype(np.int32)
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids; a BPE file has no special tokens, so a chat template's markers are ordinary text here."""
