@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from builder.errors import UserError
-from builder.kernels.pieces import classes, known_counts, lookup, piece_keys
+from builder.kernels.pieces import classes, known_counts, lookup, piece_keys, remember
 from builder.kernels.utf8 import utf8_buffers
 from builder.registry import with_plugins
 
@@ -137,8 +137,9 @@ class TiktokenTokenizer:
         missing = np.flatnonzero(counts < 0)
         if len(missing):  # pieces not met before: each encoded once
             new, first = np.unique(keys[missing], return_index=True)
-            for key, at in zip(new, missing[first].tolist(), strict=True):  # numpy uint64 keys, as the map holds
-                self._table[key] = len(self._encoding.encode_ordinary(bytes(data[starts[at]:ends[at]]).decode("utf-8")))
+            encode = self._encoding.encode_ordinary
+            remember(self._table, new, np.array([len(encode(bytes(data[starts[at]:ends[at]]).decode("utf-8")))
+                                                 for at in missing[first].tolist()], np.int64))
             counts[missing] = lookup(keys[missing], self._table)
         return np.bincount(owner, weights=counts, minlength=len(offsets) - 1).astype(np.int32)
 
