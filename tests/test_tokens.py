@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tiktoken.load import load_tiktoken_bpe
 from tokenizers import Tokenizer
 
-from builder.kernels.pieces import piece_keys
+from builder.kernels.pieces import Known, piece_keys
 from builder.kernels.utf8 import utf8_buffers
 from builder.quality.tokens import QWEN_PATTERN, TiktokenTokenizer, load_tokenizer, summary
 from tests.conftest import run
@@ -164,3 +164,17 @@ def test_the_compiled_split_is_the_regex_split(texts: list[str]) -> None:
     cut = [[raw[s:e].decode() for o, s, e in zip(owner, starts, ends, strict=True) if o == index]
            for index in range(len(texts))]
     assert cut == [pattern.findall(text) for text in texts]
+
+
+def test_the_table_of_known_pieces_keeps_every_count_as_it_grows() -> None:
+    rng = np.random.default_rng(5)
+    keys = np.unique(rng.integers(0, 2**63, 200_000, dtype=np.uint64) * np.uint64(2))  # many, past several doublings
+    keys = np.concatenate([np.zeros(1, np.uint64), keys])  # the key 0 has its own place
+    counts = rng.integers(1, 50, len(keys))
+    known = Known()
+    for part in np.array_split(np.arange(len(keys)), 7):
+        known.remember(keys[part], counts[part])
+    assert len(known) == len(keys) and known.lookup(keys).tolist() == counts.tolist()
+    assert known.lookup(keys[1:50] + np.uint64(1)).tolist() == [-1] * 49  # odd keys were never stored
+    known.clear()
+    assert len(known) == 0 and known.lookup(keys[:3]).tolist() == [-1, -1, -1]

@@ -11,7 +11,6 @@ classes are read from the `regex` module itself (the one tiktoken's pattern is w
 import importlib
 from functools import cache
 
-import numba
 import numpy as np
 
 from builder.kernels.utf8 import code_point, fmix, jit
@@ -126,25 +125,71 @@ def _keys(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, seed: np.uin
     return owner[:count], keys[:count], starts[:count], ends[:count]
 
 
-@jit
-def lookup(keys: np.ndarray, known: dict) -> np.ndarray:
-    """Each piece's remembered count, or -1 for a piece not met before."""
-    counts = np.empty(len(keys), np.int64)
-    for i in range(len(keys)):
-        counts[i] = known.get(keys[i], -1)
-    return counts
+EMPTY = np.uint64(0)  # a key slot never used (a piece whose key is 0 is kept apart in slot 0 of `extra`)
+
+
+class Known:
+    """Piece key -> token count, an open-addressing table in numpy arrays (compiled loops read and fill it, and it
+    costs nothing to create, unlike a compiled dict)."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def clear(self, bits: int = 16) -> None:
+        self.keys = np.zeros(1 << bits, np.uint64)
+        self.counts = np.zeros(1 << bits, np.int64)
+        self.extra = np.full(1, -1, np.int64)  # the count of the key 0, -1 while unknown
+        self.size = 0
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """Each key's count, or -1 for a key not stored."""
+        return _lookup(keys, self.keys, self.counts, self.extra)
+
+    def remember(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        """Stores counts for keys not stored yet (distinct keys), growing the table to keep it at most half full."""
+        while 2 * (self.size + len(keys)) > len(self.keys):
+            old_keys, old_counts = self.keys, self.counts
+            self.keys, self.counts = np.zeros(2 * len(old_keys), np.uint64), np.zeros(2 * len(old_keys), np.int64)
+            used = old_keys != EMPTY
+            _store(old_keys[used], old_counts[used], self.keys, self.counts, self.extra)
+        self.size += _store(keys, counts, self.keys, self.counts, self.extra)
 
 
 @jit
-def remember(known: dict, keys: np.ndarray, counts: np.ndarray) -> None:
-    """Adds pieces' counts to the map (compiled: a map set item by item from Python costs microseconds each)."""
+def _lookup(keys: np.ndarray, table: np.ndarray, counts: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    mask = np.uint64(len(table) - 1)
+    found = np.empty(len(keys), np.int64)
     for i in range(len(keys)):
-        known[keys[i]] = counts[i]
+        key = keys[i]
+        if key == EMPTY:
+            found[i] = extra[0]
+            continue
+        slot = key & mask
+        while table[slot] != EMPTY and table[slot] != key:
+            slot = (slot + np.uint64(1)) & mask
+        found[i] = counts[slot] if table[slot] == key else -1
+    return found
 
 
-def known_counts() -> dict:
-    """An empty compiled map from piece key to token count, for `lookup`."""
-    return numba.typed.Dict.empty(key_type=numba.types.uint64, value_type=numba.types.int64)
+@jit
+def _store(keys: np.ndarray, values: np.ndarray, table: np.ndarray, counts: np.ndarray, extra: np.ndarray) -> int:
+    mask = np.uint64(len(table) - 1)
+    added = 0
+    for i in range(len(keys)):
+        key = keys[i]
+        if key == EMPTY:
+            added += extra[0] < 0
+            extra[0] = values[i]
+            continue
+        slot = key & mask
+        while table[slot] != EMPTY and table[slot] != key:
+            slot = (slot + np.uint64(1)) & mask
+        added += table[slot] == EMPTY
+        table[slot], counts[slot] = key, values[i]
+    return added
 
 
 def piece_keys(data: np.ndarray, offsets: np.ndarray, seed: int = 0x9E3779B97F4A7C15) -> tuple:

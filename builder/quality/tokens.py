@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from builder.errors import UserError
-from builder.kernels.pieces import classes, known_counts, lookup, piece_keys, remember
+from builder.kernels.pieces import Known, classes, piece_keys
 from builder.kernels.utf8 import utf8_buffers
 from builder.registry import with_plugins
 
@@ -103,7 +103,7 @@ class TiktokenTokenizer:
         self._compiled = (pattern or QWEN_PATTERN) == QWEN_PATTERN  # the split builder.kernels.pieces compiles
         if self._compiled:
             classes()  # read once here, before the build forks its workers
-            self._table = known_counts()
+            self._table = Known()
         self._known: dict[object, int] = {}
 
     def count(self, texts: Texts) -> np.ndarray:
@@ -133,14 +133,14 @@ class TiktokenTokenizer:
         owner, keys, starts, ends = piece_keys(data, offsets)
         if len(self._table) >= KNOWN_PIECES:
             self._table.clear()
-        counts = lookup(keys, self._table)
+        counts = self._table.lookup(keys)
         missing = np.flatnonzero(counts < 0)
         if len(missing):  # pieces not met before: each encoded once
             new, first = np.unique(keys[missing], return_index=True)
             encode = self._encoding.encode_ordinary
-            remember(self._table, new, np.array([len(encode(bytes(data[starts[at]:ends[at]]).decode("utf-8")))
-                                                 for at in missing[first].tolist()], np.int64))
-            counts[missing] = lookup(keys[missing], self._table)
+            self._table.remember(new, np.array([len(encode(bytes(data[starts[at]:ends[at]]).decode("utf-8")))
+                                                for at in missing[first].tolist()], np.int64))
+            counts[missing] = self._table.lookup(keys[missing])
         return np.bincount(owner, weights=counts, minlength=len(offsets) - 1).astype(np.int32)
 
     def encode(self, texts: list[str]) -> list[list[int]]:
