@@ -5,10 +5,6 @@ import ast
 import importlib
 import json
 import os
-import subprocess
-import sys
-import types
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +16,7 @@ from tokenizers import Tokenizer
 from builder.export.chat import conversation, load_chat_template, shipped_chat_templates
 from tests.conftest import run
 from tests.tokenizer_files import huggingface_tokenizer
+from tests.wheels import fetched_wheel, unpacked
 
 SAMPLE = Path(__file__).resolve().parents[1] / "raw" / "sample.toml"
 
@@ -111,21 +108,9 @@ def llamafactory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     unpacked wheel, without the package's __init__ files, which load the training stack."""
     pytest.importorskip("peft", reason="LLaMA-Factory's argument classes need peft: pip install '.[train]'")
     folder = tmp_path_factory.mktemp("llamafactory")
-    fetched = subprocess.run([sys.executable, "-m", "pip", "download", "llamafactory==0.9.5", "--no-deps", "--quiet",
-                              "-d", str(folder)], capture_output=True, text=True, timeout=300)
-    wheels = sorted(folder.glob("llamafactory-*.whl"))
-    if fetched.returncode or not wheels:
-        pytest.skip(f"LLaMA-Factory's wheel could not be fetched: {fetched.stderr[-300:]}")
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        wheel.extractall(folder / "src")
-    root = folder / "src" / "llamafactory"
-    for name in ("llamafactory", "llamafactory.data", "llamafactory.hparams"):
-        package = types.ModuleType(name)
-        package.__path__ = [str(root.joinpath(*name.split(".")[1:]))]
-        sys.modules[name] = package
-    yield root
-    for name in [n for n in sys.modules if n == "llamafactory" or n.startswith("llamafactory.")]:
-        del sys.modules[name]
+    wheel = fetched_wheel("llamafactory==0.9.5", folder)
+    with unpacked(wheel, folder / "src", ("llamafactory", "llamafactory.data", "llamafactory.hparams")) as root:
+        yield root
 
 
 def test_llamafactorys_own_parsers_read_the_dataset_info_and_the_training_fragment(
@@ -153,20 +138,8 @@ def test_llamafactorys_own_parsers_read_the_dataset_info_and_the_training_fragme
 def test_axolotls_own_schema_reads_the_datasets_stanza(built: tuple[Path, Path], tmp_path: Path) -> None:
     """axolotl's pydantic models for a dataset entry and its chat-template choice, from its wheel on PyPI (axolotl
     cannot be installed beside this project: it pins datasets 4.8.4; its newest releases need Python 3.12)."""
-    fetched = subprocess.run([sys.executable, "-m", "pip", "download", "axolotl==0.19.0", "--no-deps", "--quiet",
-                              "-d", str(tmp_path)], capture_output=True, text=True, timeout=300)
-    wheels = sorted(tmp_path.glob("axolotl-*.whl"))
-    if fetched.returncode or not wheels:
-        pytest.skip(f"axolotl's wheel could not be fetched: {fetched.stderr[-300:]}")
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        wheel.extractall(tmp_path / "src")
-    root = tmp_path / "src" / "axolotl"
-    names = ("axolotl", "axolotl.utils", "axolotl.utils.schemas")
-    for name in names:  # without the packages' __init__ files, which load the training stack
-        package = types.ModuleType(name)
-        package.__path__ = [str(root.joinpath(*name.split(".")[1:]))]
-        sys.modules[name] = package
-    try:
+    wheel = fetched_wheel("axolotl==0.19.0", tmp_path)
+    with unpacked(wheel, tmp_path / "src", ("axolotl", "axolotl.utils", "axolotl.utils.schemas")):
         schema = importlib.import_module("axolotl.utils.schemas.datasets")
         enums = importlib.import_module("axolotl.utils.schemas.enums")
         out, _ = built
@@ -175,6 +148,3 @@ def test_axolotls_own_schema_reads_the_datasets_stanza(built: tuple[Path, Path],
         assert entry.type == "chat_template" and entry.roles_to_train == ["assistant"] and entry.train_on_eos == "turn"
         assert enums.ChatTemplate(config["chat_template"]) == enums.ChatTemplate.tokenizer_default
         assert (out / entry.path).is_file()
-    finally:
-        for name in [n for n in sys.modules if n == "axolotl" or n.startswith("axolotl.")]:
-            del sys.modules[name]

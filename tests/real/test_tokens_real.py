@@ -2,8 +2,6 @@
 limit; rows over it are dropped with their reason, the card shows the percentiles per source."""
 
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from builder.quality.tokens import QWEN_PATTERN, load_tokenizer
 from tests.conftest import run
 from tests.real.test_shared_data import DRUGS, SFT, SHARED, TOYHOM
 from tests.tokenizer_files import huggingface_tokenizer
+from tests.wheels import fetched_wheel
 
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder {SHARED} is absent (it lives beside the repo)")
 LIMIT = 512
@@ -46,12 +45,7 @@ def qwen_vocabulary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Qwen's BPE vocabulary, `qwen.tiktoken`, as the dashscope wheel on PyPI carries it (fetched from the package
     registry, not from a model hub)."""
     folder = tmp_path_factory.mktemp("qwen")
-    fetched = subprocess.run([sys.executable, "-m", "pip", "download", "dashscope>=2,<3", "--no-deps", "--quiet",
-                              "-d", str(folder)], capture_output=True, text=True, timeout=300)
-    wheels = sorted(folder.glob("dashscope-*.whl"))
-    if fetched.returncode or not wheels:
-        pytest.skip(f"the dashscope wheel (which carries qwen.tiktoken) could not be fetched: {fetched.stderr[-300:]}")
-    with zipfile.ZipFile(wheels[-1]) as wheel:
+    with zipfile.ZipFile(fetched_wheel("dashscope>=2,<3", folder)) as wheel:
         path = folder / "qwen.tiktoken"
         path.write_bytes(wheel.read("dashscope/resources/qwen.tiktoken"))
     return path
