@@ -96,14 +96,17 @@ def _piece_end(cps: np.ndarray, kinds: np.ndarray, i: int, end: int) -> int:
 def _keys(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, seed: np.uint64) -> tuple:
     """Per piece: its text, key, start and end byte, in text order."""
     texts = len(offsets) - 1
-    most = len(data) + 1
+    most = len(data) + 1  # pieces: at most one per byte
+    longest = 1  # code points of one text: at most its bytes
+    for t in range(texts):
+        longest = max(longest, offsets[t + 1] - offsets[t] + 1)
     owner = np.empty(most, np.int64)
     keys = np.empty(most, np.uint64)
     starts = np.empty(most, np.int64)
     ends = np.empty(most, np.int64)
-    cps = np.empty(most, np.int64)
-    kinds = np.empty(most, np.uint8)
-    where = np.empty(most + 1, np.int64)
+    cps = np.empty(longest, np.int64)
+    kinds = np.empty(longest, np.uint8)
+    where = np.empty(longest + 1, np.int64)
     count = 0
     for t in range(texts):
         n, b = 0, offsets[t]
