@@ -66,11 +66,14 @@ EXPOSURE = re.compile(  # what befalls a patient rather than what the drug treat
     r"手术|创伤|外伤|烧伤|失血|放疗|化疗|放射|照射|妊娠|流产|分娩|剥落|剥离|死胎|羊水|药物|过量|溶栓|透析|输血|移植|酒精|乙醇|毒物")
 SHARED_CAUSE = re.compile(  # 失血、创伤及烧伤等引起的休克: a list of exposures joined to the cause names causes
     r"^[^、，,]+(?:、[^、，,]+)*(?:和|及|或|与)([^、和及或与]+?(?:所?引起|所致|导致|造成)的.+)$")
-BARE_STAGE = re.compile(r"(?<=.)(?:急性期|慢性期|缓解期|发作期|活动期|稳定期)$|^(?:急性期|慢性期|缓解期|发作期|活动期|稳定期)$")
-STAGE = re.compile(r"^(?:局部晚期|晚期|早期|局部进展期)$")
-MODIFIER = re.compile(r"^[^\s]{1,5}性$|^[急慢轻中重]$|^[轻中重]度$|^(?:局部晚期|晚期|早期|局部进展期)$")
+PHASES = "(?:急性期|慢性期|缓解期|发作期|活动期|稳定期)"  # a phase of a condition (骨关节炎急性期)
+STAGES = "(?:局部晚期|晚期|早期|局部进展期)"  # a stage that opens a condition (局部晚期非小细胞肺癌)
+BARE_STAGE = re.compile(rf"(?<=.){PHASES}$|^{PHASES}$")
+STAGE = re.compile(rf"^{STAGES}$")
+MODIFIER = re.compile(rf"^[^\s]{{1,5}}性$|^[急慢轻中重]$|^[轻中重]度$|^{STAGES}$")
 LEADING_MODIFIER = re.compile(r"^(?:[^\s]{1,3}性|[轻中重]度)")
-RUN_ON = re.compile(r"(?<=..)(?:炎|溃疡|疱疹|皮疹)(?=[^性症炎、，]{2}[\u4e00-\u9fff]*(?:炎|疡|疹|病|症)$)(?!.*(?:菌|病毒|支原体|衣原体))")
+ORGANISMS = "(?:菌|菌属|病毒|支原体|衣原体)"
+RUN_ON = re.compile(rf"(?<=..)(?:炎|溃疡|疱疹|皮疹)(?=[^性症炎、，]{{2}}[\u4e00-\u9fff]*(?:炎|疡|疹|病|症)$)(?!.*{ORGANISMS})")
 HEADS = ("溃疡", "绞痛", "疼痛", "感染", "出血", "外伤", "关节炎", "炎", "癌", "病", "症", "痛")
 CRITERIA = re.compile(r"符合(?:下列|下述|以下|如下)[^：:，,。]*?(?:条件|标准)的?")
 INTRO = re.compile(r"^[^：:]*(?:下列|下述|如下|以下(?:疾病|情况|感染))[^：:]*[：:]")  # 用于下列感染： introduces the list after it
@@ -129,7 +132,7 @@ def extract_indications(text: str) -> list[str]:
     return phrases
 
 
-ORGANISM = re.compile(r"(?:菌|菌属|病毒|支原体|衣原体)$")
+ORGANISM = re.compile(f"{ORGANISMS}$")
 CAUSED_BY = re.compile(r"所致|引起|导致")
 ORGANISM_INFECTION = re.compile(r"(?:所致|引起|导致)的?((?:严重|重症)?(?:侵袭性)?感染)(?:$|[，,；;。、])")
 LIST_CAUSE = re.compile(r"(?:引起|所致|导致)的?$")
