@@ -201,6 +201,24 @@ class TokensConfig(Strict):
         return self
 
 
+class TypeMix(Strict):
+    """How many rows of one instruction type the build keeps: all (neither set), a share, or about a count."""
+
+    weight: float | None = Field(None, gt=0, description="keep this fraction of the type's rows (>1 repeats them)")
+    target: int | None = Field(None, gt=0, description="about this many rows of the type")
+
+
+def _known_types(types: dict[str, TypeMix]) -> dict[str, TypeMix]:
+    from builder.expand.types import type_names
+    known = type_names()
+    if unknown := [name for name in types if name not in known]:
+        raise ValueError(f"unknown instruction type '{unknown[0]}'; the types are: {', '.join(known)}")
+    if "single" not in types:
+        raise ValueError("the `single` type is always built (it is what the other types are made from); thin it "
+                         "with a weight or a target instead")
+    return types
+
+
 class CleanConfig(Strict):
     """Cleaning rules for every source: what becomes of a truncated value, and patterns (RE2) stripped from every
     text value or rejecting a record; a source's own `strip` and `drop` add to these."""
@@ -251,8 +269,17 @@ class BuildConfig(Strict):
     decontamination: DecontamConfig = Field(default_factory=DecontamConfig)
     clean: CleanConfig = Field(default_factory=CleanConfig)
     tokens: TokensConfig = Field(default_factory=TokensConfig)
+    types: dict[str, TypeMix] = Field(default_factory=lambda: {"single": TypeMix()},
+                                      description="instruction types to build, each with its mix: single (one "
+                                                  "template, one record), grounded, consultation, choice, "
+                                                  "preference, reverse, or a plug-in's")
     chat_templates: list[str] = Field(default_factory=list, description="chat templates (a shipped name or a .toml "
                                       "file) every exported row is rendered in, its loss mask checked")
+
+    @field_validator("types")
+    @classmethod
+    def known_types(cls, types: dict[str, TypeMix]) -> dict[str, TypeMix]:
+        return _known_types(types)
 
     @field_validator("mapping")
     @classmethod

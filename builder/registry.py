@@ -17,6 +17,7 @@ PLUGIN_GROUPS = {
     "filters": "qizhen_instructions.filters",
     "formats": "qizhen_instructions.formats",
     "tokenizers": "qizhen_instructions.tokenizers",
+    "types": "qizhen_instructions.types",
 }
 T = TypeVar("T")
 

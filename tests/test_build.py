@@ -16,7 +16,8 @@ from schemas.row import OutputRow
 from tests.conftest import QA_ROWS, run, write_jsonl
 
 ALPACA_KEYS = {"instruction", "input", "output"}
-PROVENANCE = ["instruction", "input", "output", "source", "kind", "record_id", "template_id", "variant"]
+PROVENANCE = ["instruction", "input", "output", "source", "kind", "record_id", "template_id", "variant", "type",
+              "system", "history", "rejected", "companions"]
 
 
 def build(tmp_path: Path, *args: str, out: str = "out") -> Path:

@@ -37,9 +37,11 @@ def test_front_matter_parses_and_matches_the_build(build: tuple[Path, dict]) -> 
     for split in filled:  # every data_files pattern names a shard that exists
         assert list(out.glob(f"data/{split}-*"))
     info = data["dataset_info"]
-    assert [(f["name"], f["dtype"]) for f in info["features"]] == [
+    assert [(f["name"], f.get("dtype") or f["list"]) for f in info["features"]] == [
         ("instruction", "string"), ("input", "string"), ("output", "string"), ("source", "string"),
-        ("kind", "string"), ("record_id", "string"), ("template_id", "string"), ("variant", "int32")]
+        ("kind", "string"), ("record_id", "string"), ("template_id", "string"), ("variant", "int32"),
+        ("type", "string"), ("system", "string"), ("history", {"list": "string"}), ("rejected", "string"),
+        ("companions", "string")]
     assert {s["name"]: s["num_examples"] for s in info["splits"]} == {s: manifest["splits"][s] for s in filled}
     sizes = {s: sum(pq.read_table(p).nbytes for p in out.glob(f"data/{s}-*.parquet")) for s in filled}
     assert {s["name"]: s["num_bytes"] for s in info["splits"]} == sizes  # the Arrow bytes `datasets` counts

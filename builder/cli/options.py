@@ -68,6 +68,7 @@ def assemble(
         for kind in fitting:
             mapping.setdefault(kind, {})[column] = target
     _quality_flags(data, settings)
+    _type_flags(data, settings)
     for flag in ("strip", "drop"):  # cleaning patterns for every source, after the config file's
         if patterns := cast(tuple[str, ...], settings.pop(flag, ())):
             data.setdefault("clean", {})[flag] = [*data.get("clean", {}).get(flag, []), *patterns]
@@ -125,6 +126,27 @@ def _quality_flags(data: dict, settings: dict) -> None:
                                 f"{_EXAMPLES['--' + key]}") from exc
 
 
+def _type_flags(data: dict, settings: dict) -> None:
+    """--types (a list, or `all`) and each type's mix (--type-weight, --type-target) into the config's `types`."""
+    from builder.expand.types import type_names
+    given = data.get("types") or {"single": {}}
+    if listed := settings.pop("types", None):
+        names = type_names() if listed == "all" else ["single", *(n.strip() for n in listed.split(",") if n.strip())]
+        given = {name: given.get(name, {}) for name in dict.fromkeys(names)}
+    for flag, key, parse in (("type_weights", "weight", float), ("type_targets", "target", int)):
+        for value in settings.pop(flag, ()):
+            name, amount = _pair(value, f"--type-{key}")
+            if name not in given:
+                raise UserError(f"--type-{key} {value}: type '{name}' is not enabled",
+                                remedy=f"enable it with --types (enabled: {', '.join(given)})")
+            try:
+                given[name] = {**given[name], key: parse(amount)}
+            except ValueError as exc:
+                raise UserError(f"--type-{key} {value}: '{amount}' is not a number",
+                                remedy=f"write e.g. --type-{key} grounded={'0.5' if key == 'weight' else '1000'}") from exc
+    data["types"] = given
+
+
 def _split(value: str) -> dict[str, float]:
     try:
         train, validation, test = (float(x) for x in value.split(","))
@@ -179,6 +201,13 @@ def input_options(command: Callable) -> Callable:
         click.option("--pretokenize", is_flag=True, default=None,
                      help="Also write pretokenized/ (input_ids, labels with the prompt masked) with --tokenizer under "
                           "the first --chat-template."),
+        click.option("--types", default=None, metavar="TYPE,…|all",
+                     help="Instruction types to build besides single: grounded, consultation, choice, preference, "
+                          "reverse (those a catalogue declares), or all."),
+        click.option("--type-weight", "type_weights", multiple=True, metavar="TYPE=W",
+                     help="Keep this share of a type's rows (>1 repeats them); repeatable."),
+        click.option("--type-target", "type_targets", multiple=True, metavar="TYPE=N",
+                     help="About N rows of a type; repeatable."),
         click.option("--group-by", type=click.Choice(["entity", "record"]), default=None,
                      help="Keep all rows of an entity (default) or of a record in one split."),
         click.option("--quiet", is_flag=True, help="No progress bars or summary."),

@@ -31,7 +31,7 @@ from huggingface_hub.repocard_data import DatasetCardData  # not `huggingface_hu
 from pydantic import BaseModel
 
 from builder.config import BuildConfig
-from builder.rows import FEATURES
+from builder.rows import CARD_FEATURES
 
 # Licence ids the Hub accepts in card metadata (the common ones; anything else becomes "other").
 HUB_LICENSES = {
@@ -103,7 +103,8 @@ def card_data(manifest: dict, out_dir: Path, license: str | None = None,
         if (Path(out_dir) / "data").is_dir() else 0
     sizes = {name: split_bytes(out_dir, name) for name in filled}
     info = {
-        "features": [{"name": name, "dtype": dtype} for name, dtype in FEATURES.items()],
+        "features": [{"name": name, **(dtype if isinstance(dtype, dict) else {"dtype": dtype})}
+                     for name, dtype in CARD_FEATURES.items()],
         "splits": [{"name": name, "num_bytes": sizes[name], "num_examples": splits[name]} for name in filled],
         "dataset_size": sum(sizes.values()),
     }
@@ -185,13 +186,14 @@ def _body(manifest: dict, data: DatasetCardData, out_dir: Path) -> str:
         f"rendered from {totals.get('kept', '?')} kept of {totals.get('read', '?')} records read "
         f"({totals.get('rejected', '?')} rejected). Licence in metadata: `{data.license}`.",
         "",
-        "Columns: " + ", ".join(f"`{name}` ({dtype})" for name, dtype in FEATURES.items()) + ".",
+        "Columns: " + ", ".join(f"`{name}` ({_typed(dtype)})" for name, dtype in CARD_FEATURES.items()) + ".",
         "Files: " + ", ".join(_files(out_dir)) + ".",
         "",
     ]
     if manifest.get("empty_splits"):
         parts += [f"Empty splits (no files): {', '.join(manifest['empty_splits'])}.", ""]
-    parts += _sources(manifest) + _splits(manifest) + _templates(manifest) + _quality(manifest) + _tokens(manifest) + _chat(manifest)
+    parts += _sources(manifest) + _splits(manifest) + _templates(manifest) + _types(manifest) + _quality(manifest)
+    parts += _tokens(manifest) + _chat(manifest)
     parts += _trainers(manifest)
     parts += _provenance(manifest)
     return "\n".join(parts).rstrip() + "\n"
@@ -204,6 +206,8 @@ OPTIONAL_FILES = [  # (glob under the build folder, what it is)
     ("alpaca/*.jsonl", "`alpaca/{split}.jsonl` (Alpaca JSON lines)"),
     ("sharegpt/*.json", "`sharegpt/{split}.json` (ShareGPT conversations)"),
     ("messages/*.jsonl", "`messages/{split}.jsonl` (OpenAI chat messages)"),
+    ("preference/*.json", "`preference/{split}.json` (preference pairs: LLaMA-Factory ranking, Alpaca form)"),
+    ("dpo/*.jsonl", "`dpo/{split}.jsonl` (preference pairs: TRL prompt/chosen/rejected)"),
     ("dataset_info.json", "`dataset_info.json` (LLaMA-Factory entries for the files above)"),
     ("report/index.html", "`report/index.html` (statistics and plots)"),
     ("rejects.jsonl", "`rejects.jsonl` (every rejected record with its reason)"),
@@ -331,6 +335,36 @@ def _tokens(manifest: dict) -> list[str]:
     return lines
 
 
+TYPE_WORDS = {
+    "single": "one template, one record (and the QA pairs)",
+    "grounded": "the question with material in the prompt: the record among confusable ones, or without it",
+    "consultation": "several questions about one entity in one conversation",
+    "choice": "multiple choice; the answer gives the letter and the record's text",
+    "preference": "preference pairs (chosen: the record's answer; rejected: a changed dose or another entity's text)",
+    "reverse": "which entities of this knowledge base a field's item names (哪些药可以用于治疗…)",
+}
+
+
+def _types(manifest: dict) -> list[str]:
+    """The instruction types built: what each made, why some records gave none, and its mix."""
+    types = manifest.get("types", {})
+    if len(types.get("enabled", [])) < 2:
+        return []
+    made = {name: tally for kinds in types.get("made", {}).values() for name, tally in kinds.items()}
+    rows = []
+    for name in types["enabled"]:
+        mixed, tally = types.get("rows", {}).get(name, {}), made.get(name, {})
+        mix = f"weight {mixed['weight']}" if mixed.get("weight") else f"target {mixed['target']}" \
+            if mixed.get("target") else "all"
+        skipped = ", ".join(f"{reason} {n}" for reason, n in tally.get("skipped", {}).items())
+        rows.append([name, TYPE_WORDS.get(name, ""), mixed.get("rows_before", ""), mix, mixed.get("rows_after", ""),
+                     skipped])
+    return ["## Instruction types", "",
+            "Every row says its type (`type`); rows of one entity share a split, and a row shows only records of "
+            "entities in its own split.", "",
+            *_table(["type", "what", "rows made", "mix", "rows kept", "not made (why)"], rows), ""]
+
+
 THINK_POLICIES = {
     "none": "no think tags",
     "prompt": "an empty think block closes the prompt (as at inference with thinking off); the answer alone is learned",
@@ -391,3 +425,8 @@ def _cell(value: object) -> str:
 
 def _code(text: str) -> str:
     return f"`{text}`" if text else ""
+
+
+def _typed(dtype: str | dict) -> str:
+    """A column's type in words: string, list of string, list of list of string."""
+    return f"list of {_typed(dtype['list'])}" if isinstance(dtype, dict) else dtype

@@ -24,10 +24,9 @@ from builder.rows import FEATURES, ROW_SCHEMA
 
 # `datasets`' own description of the columns, as it writes it into its files; written here without importing
 # `datasets` (a second of start-up), and read back with it by the tests.
-HF_FEATURES = {name: {"dtype": dtype, "_type": "Value"} for name, dtype in FEATURES.items()}
 HF_SCHEMA = pa.schema([field.with_nullable(True) for field in ROW_SCHEMA],
-                      metadata={"huggingface": json.dumps({"info": {"features": HF_FEATURES}})})
-HF_INFO = {"description": "", "citation": "", "homepage": "", "license": "", "features": HF_FEATURES}
+                      metadata={"huggingface": json.dumps({"info": {"features": FEATURES}})})
+HF_INFO = {"description": "", "citation": "", "homepage": "", "license": "", "features": FEATURES}
 
 
 ROW_GROUP = 100_000

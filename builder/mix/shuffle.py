@@ -60,15 +60,16 @@ def route(
     seed: int,
     text_bytes: int,
     shard_rows: int,
+    bounds: list[tuple[str, int]] | None = None,
 ) -> dict[str, tuple[int, list[int]]]:
     """Decides the split and bucket of every spooled row, each row `copies` times (0 drops it; an extra copy
     has its own order key, so its own place), and saves them to `routes` for `bucket_rows`. Reads only the
     key columns. Returns each split's row count and its buckets (`split * MAX_BUCKETS + bucket`) in order."""
-    keys = _column(spool, GROUP_KEY)
+    keys = spooled_column(spool, GROUP_KEY)
     kept = keys[copies > 0]
     if not len(kept):
         return {}
-    bounds = split_bounds(pa.array(kept, pa.uint64()), fractions)
+    bounds = bounds or split_bounds(pa.array(kept, pa.uint64()), fractions)
     names = [name for name, _ in bounds]
     splits = np.asarray(split_of(pa.array(keys, pa.uint64()), bounds)).astype(np.int32)
     del keys, kept
@@ -79,7 +80,7 @@ def route(
         bucket = np.where(buckets[split] > 1, order >> np.minimum(shifts[split], np.uint64(63)), 0)
         return split * MAX_BUCKETS + bucket.astype(np.int32)  # 4 bytes a row: every task reads all of them
 
-    target = np.where(copies > 0, targets(_column(spool, ORDER_KEY), splits), np.int32(-1))
+    target = np.where(copies > 0, targets(spooled_column(spool, ORDER_KEY), splits), np.int32(-1))
     extra_rows, extra_keys = _extra_copies(spool, copies, seed)
     extra_targets = targets(extra_keys, splits[extra_rows])
     np.savez(routes, target=target, extra_rows=extra_rows, extra_keys=extra_keys, extra_targets=extra_targets)
@@ -110,7 +111,7 @@ def bucket_rows(spool: list[Path], routes: Path, bucket: int) -> pa.Table:
     return pa.Table.from_batches(parts)
 
 
-def _column(spool: list[Path], name: str) -> np.ndarray:
+def spooled_column(spool: list[Path], name: str) -> np.ndarray:
     """One spooled column as a numpy array (copied out: a column read from an IPC file is a slice of its whole
     batch, which it would keep alive)."""
     return np.concatenate([np.array(batch.column(0)) for batch in spool_batches(spool, [name])] or
@@ -122,7 +123,7 @@ def _extra_copies(spool: list[Path], copies: np.ndarray, seed: int) -> tuple[np.
     rows, keys = [np.zeros(0, np.int64)], [np.zeros(0, np.uint64)]
     if copies.max(initial=0) > 1:
         start = 0
-        for batch in spool_batches(spool, ["record_id", "template_id", "variant"]):
+        for batch in spool_batches(spool, ["record_id", "template_id", "variant", "type"]):
             here = copies[start:start + batch.num_rows]
             for copy in range(1, int(here.max(initial=0))):
                 chosen = np.flatnonzero(here > copy)

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.hashing import combine, id_numbers, text_numbers
-from builder.rows import ENTITY_COLUMN, ROW_SCHEMA
+from builder.rows import ENTITY_COLUMN, ROW_SCHEMA, SINGLE
 
 GROUP_KEY = "__group_key"
 ORDER_KEY = "__order_key"
@@ -24,22 +24,29 @@ def with_keys(rows: pa.Table, seed: int, group_by: str) -> pa.Table:
     """Adds the group key (per entity or per record) and the order key to a batch of rows, column-wise.
     A row without an entity (a QA pair) is its record's own group."""
     numbers = id_numbers(rows["record_id"])
-    owners = numbers
+    groups = combine([seed, GROUP_SALT, numbers], rows.num_rows)
     if group_by == "entity":
         alone = np.asarray(pc.is_null(rows[ENTITY_COLUMN]))
-        owners = np.where(alone, numbers, text_numbers(rows[ENTITY_COLUMN]))
-    groups = combine([seed, GROUP_SALT, owners], rows.num_rows)
+        groups = np.where(alone, groups, group_keys(rows[ENTITY_COLUMN], seed))
     return rows.append_column(GROUP_KEY, pa.array(groups, pa.uint64())).append_column(
         ORDER_KEY, pa.array(order_keys(rows, seed), pa.uint64())
     )
 
 
+def group_keys(entities: pa.Array | pa.ChunkedArray, seed: int) -> np.ndarray:
+    """The group key of each entity: what splits it, and what `types.sheet` bands it by."""
+    return combine([seed, GROUP_SALT, text_numbers(entities)], len(entities))
+
+
 def order_keys(rows: pa.Table | pa.RecordBatch, seed: int, copy: int = 0) -> np.ndarray:
-    """Each row's place in the shuffle, from its record, template and phrasing; a copy made by
-    up-sampling gets its own place."""
+    """Each row's place in the shuffle, from its record, template, phrasing and type (a single row's keeps the key it
+    had before there were types); a copy made by up-sampling gets its own place."""
     variants = np.asarray(pc.fill_null(rows.column("variant"), -1)).astype(np.int64).view(np.uint64)
-    parts: list[np.ndarray | int] = [seed, ORDER_SALT, id_numbers(rows.column("record_id")), text_numbers(rows.column("template_id")),
-             variants, copy]
+    if "type" in rows.schema.names:  # rows written before there were types are all single
+        types = rows.column("type")
+        variants = variants ^ np.where(np.asarray(pc.equal(types, SINGLE)), np.uint64(0), text_numbers(types))
+    parts: list[np.ndarray | int] = [seed, ORDER_SALT, id_numbers(rows.column("record_id")),
+                                     text_numbers(rows.column("template_id")), variants, copy]
     return combine(parts, rows.num_rows)
 
 

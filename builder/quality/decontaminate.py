@@ -31,6 +31,7 @@ from builder.kernels.shingles import longest_shared, shingle_hashes
 from builder.ledger import Drop
 from builder.quality.kbnames import KBNames, Named, alternation, kb_names
 from builder.quality.normalize import MIN_ENTITY, entity_core, fold, fold_array, key_text
+from builder.rows import row_text
 
 BIT_MASK = (1 << 22) - 1  # 4 MiB of flags: few false candidates for up to ~10^5 evaluation n-grams
 MIN_LATIN = 4  # a Latin key shorter than this (AMCHA is 5) names too many things to hold a row out by
@@ -199,13 +200,19 @@ def recheck(folder: Path, eval_paths: list[Path]) -> list[dict]:
     records = {n.record_id: n for n in decontaminator.held}
     entries: dict[tuple, dict] = {}
     row_ids = rows.select(["source", "record_id", "template_id", "variant", "kind"]).to_pylist()
-    for row in row_ids:
+    shown = rows["companions"].to_pylist() if "companions" in rows.column_names else [[]] * rows.num_rows
+    for index, (row, companions) in enumerate(zip(row_ids, shown, strict=True)):
         if (named := records.get(row["record_id"])) and (held := decontaminator.record_hit(named.name,
                                                                                           list(named.aliases))):
             entries.setdefault(("record", row["source"], row["record_id"]),
                                contamination_entry({**row, "template_id": None, "variant": None,
                                                     "reason": held[1].reason, "detail": held[1].detail}))
-    folded = fold_array(pc.binary_join_element_wise(rows["instruction"], rows["input"], rows["output"], "\x1f"))
+        for companion in companions:  # a row of a richer type that shows a held-out record
+            if (named := records.get(companion)) and (held := decontaminator.record_hit(named.name,
+                                                                                       list(named.aliases))):
+                entries[("row", index)] = contamination_entry({**row, "reason": held[1].reason,
+                                                               "detail": f"shows {named.name}: {held[1].detail}"})
+    folded = fold_array(row_text(rows))
     for free_text in (True, False):
         rows_of_kind = np.flatnonzero(np.array([(r["kind"] == "qa") == free_text for r in row_ids], bool))
         hits = decontaminator.row_hits(folded.take(pa.array(rows_of_kind)), free_text=free_text)

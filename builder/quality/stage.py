@@ -27,9 +27,7 @@ from builder.quality.kbnames import kb_names
 from builder.quality.normalize import fold_array
 from builder.quality.pii import CANDIDATE, scrub_columns
 from builder.quality.tokens import count_column, load_tokenizer
-from builder.rows import TOKEN_COLUMNS, prompt_column
-
-TEXT_COLUMNS = ("instruction", "input", "output")
+from builder.rows import TEXT_COLUMNS, TOKEN_COLUMNS, prompt_column, row_text
 
 
 @dataclass
@@ -85,7 +83,7 @@ class Quality:
         screen = self._answer_screen(rows, kind) if scrubs else None
         if scrubs:
             rows = self._scrub(rows, screen)
-        folded = fold_array(pc.binary_join_element_wise(*(rows[c] for c in TEXT_COLUMNS), "\x1f"))
+        folded = fold_array(row_text(rows))
         removals: dict[int, Drop] = {}
         marks: dict[int, Drop] = {}
         reasons, details = filter_reasons(rows, folded, self.config.filters, free_text=kind == "qa", screened=screen)

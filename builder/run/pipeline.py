@@ -32,7 +32,9 @@ from builder.export.report import Tally, write_report
 from builder.export.shards import OutputShard, prepare_bucket, sha256_file, shard_rows, write_hf
 from builder.export.trainers import setting, write_trainers
 from builder.ledger import Drop, Ledger
-from builder.mix.shuffle import route, spool_batches
+from builder.mix.shuffle import route, spool_batches, spooled_column
+from builder.mix.split import GROUP_KEY, split_bounds
+from builder.mix.types import mix_types, strays
 from builder.mix.weights import copies_per_row
 from builder.quality.decontaminate import write_contamination
 from builder.quality.duplicates import Dropped
@@ -54,6 +56,8 @@ from builder.run.units import (
     run_unit,
 )
 from builder.validate.fields import field_advice, require_fields
+
+Bounds = list[tuple[str, int]]
 
 
 @dataclass
@@ -111,7 +115,7 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
             spool = _merge(results, run)
             require_sources_fields(config, ledger)
             watch.lap("read → quality")
-            copies, dropped, settled = _settle(spool, run)
+            copies, dropped, settled, bounds = _settle(spool, run)
             if tokenizer:
                 settled["tokens"] = token_report(tokenizer, tokens.max_tokens, spool_batches(
                     spool, ["source", "template_id", *TOKEN_COLUMNS]), copies)
@@ -121,7 +125,7 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
                 _account(spool, dropped, settled, run)
                 ledger.close()
 
-            splits, digests, tally, masks = _export(spool, run, tmp, copies, executor, account)
+            splits, digests, tally, masks = _export(spool, run, tmp, copies, executor, account, bounds)
             settled.update(chat_report(chat, masks) if chat else {})
         watch.lap("export")
         if not sum(splits.values()) and not config.allow_empty:
@@ -130,9 +134,11 @@ def build(config: BuildConfig, progress: Progress = no_progress, command: list[s
         if config.decontamination.eval_sets:
             write_contamination(tmp)
         coverage = _coverage(run.expanders, config, ledger)
+        types = {"enabled": list(config.types), "rows": settled.pop("types", {}), "made": run.made}
         quality = {**run.quality.manifest(), **settled}
         quality["trainers"] = write_trainers(tmp, setting(config, quality, splits))
         manifest = _manifest(config, catalogue, ledger, coverage, quality, inputs, splits, tmp, command, digests)
+        manifest["types"] = types
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         write_card(manifest, tmp, config.license, config.name)
         if config.report:
@@ -203,6 +209,7 @@ def _merge(results: Iterable[UnitResult], run: Run) -> list[Path]:
         run.spooled += part.rows
         run.text_bytes += part.text_bytes
     for result in collected:
+        run.made.update(result.types)
         run.quality.report.add(result.report)
         for kind, (records, tallies) in result.coverage.items():
             run.expanders[kind].absorb(records, tallies)
@@ -234,9 +241,10 @@ def _coverage(expanders: dict[str, Expander], config: BuildConfig, ledger: Ledge
     return coverage
 
 
-def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, Dropped, dict]:
-    """The stages that need every row: duplicates, then mixing. Returns copies per spooled row, the rows
-    dropped (with why, and the row kept instead), and the report."""
+def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, Dropped, dict, Bounds | None]:
+    """The stages that need every row: duplicates, then mixing (by source, then by type), then the split rule of
+    rows that show other entities. Returns copies per spooled row, the rows dropped (with why, and the row kept
+    instead), the report, and the split bounds when that rule fixed them."""
     config = run.config
     dropped, report = run.quality.duplicates.resolve()
     mask = np.zeros(run.spooled, bool)
@@ -248,7 +256,14 @@ def _settle(spool: list[Path], run: Run) -> tuple[np.ndarray, Dropped, dict]:
             dropped[index] = (Drop(stage="mix", reason="downsampled"), None)
     else:
         copies = (~mask).astype(np.int32)
-    return copies, dropped, report
+    bounds = None
+    if len(config.types) > 1 or any(m.weight is not None or m.target is not None for m in config.types.values()):
+        report["types"], report["type_repeats"] = mix_types(spool, copies, config.types, dropped)
+        kept = spooled_column(spool, GROUP_KEY)[copies > 0]
+        if len(kept):
+            bounds = split_bounds(pa.array(kept, pa.uint64()), config.split.fractions())
+            report["companion_in_other_split"] = strays(spool, copies, bounds, config.seed, dropped)
+    return copies, dropped, report, bounds
 
 
 def _account(spool: list[Path], dropped: Dropped, report: dict, run: Run) -> None:
@@ -257,29 +272,27 @@ def _account(spool: list[Path], dropped: Dropped, report: dict, run: Run) -> Non
         _account_dropped(spool, dropped, run)
     for name, mixed in report.get("mixing", {}).items():
         run.ledger.counts(name).rows += mixed["rows_after"] - mixed["rows_before"]
+    for name, added in report.pop("type_repeats", {}).items():
+        run.ledger.counts(name).rows += added
 
 
 def _account_dropped(spool: list[Path], dropped: Dropped, run: Run) -> None:
     """Ledger entries for rows dropped after spooling: a record that loses every row is rejected,
-    else its lost rows are listed. A record's rows sit together in the spool, one after another."""
+    else its lost rows are listed. A record's rows are found by source and position wherever they sit (its single
+    rows in its source's part, the richer types' rows in the part after it)."""
     names = pa.array([source.name for source in run.config.sources])
-    starts, last = [], None  # per row, whether it starts a record: a byte a row, not the columns
+    keys = []  # per row, its record as one number: the source's index, then the position
     for batch in spool_batches(spool, ["source", POSITION]):
-        code, position = pc.index_in(batch.column(0), value_set=names).to_numpy(), batch.column(1).to_numpy()
-        start = np.ones(len(code), bool)
-        start[1:] = (code[1:] != code[:-1]) | (position[1:] != position[:-1])
-        if len(code):
-            start[0] = last != (code[0], position[0])
-            last = (code[-1], position[-1])
-        starts.append(start)
-    record = np.cumsum(np.concatenate(starts), dtype=np.int64) - 1
+        code = pc.index_in(batch.column(0), value_set=names).to_numpy().astype(np.int64)
+        keys.append((code << 40) | batch.column(1).to_numpy())
+    _, record = np.unique(np.concatenate(keys), return_inverse=True)  # a record's rows may sit in two parts
     lost = np.array(sorted(dropped), np.int64)
-    whole = np.bincount(record[lost], minlength=record[-1] + 1) == np.bincount(record)
+    whole = np.bincount(record[lost], minlength=record.max() + 1) == np.bincount(record)
     survivors = np.array(sorted({kept for _, kept in dropped.values() if kept is not None}), np.int64)
     ids = dict(zip(survivors.tolist(), (row["record_id"] for row in _rows_at(spool, survivors, ["record_id"])),
                    strict=True))
     columns = ["source", "record_id", "template_id", "variant", POSITION]
-    previous = -1
+    rejected: set[int] = set()
     for index, row in zip(lost.tolist(), _rows_at(spool, lost, columns), strict=True):
         source = run.sources[row["source"]]
         counts = run.ledger.counts(source.name)
@@ -291,10 +304,10 @@ def _account_dropped(spool: list[Path], dropped: Dropped, run: Run) -> None:
         counts.rows -= 1
         if not whole[record[index]]:
             run.ledger.remove_row(entry)
-        elif record[index] != previous:
+        elif record[index] not in rejected:
+            rejected.add(record[index])
             counts.kept -= 1
             run.ledger.reject(entry)
-        previous = record[index]
 
 
 def _rows_at(spool: list[Path], indices: np.ndarray, columns: list[str]) -> Iterator[dict]:
@@ -307,7 +320,8 @@ def _rows_at(spool: list[Path], indices: np.ndarray, columns: list[str]) -> Iter
 
 
 def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor: Executor,
-            meanwhile: Callable[[], None]) -> tuple[dict[str, int], dict[str, str], Tally, MaskChecks]:
+            meanwhile: Callable[[], None], bounds: Bounds | None = None,
+            ) -> tuple[dict[str, int], dict[str, str], Tally, MaskChecks]:
     """Split and shuffle from the spool; the executor writes each bucket's shards, and this process renders the
     trainer formats from them in order. `meanwhile` is this process's own work, done while the tasks run.
     Returns the rows per split, the sha256 of the files written (by path in the build) and the report's counts
@@ -315,7 +329,8 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
     config = run.config
     formats = ["alpaca", *config.formats]
     routes = tmp / "routes.npz"
-    buckets = route(spool, config.split.fractions(), routes, copies, config.seed, run.text_bytes, config.shard_rows)
+    buckets = route(spool, config.split.fractions(), routes, copies, config.seed, run.text_bytes, config.shard_rows,
+                    bounds)
     (tmp / "data").mkdir()
     tokens = config.tokens
     pretokenize = (tokens.tokenizer, tokens.pattern) if tokens.pretokenize and tokens.tokenizer else None

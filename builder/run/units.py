@@ -8,7 +8,7 @@ Knowledge-base sources share one unit, since their records are checked against e
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import Unpack
 
@@ -21,12 +21,13 @@ from builder.config import BuildConfig, SourceConfig
 from builder.expand.catalogue import Catalogue, load_catalogue
 from builder.expand.expander import Coverage, Expander
 from builder.expand.render import MAX_TEXT_CHARS
+from builder.expand.types import Entity, Sheet, declared_types, rows_table, type_rows
 from builder.ledger import Drop, Ledger, Place, SourceCounts
 from builder.mix.split import with_keys
 from builder.quality.normalize import entity_name
 from builder.quality.stage import TEXT_COLUMNS, Quality, QualityReport
 from builder.read import WHOLE, Detected, Shard, read_source, shards
-from builder.rows import ENTITY_COLUMN, POSITION, SPOOL_SCHEMA, WORK_SCHEMA, template_rows
+from builder.rows import ENTITY_COLUMN, POSITION, SINGLE, SPOOL_SCHEMA, template_rows, work_table
 from builder.validate.fields import (
     LABEL_MARK,
     PART_SEPARATOR,
@@ -74,6 +75,7 @@ class UnitResult:
     parts: list[PartResult]
     coverage: dict[str, tuple[int, dict[str, Coverage]]]
     report: QualityReport
+    types: dict[str, dict[str, dict]] = field(default_factory=dict)  # kind -> type -> its tally
 
 
 @dataclass
@@ -88,6 +90,9 @@ class Run:
     position_kinds: dict[str, str] = field(default_factory=dict)
     spooled: int = 0
     text_bytes: int = 0
+    sheets: dict[str, Sheet] | None = None  # kind -> its kept records, when the build makes richer types
+    pending: list[Entity] = field(default_factory=list)  # this batch's records, for the sheet once rows are kept
+    made: dict[str, dict[str, dict]] = field(default_factory=dict)  # kind -> type -> what the type made of it
 
     @cached_property
     def ranks(self) -> dict[str, int]:
@@ -135,32 +140,89 @@ def plan_units(config: BuildConfig, detected: dict[str, Detected], shards_per_so
 
 
 def run_unit(config: BuildConfig, parts: list[Part], detected: dict[str, Detected], folder: Path) -> UnitResult:
-    """read → quality for each part in turn, writing its results into its own folder under `folder`."""
+    """read → quality for each part in turn, writing its results into its own folder under `folder`; then, in the
+    knowledge-base unit, the richer instruction types from the records it kept, one more part per source."""
     sources = {s.name: s for s in config.sources}
-    ranks = {s.name: rank for rank, s in enumerate(config.by_preference())}
     kb = any(sources[p.source].kind != "qa" for p in parts)
     expanders = expanders_for(config, catalogue_for(config)) if kb else {}
     quality = Quality(config)
+    richer = [name for name in config.types if name != SINGLE]
+    sheets = {kind: Sheet(config.seed, config.split.fractions()) for kind in expanders} if kb and richer else None
     results = []
     for part in parts:
-        source = sources[part.source]
-        where = folder / f"{ranks[source.name]:03d}.{part.index:05d}"  # source names may hold any character
-        where.mkdir(parents=True)
-        run = Run(config, expanders, quality, Ledger(where, by_position=True), no_progress)
-        with pa.OSFile(str(where / "rows.arrow"), "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as spool:
-            def emit(rows: pa.Table, run: Run = run, spool: pa.ipc.RecordBatchFileWriter = spool) -> None:
-                spool.write_table(with_keys(rows, config.seed, config.split.group_by))
-                run.spooled += rows.num_rows
-                run.text_bytes += sum(pc.sum(pc.binary_length(rows[c])).as_py() or 0 for c in TEXT_COLUMNS)
-
-            run_source(source, detected[source.name], run, emit, part.shard)
-        run.ledger.close()
-        quality.duplicates.save(where)
-        results.append(PartResult(source.name, part.index, where, run.spooled, run.text_bytes,
-                                  run.ledger.counts(source.name)))
+        run = Run(config, expanders, quality, Ledger(_part_folder(folder, config, part), by_position=True),
+                  no_progress, sheets=sheets)
+        results.append(_spooled(run, part, partial(_read_part, sources[part.source], detected[part.source], run,
+                                                   part)))
+    tallies: dict[str, dict[str, dict]] = {}
+    if sheets:
+        results += _typed_parts(config, parts, detected, sheets, expanders, quality, folder, tallies)
     quality.duplicates.close()
     pa.default_memory_pool().release_unused()  # a worker process lives on: give freed memory back
-    return UnitResult(results, {kind: e.tallies() for kind, e in expanders.items()}, quality.report)
+    return UnitResult(results, {kind: e.tallies() for kind, e in expanders.items()}, quality.report, tallies)
+
+
+def _read_part(source: SourceConfig, detected: Detected, run: Run, part: Part,
+               emit: Callable[[pa.Table], None]) -> None:
+    run_source(source, detected, run, emit, part.shard)
+
+
+def _part_folder(folder: Path, config: BuildConfig, part: Part) -> Path:
+    rank = next(rank for rank, s in enumerate(config.by_preference()) if s.name == part.source)
+    where = folder / f"{rank:03d}.{part.index:05d}"  # source names may hold any character
+    where.mkdir(parents=True)
+    return where
+
+
+def _spooled(run: Run, part: Part, produce: Callable[[Callable[[pa.Table], None]], None]) -> PartResult:
+    """Runs `produce` with a function that spools the rows it is given into the part's folder."""
+    config, where = run.config, run.ledger.folder
+    assert where is not None, "a unit's ledger writes into its part's folder"
+    with pa.OSFile(str(where / "rows.arrow"), "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as spool:
+        def emit(rows: pa.Table) -> None:
+            spool.write_table(with_keys(rows, config.seed, config.split.group_by))
+            run.spooled += rows.num_rows
+            run.text_bytes += sum(pc.sum(pc.binary_length(rows[c])).as_py() or 0 for c in TEXT_COLUMNS)
+
+        produce(emit)
+    run.ledger.close()
+    run.quality.duplicates.save(where)
+    return PartResult(part.source, part.index, where, run.spooled, run.text_bytes, run.ledger.counts(part.source))
+
+
+def _typed_parts(config: BuildConfig, parts: list[Part], detected: dict[str, Detected], sheets: dict[str, Sheet],
+                 expanders: dict[str, Expander], quality: Quality, folder: Path,
+                 tallies: dict[str, dict[str, dict]]) -> list[PartResult]:
+    """The richer types of each kind, from its sheet; their rows go to one more part of each record's source."""
+    sources = {s.name: s for s in config.sources}
+    declared = declared_types(catalogue_for(config))
+    made: dict[str, list] = {}
+    for kind, sheet in sheets.items():
+        sheet.close()
+        rows, kind_tallies = type_rows(sheet, declared.get(kind, {}), expanders[kind].entries, list(config.types),
+                                       config.seed)
+        tallies[kind] = {name: tally.to_json() for name, tally in kind_tallies.items()}
+        for row in rows:
+            made.setdefault(row.entity.source, []).append(row)
+    results = []
+    for part in parts:
+        if part.source not in made:
+            continue
+        source = sources[part.source]
+        typed = Part(part.source, part.index + 1, part.shard)
+        run = Run(config, expanders, quality, Ledger(_part_folder(folder, config, typed), by_position=True),
+                  no_progress)
+        table = rows_table(made[part.source], source.kind)
+
+        def produce(emit: Callable[[pa.Table], None], run: Run = run, table: pa.Table = table,
+                    source: SourceConfig = source) -> None:
+            for start in range(0, table.num_rows, config.batch_size):
+                named = SourceBatch(source, detected[source.name], table.slice(start, config.batch_size))
+                emit(typed_quality(named, run).table)
+                run.ledger.flush()
+
+        results.append(_spooled(run, typed, produce))
+    return results
 
 
 def catalogue_for(config: BuildConfig) -> Catalogue:
@@ -267,7 +329,7 @@ def kb_rows(batch: SourceBatch, run: Run) -> SourceBatch:
     """Validates each record with its model, checks it as a whole, and expands it through the catalogue."""
     source = batch.source
     expander = run.expanders[source.kind]
-    columns: dict[str, list] = {name: [] for name in WORK_SCHEMA.names}
+    columns: dict[str, list] = template_rows(source.name, source.kind, "", 0, "", [])
     checked = validate_kb(source.kind, batch.table.to_pylist())
     for drop in checked.invalid:
         run.ledger.reject(batch.place(drop))
@@ -292,7 +354,10 @@ def kb_rows(batch: SourceBatch, run: Run) -> SourceBatch:
             continue
         for name, values in template_rows(source.name, source.kind, rid, position, entity, rows).items():
             columns[name].extend(values)
-    return batch.then(pa.table(columns, schema=WORK_SCHEMA))
+        if run.sheets is not None:
+            run.pending.append(Entity(source.name, position, rid, entity, record.name, tuple(record.aliases),
+                                      context.get("category"), context))
+    return batch.then(work_table(columns, len(columns[POSITION])))
 
 
 def _oversized(context: dict) -> str | None:
@@ -309,7 +374,7 @@ def qa_rows(batch: SourceBatch, run: Run) -> SourceBatch:
     valid = checked.valid
     n = valid.num_rows
     record_ids = qa_record_ids(valid)
-    return batch.then(pa.table(
+    return batch.then(work_table(
         {
             "instruction": valid["question"],
             "input": pc.fill_null(valid["input"], ""),
@@ -322,7 +387,7 @@ def qa_rows(batch: SourceBatch, run: Run) -> SourceBatch:
             POSITION: valid[POSITION],
             ENTITY_COLUMN: pa.nulls(n, pa.string()),
         },
-        schema=WORK_SCHEMA,
+        n,
     ))
 
 
@@ -334,6 +399,12 @@ def row_quality(batch: SourceBatch, run: Run) -> SourceBatch:
     surviving = set(kept[POSITION].to_pylist())
     counts.kept += len(surviving)
     counts.rows += kept.num_rows
+    if run.sheets is not None and source.kind in run.sheets:
+        sheet = run.sheets[source.kind]
+        for entity in run.pending:
+            if entity.position in surviving:
+                sheet.add(entity)
+        run.pending.clear()
     if not removals and not marks:
         return batch.then(kept)
     listed = sorted({*removals, *marks})
@@ -356,3 +427,18 @@ def row_quality(batch: SourceBatch, run: Run) -> SourceBatch:
     return batch.then(kept)
 
 
+
+
+def typed_quality(batch: SourceBatch, run: Run) -> SourceBatch:
+    """Row quality for the rows of the richer types: a lost row is listed; its record keeps its single rows."""
+    rows, source = batch.table, batch.source
+    kept, removals, marks = run.quality.rows(rows, source.kind, run.ranks[source.name], run.spooled)
+    run.ledger.counts(source.name).rows += kept.num_rows
+    listed = sorted({*removals, *marks})
+    meta = rows.select(["record_id", "template_id", "variant", POSITION]).take(pa.array(listed, pa.int64())).to_pylist()
+    for index, row in zip(listed, meta, strict=True):
+        entry = (removals.get(index) or marks[index])
+        placed = batch.place(entry, position=row[POSITION], record_id=row["record_id"], template_id=row["template_id"],
+                             variant=row["variant"])
+        (run.ledger.remove_row if index in removals else run.ledger.mark)(placed)
+    return batch.then(kept)

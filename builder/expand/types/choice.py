@@ -1,0 +1,125 @@
+"""Multiple choice in the CMExam style: one field of one entity; the options are items of that field (the right one)
+and of the same field of other entities whose items the right text does not hold, nor they its items, and of
+another category (a drug of the same class may well treat what its record does not list, which would make a second
+right option); the
+right letter cycles over the rows in a seeded order, so every letter is right about equally often; the answer gives
+the letter and the record's text."""
+
+import re
+from collections.abc import Iterator
+from functools import cache, partial
+
+from pydantic import Field, field_validator
+
+from builder.expand.catalogue import Entry
+from builder.expand.types.base import (
+    InstructionType,
+    Text,
+    TypeRow,
+    TypeSpec,
+    TypeTally,
+    answer,
+    applies,
+    compiled,
+    label,
+    overlap,
+)
+from builder.expand.types.sheet import ITEMS, Entity, Sheet
+from builder.hashing import hash64
+
+LETTERS = "ABCDEF"
+SAMPLE = {"name": "示例", "label": "适应证", "letter": "A", "text": "示例", "answer": "示例", "options": "A. 示例"}
+
+
+class ChoiceSpec(TypeSpec):
+    options: int = Field(4, ge=2, le=len(LETTERS), description="options per question, the right one included")
+    items: int = Field(3, ge=1, le=8, description="extracted items an option lists")
+    stems: list[str] = Field(min_length=1, description="the question: name, label, options (the option lines)")
+    option: str = Field("{{ letter }}. {{ text }}", description="one option line: letter, text")
+    answer: str = Field("答案：{{ letter }}。{{ answer }}", description="letter, answer (the template's)")
+
+    @field_validator("option", "answer")
+    @classmethod
+    def renders(cls, source: str, info) -> str:
+        compiled(source, info.field_name, **SAMPLE)
+        return source
+
+    @field_validator("stems")
+    @classmethod
+    def stems_render(cls, sources: list[str]) -> list[str]:
+        for source in sources:
+            compiled(source, "stems", **SAMPLE)
+        return sources
+
+
+@cache
+def _text(source: str) -> Text:
+    return Text(source, **SAMPLE)
+
+
+NOT_A_CONDITION = re.compile(r"适应|相同|参见|详见|本品|同上|[见:：；;。]")  # what a cross-reference or a label leaves
+
+
+def usable(entity: Entity, name: str) -> list[str]:
+    """The extracted items an option may show: a condition's words, not what a cross-reference or label left
+    (替加氟/尿嘧啶's "适应证与替加氟相同" extracts to 适应证, 替加氟相同)."""
+    return [item for item in entity.items(name) if 2 <= len(item) <= 20 and not NOT_A_CONDITION.search(item)]
+
+
+def option_text(entity: Entity, name: str, items: int) -> str:
+    return "、".join(usable(entity, name)[:items])
+
+
+def _distractor(entity: Entity, name: str, other: Entity) -> bool:
+    return bool(usable(other, name)) and not Sheet.same_category(entity, other) and not overlap(entity, other, name)
+
+
+class Choice(InstructionType):
+    name = "choice"
+    spec = ChoiceSpec
+
+    def check(self, spec: TypeSpec, entries: dict[str, Entry], kind: str) -> list[str]:
+        return super().check(spec, entries, kind) + [
+            f"template '{t}' asks about {', '.join(entries[t].requires)}; multiple choice needs one field with "
+            f"extracted items ({', '.join(ITEMS)})" for t in spec.templates
+            if t in entries and (len(entries[t].requires) != 1 or entries[t].requires[0] not in ITEMS)]
+
+    def rows(self, sheet: Sheet, spec: TypeSpec, entries: dict[str, Entry], seed: int,
+             tally: TypeTally) -> Iterator[TypeRow]:
+        assert isinstance(spec, ChoiceSpec)
+        chosen: list[tuple[Entity, Entry, list[Entity]]] = []
+        for entity in sheet:
+            for template in spec.templates:
+                entry = entries[template]
+                name = entry.requires[0]
+                if not applies(entry, entity):
+                    continue
+                tally.looked_at += 1
+                if not usable(entity, name) or len(usable(entity, name)) < len(entity.items(name)) / 2:
+                    tally.skip("no_clear_items")
+                    continue
+                others = sheet.confusables(entity, partial(_distractor, entity, name), spec.options - 1,
+                                           salt=f"choice{template}")
+                if len(others) < spec.options - 1:
+                    tally.skip("too_few_distractors")
+                    continue
+                chosen.append((entity, entry, others))
+        order = sorted(range(len(chosen)), key=lambda i: hash64(seed, "letter", chosen[i][0].record_id,
+                                                                chosen[i][1].id))
+        for rank, i in enumerate(order):
+            entity, entry, others = chosen[i]
+            tally.rows += 1
+            yield self._row(entity, entry, others, rank % spec.options, spec, seed)
+
+    @staticmethod
+    def _row(entity: Entity, entry: Entry, others: list[Entity], right: int, spec: ChoiceSpec,
+             seed: int) -> TypeRow:
+        name = entry.requires[0]
+        shown = list(others)
+        shown.insert(right, entity)
+        lines = "\n".join(_text(spec.option)(letter=LETTERS[i], text=option_text(e, name, spec.items))
+                          for i, e in enumerate(shown))
+        variant = hash64(seed, "stem", entity.record_id, entry.id) % len(spec.stems)
+        stem = _text(spec.stems[variant])(name=entity.name, label=label(entry.kind, name), options=lines)
+        said = _text(spec.answer)(letter=LETTERS[right], answer=answer(entry, entity))
+        return TypeRow(entity, entry.id, variant, stem, said, companions=others)
