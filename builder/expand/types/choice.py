@@ -1,11 +1,10 @@
 """Multiple choice in the CMExam style: one field of one entity; the options are items of that field (the right one)
 and of the same field of other entities whose items the right text does not hold, nor they its items, and of
-another category (a drug of the same class may well treat what its record does not list, which would make a second
-right option); the
+another area (a drug of the same system may well treat what its record does not list, which would make a second
+right option; records without a category give no distractors); the
 right letter cycles over the rows in a seeded order, so every letter is right about equally often; the answer gives
 the letter and the record's text."""
 
-import re
 from collections.abc import Iterator
 from functools import cache, partial
 
@@ -57,21 +56,12 @@ def _text(source: str) -> Text:
     return Text(source, **SAMPLE)
 
 
-NOT_A_CONDITION = re.compile(r"适应|相同|参见|详见|本品|同上|[见:：；;。]")  # what a cross-reference or a label leaves
-
-
-def usable(entity: Entity, name: str) -> list[str]:
-    """The extracted items an option may show: a condition's words, not what a cross-reference or label left
-    (替加氟/尿嘧啶's "适应证与替加氟相同" extracts to 适应证, 替加氟相同)."""
-    return [item for item in entity.items(name) if 2 <= len(item) <= 20 and not NOT_A_CONDITION.search(item)]
-
-
 def option_text(entity: Entity, name: str, items: int) -> str:
-    return "、".join(usable(entity, name)[:items])
+    return "、".join(entity.conditions(name)[:items])
 
 
 def _distractor(entity: Entity, name: str, other: Entity) -> bool:
-    return bool(usable(other, name)) and not Sheet.same_category(entity, other) and not overlap(entity, other, name)
+    return bool(other.conditions(name)) and not Sheet.same_area(entity, other) and not overlap(entity, other, name)
 
 
 class Choice(InstructionType):
@@ -95,7 +85,7 @@ class Choice(InstructionType):
                 if not applies(entry, entity):
                     continue
                 tally.looked_at += 1
-                if not usable(entity, name) or len(usable(entity, name)) < len(entity.items(name)) / 2:
+                if not entity.conditions(name) or len(entity.conditions(name)) < len(entity.items(name)) / 2:
                     tally.skip("no_clear_items")
                     continue
                 others = sheet.confusables(entity, partial(_distractor, entity, name), spec.options - 1,

@@ -24,14 +24,15 @@ from builder.expand.types.sheet import Entity, Sheet
 from builder.hashing import hash64
 from builder.quality.normalize import fold
 
-MATERIAL_SAMPLE = {"number": 1, "name": "示例", "text": "适应证：示例内容"}
+MATERIAL_SAMPLE = {"number": 1, "name": "示例", "aliases": ["示例"], "text": "适应证：示例内容"}
 
 
 class GroundedSpec(TypeSpec):
     companions: int = Field(3, ge=1, le=8, description="records of confusable entities shown with the right one")
     absent_share: float = Field(0.1, ge=0, lt=1, description="share of rows whose material lacks the right record")
     system: str = Field(min_length=1, description="the system prompt: answer from the material only")
-    material: str = Field(description="one record in the material: number, name, text (its fields, labelled)")
+    material: str = Field(description="one record in the material: number, name, aliases (a list), text (its "
+                                      "fields, labelled); show the aliases an answer may name")
     joiner: str = "\n\n"
     answer: str = Field("根据资料{{ number }}，{{ answer }}", description="number, answer (the template's)")
     absent: str = Field(description="the answer when the material lacks the record: name, label")
@@ -101,7 +102,8 @@ class Grounded(InstructionType):
         if not absent:
             records.insert(at, entity)
         material = _text(spec.material)
-        blocks = [material(number=n, name=r.name, text=shown(r, entry.requires, entry.kind))
+        blocks = [material(number=n, name=r.name, aliases=r.context.get("aliases") or [],
+                           text=shown(r, entry.requires, entry.kind))
                   for n, r in enumerate(records, 1)]
         if absent:
             said = _text(spec.absent)(name=entity.name, label="、".join(label(entry.kind, f) for f in entry.requires))

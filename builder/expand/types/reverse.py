@@ -15,7 +15,13 @@ from builder.hashing import hash64
 from builder.quality.normalize import fold
 
 SAMPLE = {"condition": "示例", "names": "甲、乙"}
-PLAIN = re.compile(r"[\u4e00-\u9fff]{2,12}")  # a condition by its name alone: no restriction, stage or list
+CAUSE = "(?:所致|引起|导致|造成|诱发|所引起)"  # what follows a cause in a clause: 胆石症引起的胆绞痛 treats the colic
+DISEASE = re.compile(  # how the name of a disease or symptom ends: "治疗X" must name one, not an effect (镇咳, 化痰), a
+    # sign of a syndrome (舌苔白腻, 量少色淡) or a body part (咽喉)
+    r"(?:炎|病|症|癌|瘤|痛|热|咳|喘|出血|贫血|泻|便秘|疹|疮|伤|中毒|综合征|感染|衰竭|不全|失眠|水肿|结石|溃疡|"
+    r"高血压|低血压|骨折|痢|疟|痹|痿|感冒|血症|梗死|梗塞|硬化|障碍|缺乏|增生|肥大|狭窄|麻痹|抽搐|惊厥|呕吐|眩晕|"
+    r"头晕|耳鸣|瘙痒|脱发|不孕|不育|早泄|阳痿|遗精|黄疸|休克|失常|亢进|减退|紊乱|损伤|脱位|积液|结核|癫痫|痔)$")
+EFFECT = re.compile(r"^[镇化止祛清补降利抗促解消通活安养益滋健和理温散宣平润][\u4e00-\u9fff]$")  # 镇咳, 止痛
 
 
 class ReverseSpec(TypeSpec):
@@ -45,6 +51,13 @@ def _text(source: str) -> Text:
     return Text(source, **SAMPLE)
 
 
+def stated_as_use(condition: str, text: str) -> bool:
+    """The record writes the condition as it is (not one the extractor completed from a shared part: 急性和慢性白血病
+    gives 急性白血病, which a reader could not find), at least once not as the cause of what the drug is for."""
+    return any(not re.match(rf"[^，。；;]*?{CAUSE}", text[found.end():])
+               for found in re.finditer(re.escape(condition), text))
+
+
 class Reverse(InstructionType):
     name = "reverse"
     spec = ReverseSpec
@@ -59,10 +72,9 @@ class Reverse(InstructionType):
         assert isinstance(spec, ReverseSpec)
         listed: dict[tuple[int, str], tuple[str, list[Entity]]] = {}
         for entity in sheet:
-            said = fold(entity.context.get(spec.field) or "")
-            for item in entity.items(spec.field):
-                if PLAIN.fullmatch(item) and fold(item) in said:  # as the record writes it: not one the extractor
-                    # completed from a shared part (急性和慢性白血病 → 急性白血病), which a reader could not find
+            text = entity.context.get(spec.field) or ""
+            for item in entity.conditions(spec.field):
+                if DISEASE.search(item) and not EFFECT.match(item) and stated_as_use(item, text):
                     _, members = listed.setdefault((entity.band, fold(item)), (item, []))
                     if not any(not Sheet.distinct(entity, m) for m in members):
                         members.append(entity)

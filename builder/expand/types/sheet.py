@@ -7,6 +7,7 @@ are drawn from the entity's own band (the pipeline then drops the rare row whose
 elsewhere: `builder.run.pipeline`).
 """
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,6 +21,10 @@ from builder.hashing import hash64
 from builder.mix.split import END, group_keys
 from builder.quality.normalize import entity_keys, fold
 
+CONDITION = re.compile(r"[\u4e00-\u9fff]{2,14}")  # a condition's name alone: no figure, quote, clause or restriction
+NOT_A_CONDITION = re.compile(  # what labels, cross-references and sentences about the drug leave behind
+    r"适应|相同|参见|详见|本品|同上|治疗|效率|方法|结合|不良反应|用药|服用|剂量|应用|化疗|放疗"
+    r"|见症|症见|^(?:但|可|并|且|兼|伴|见|久服|解毒|手术|妊娠)|(?:丸|片|剂|胶囊|颗粒|糖浆|注射液)$")
 CANDIDATES = 64  # records looked at per key of the index (category, item, name piece): the nearest few are wanted
 ITEMS: dict[str, Callable[[str], list[str]]] = {"indications": extract_indications}  # fields with an extractor
 
@@ -55,6 +60,11 @@ class Entity:
             text = self.context.get(name)
             self._items[name] = ITEMS[name](text) if text and name in ITEMS else []
         return self._items[name]
+
+    def conditions(self, name: str) -> list[str]:
+        """The extracted items that name a condition, as options and reverse questions show them: not what a
+        cross-reference, label or sentence left (替加氟/尿嘧啶's "适应证与替加氟相同" extracts to 适应证, 替加氟相同)."""
+        return [item for item in self.items(name) if CONDITION.fullmatch(item) and not NOT_A_CONDITION.search(item)]
 
     def view(self, name: str) -> FoldedAnswer:
         """The field's text folded as the scorer reads an answer, folded once."""
@@ -111,9 +121,11 @@ class Sheet:
         return chosen
 
     @staticmethod
-    def same_category(entity: Entity, other: Entity) -> bool:
-        """Both records name the same most specific category (two statins, two cephalosporins)."""
-        return bool(_category_keys(entity)) and _category_keys(entity) == _category_keys(other)
+    def same_area(entity: Entity, other: Entity) -> bool:
+        """Both records' category paths open with the same broadest part (呼吸系统药物), or one has none: two
+        drugs of one area may well treat the same thing whether or not their records say so."""
+        mine, theirs = _category_parts(entity), _category_parts(other)
+        return not mine or not theirs or mine[0] == theirs[0]
 
     @staticmethod
     def distinct(entity: Entity, other: Entity) -> bool:
@@ -137,9 +149,13 @@ class Sheet:
         return self._index
 
 
+def _category_parts(entity: Entity) -> list[str]:
+    return [p for p in fold(entity.category or "").replace(",", "，").split("，") if p]
+
+
 def _category_keys(entity: Entity) -> list[str]:
     """The most specific part of a category path ("皮肤科用药，角质溶解药" → 角质溶解药)."""
-    parts = [p for p in fold(entity.category or "").replace(",", "，").split("，") if p]
+    parts = _category_parts(entity)
     return [f"c:{parts[-1]}"] if parts else []
 
 
