@@ -112,3 +112,11 @@ def test_unknown_types_and_disabling_single_are_refused(tmp_path: Path) -> None:
                       '[types.grounded]\n', encoding="utf-8")
     result = run("build", "--config", str(config), "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "`single` type is always built" in result.output
+
+
+def test_every_type_gives_the_same_bytes_for_any_number_of_workers(tmp_path: Path) -> None:
+    digests = []
+    for workers in ("1", "2"):
+        manifest, _ = build(tmp_path / workers, "--types", "all", "--workers", workers)
+        digests.append({name: digest for name, digest in manifest["outputs"].items() if name.startswith("data/")})
+    assert digests[0] == digests[1] and digests[0]
