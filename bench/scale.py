@@ -27,6 +27,9 @@
    * builder-4x: the same on the 4x workload
    * builder-tokens (with ``--tokenizer PATH``): the builder command with ``--tokenizer PATH --max-tokens
      4096``, timed in the same turns as the builder; its wall time over the builder's is printed
+   * builder-types (with ``--types LIST``): the builder command with ``--types LIST`` (``all``: every
+     instruction type), timed in the same turns as the builder; its wall time and rows over the builder's
+     are printed
 3. Prints a table, the builder/floor, naive/builder and 4x/1x ratios, the wall and CPU seconds of
    each stage of the median builder run (from its ``--timings``; "start-up" is the rest: the
    interpreter, imports and options), then the key figures beside those of the baseline
@@ -416,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="--workers for the builder (default: the CPU count)")
     ap.add_argument("--tokenizer", type=Path, default=None,
                     help="also time the builder counting tokens with this tokenizer (builder-tokens), in the same turns")
+    ap.add_argument("--types", default=None, metavar="LIST",
+                    help="also time the builder with these instruction types (builder-types; `all`), in the same turns")
     ap.add_argument("--timeout", type=float, default=None, help="per-stage timeout in seconds")
     ap.add_argument("--strict", action="store_true", help="exit 1 if any stage failed")
     ap.add_argument("--repeat", type=int, default=1,
@@ -464,6 +469,10 @@ def main(argv: list[str] | None = None) -> int:
                 counted = builder_command(args.builder_cmd, in_dir, out, args.workers, work / "logs" / "builder-tokens")[0]
                 paired["builder-tokens"] = ([*(counted or []), "--tokenizer", str(args.tokenizer), "--max-tokens",
                                              str(TOKEN_LIMIT)], out, builder_outputs, missing)
+            if args.types and cmd:  # the same build with richer instruction types, timed in the same turns
+                out = work / "out-builder-types"
+                typed = builder_command(args.builder_cmd, in_dir, out, args.workers, work / "logs" / "builder-types")[0]
+                paired["builder-types"] = ([*(typed or []), "--types", args.types], out, builder_outputs, missing)
         timed: dict[str, list[StageResult]] = {name: [] for name in paired}
         for turn in range(max(args.repeat, 1)):  # floor and builder take turns
             for name, (cmd, out, outputs, missing) in paired.items():
@@ -541,6 +550,13 @@ def main(argv: list[str] | None = None) -> int:
         if tokens is not None:
             print(f"builder-tokens/builder wall:    {fmt(tokens_ratio, '.2f')} (counting with {args.tokenizer.name}, "
                   f"--max-tokens {TOKEN_LIMIT})" + ("" if tokens_ratio is not None else need))
+        types = by.get("builder-types")
+        types_ratio = ratio_of(types.wall_s if (types and types.ok) else None,
+                               builder.wall_s if (builder and builder.ok) else None)
+        if types is not None:
+            rows_ratio = ratio_of(types.rows if types.ok else None, builder.rows if (builder and builder.ok) else None)
+            print(f"builder-types/builder wall:     {fmt(types_ratio, '.2f')} (--types {args.types}; rows "
+                  f"x{fmt(rows_ratio, '.2f')})" + ("" if types_ratio is not None else need))
         stages = builder.extra.get("stages") if (builder and builder.ok) else None
         if stages:
             print(f"\n{'builder stages (median run)':<30} {'wall s':>7} {'cpu s':>7}")
@@ -586,6 +602,8 @@ def main(argv: list[str] | None = None) -> int:
             "builder_stages": stages,
             **({"builder_tokens_s": ok_val(tokens, "wall_s"), "tokens_over_builder": r3(tokens_ratio)}
                if tokens is not None else {}),
+            **({"builder_types_s": ok_val(types, "wall_s"), "types_over_builder": r3(types_ratio),
+                "builder_types_rows": ok_val(types, "rows")} if types is not None else {}),
         }
         baseline, why_not = load_baseline(args.baseline)
         if baseline is None:
