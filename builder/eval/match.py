@@ -369,6 +369,8 @@ def _core_occurrence(core: str, dropped: str, view: View, ans: FoldedAnswer) -> 
 def _distributed(needle: str, ans: FoldedAnswer) -> tuple[int, int] | None:
     """The loose view's span of needle = a + b shared over a list item (see the module doc), or None."""
     text = ans.loose.folded
+    if needle[-2:] not in text:  # every b below ends with these two characters: no b, no split (most answers)
+        return None
     for k in range(1, len(needle) - 1):
         a, b = needle[:k], needle[k:]
         i = occurrence(text, a)
@@ -391,6 +393,8 @@ def _exemplified(needle: str, ans: FoldedAnswer) -> str | None:
     """The answer's span where needle = a + b and the answer reads "b，如 …、a、…": 骨性关节炎，如膝关节、肩、手
     names 肩关节炎 (the examples are kinds or sites of b)."""
     text, strict = ans.text, ans.strict
+    if needle[-2:] not in strict.folded:  # every b below ends with these two characters
+        return None
     for k in range(1, len(needle) - 1):
         a, b = needle[:k], needle[k:]
         i = occurrence(strict.folded, b)

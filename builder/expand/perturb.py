@@ -143,8 +143,9 @@ def _skip_dose(text: str, m: re.Match[str]) -> bool:
     return any(word in text[left:right] for word in _SOLVENT)
 
 
-def _candidates(text: str) -> list[tuple[re.Match[str], str, list[str]]]:
-    """Every changeable expression with its replacements, left to right, none overlapping."""
+def candidates(text: str) -> list[tuple[re.Match[str], str, list[str]]]:
+    """Every changeable expression with its replacements, left to right, none overlapping (the audit reads them
+    to check a rejected answer)."""
     found = []
     for pattern, what in ((_DOSE, "dose"), (_CN_DOSE, "dose"), (_FREQ, "frequency"), (_HOURS, "hours")):
         for m in pattern.finditer(text):
@@ -164,12 +165,12 @@ def _candidates(text: str) -> list[tuple[re.Match[str], str, list[str]]]:
 def perturb_dosage(text: str, key: int) -> Perturbation | None:
     """`text` with one dose or frequency changed, chosen by `key` (the same text and key, the same change), or None
     when the text states no dose or frequency that can be changed safely (遵医嘱, 适量)."""
-    candidates = _candidates(text)
-    if not candidates:
+    found = candidates(text)
+    if not found:
         return None
     key &= _MASK
-    m, what, options = candidates[key % len(candidates)]
-    new = options[(key // len(candidates)) % len(options)]
+    m, what, options = found[key % len(found)]
+    new = options[(key // len(found)) % len(options)]
     start, end, num_start, num_end = m.start(), m.end(), m.start("num"), m.end("num")
     before = text[start:end]
     after = text[start:num_start] + new + text[num_end:end]

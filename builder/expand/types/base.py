@@ -4,13 +4,13 @@ helpers that ask a template's question and frame a type's own text in Jinja2's s
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import ClassVar
 
 from jinja2 import TemplateError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from builder.eval.match import FoldedAnswer, Matcher, load_synonyms
+from builder.eval.match import LabelHit, Matcher, load_synonyms
 from builder.expand.catalogue import Entry
 from builder.expand.render import make_environment
 from builder.expand.types.sheet import ITEMS, Entity, Sheet
@@ -25,6 +25,8 @@ class TypeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     templates: list[str] = []
+    per_record: int | None = Field(None, ge=1, description="rows per record at most: that many of the templates that "
+                                                           "apply, by a seeded hash; unset: one per template")
 
 
 @dataclass(eq=False)
@@ -80,6 +82,17 @@ def applies(entry: Entry, entity: Entity) -> bool:
     return all(entity.context.get(name) for name in entry.requires)
 
 
+def templates_for(spec: TypeSpec, entries: dict[str, Entry], entity: Entity, seed: int, salt: str) -> list[Entry]:
+    """The spec's templates that apply to the record, in the spec's order; with `per_record`, that many of them,
+    chosen by a seeded hash."""
+    fitting = [entries[t] for t in spec.templates if applies(entries[t], entity)]
+    if spec.per_record is None or len(fitting) <= spec.per_record:
+        return fitting
+    kept = set(sorted(range(len(fitting)), key=lambda i: hash64(seed, salt, entity.record_id, fitting[i].id))
+               [:spec.per_record])
+    return [entry for i, entry in enumerate(fitting) if i in kept]
+
+
 def ask(entry: Entry, entity: Entity, seed: int, salt: str) -> tuple[int, str]:
     """A phrasing of the template's question that fits the record, chosen by a seeded hash: (index, text)."""
     fitting = entry.phrasings(entity.context)
@@ -127,20 +140,22 @@ def overlap(one: Entity, other: Entity, name: str) -> bool:
     """Whether two records' field says the same thing: for a field with extracted items (indications), an item of
     either found in the other's text (as the scorer finds it, a negated mention counted too); for other text, half
     of their two-character pieces shared."""
-    mine, theirs = one.context.get(name) or "", other.context.get(name) or ""
-    if name in ITEMS:
+    if name in ITEMS:  # the plain text first: most records that overlap share an item word for word
+        if one.item_keys(name) & other.item_keys(name):
+            return True
+        pairs = [(item, other) for item in one.items(name)] + [(item, one) for item in other.items(name)]
+        if any(_fold(item) in holder.folded(name) for item, holder in pairs):
+            return True
         matcher = _matcher()
-        return any(_mentioned(matcher, item, other.view(name)) for item in one.items(name)) or any(
-            _mentioned(matcher, item, one.view(name)) for item in other.items(name))
-    a, b = _pieces(mine), _pieces(theirs)
+        return any(_named(matcher.match(item, holder.view(name))) for item, holder in pairs)
+    a, b = one.pieces(name), other.pieces(name)
     return not a or not b or len(a & b) >= 0.5 * min(len(a), len(b))
 
 
-def _mentioned(matcher: Matcher, item: str, text: FoldedAnswer) -> bool:
-    found = matcher.match(item, text)
-    return found.matched is not None or found.negated is not None or fold(item) in fold(text.text)
+def _named(found: LabelHit) -> bool:
+    return found.matched is not None or found.negated is not None
 
 
-def _pieces(text: str) -> set[str]:
-    folded = fold(text)
-    return {folded[i:i + 2] for i in range(len(folded) - 1)}
+@lru_cache(maxsize=1 << 16)
+def _fold(item: str) -> str:
+    return fold(item)

@@ -18,10 +18,10 @@ from builder.expand.types.base import (
     TypeSpec,
     TypeTally,
     answer,
-    applies,
     compiled,
     label,
     overlap,
+    templates_for,
 )
 from builder.expand.types.sheet import ITEMS, Entity, Sheet
 from builder.hashing import hash64
@@ -79,17 +79,15 @@ class Choice(InstructionType):
         assert isinstance(spec, ChoiceSpec)
         chosen: list[tuple[Entity, Entry, list[Entity]]] = []
         for entity in sheet:
-            for template in spec.templates:
-                entry = entries[template]
+            for entry in templates_for(spec, entries, entity, seed, "choice"):
+                template = entry.id
                 name = entry.requires[0]
-                if not applies(entry, entity):
-                    continue
                 tally.looked_at += 1
                 if not entity.conditions(name) or len(entity.conditions(name)) < len(entity.items(name)) / 2:
                     tally.skip("no_clear_items")
                     continue
                 others = sheet.confusables(entity, partial(_distractor, entity, name), spec.options - 1,
-                                           salt=f"choice{template}")
+                                           salt=f"choice{template}", near=False)
                 if len(others) < spec.options - 1:
                     tally.skip("too_few_distractors")
                     continue

@@ -15,14 +15,13 @@ from builder.expand.types.base import (
     TypeSpec,
     TypeTally,
     answer,
-    applies,
     ask,
     compiled,
     label,
+    templates_for,
 )
 from builder.expand.types.sheet import Entity, Sheet
 from builder.hashing import hash64
-from builder.quality.normalize import fold
 
 MATERIAL_SAMPLE = {"number": 1, "name": "示例", "aliases": ["示例"], "text": "适应证：示例内容"}
 
@@ -54,15 +53,10 @@ def shown(entity: Entity, fields: tuple[str, ...], kind: str) -> str:
     return "\n".join(f"{label(kind, name)}：{entity.context[name]}" for name in fields)
 
 
-def mentions(entity: Entity, text: str) -> bool:
-    """Whether a text names the entity (by any of its keys): such material would cover it after all."""
-    folded = fold(text)
-    return any(key in folded for key in entity.keys)
-
-
-def _beside(entity: Entity, fields: tuple[str, ...], kind: str, other: Entity) -> bool:
-    """A record that can stand beside the entity's: it has the fields, and its text does not name the entity."""
-    return all(other.context.get(n) for n in fields) and not mentions(entity, shown(other, fields, kind))
+def _beside(entity: Entity, fields: tuple[str, ...], other: Entity) -> bool:
+    """A record that can stand beside the entity's: it has the fields, and their text does not name the entity."""
+    return all(other.context.get(n) for n in fields) and not any(
+        key in other.folded(n) for n in fields for key in entity.keys)
 
 
 class Grounded(InstructionType):
@@ -74,13 +68,11 @@ class Grounded(InstructionType):
         assert isinstance(spec, GroundedSpec)
         chosen: list[tuple[Entity, Entry, list[Entity]]] = []
         for entity in sheet:
-            for template in spec.templates:
-                entry = entries[template]
-                if not applies(entry, entity):
-                    continue
+            for entry in templates_for(spec, entries, entity, seed, "grounded"):
+                template = entry.id
                 tally.looked_at += 1
                 fields = entry.requires
-                companions = sheet.confusables(entity, partial(_beside, entity, fields, entry.kind), spec.companions,
+                companions = sheet.confusables(entity, partial(_beside, entity, fields), spec.companions,
                                                salt=f"grounded{template}")
                 if companions:
                     chosen.append((entity, entry, companions))

@@ -6,7 +6,7 @@ from functools import partial
 
 from builder.expand.catalogue import Entry
 from builder.expand.perturb import perturb_dosage
-from builder.expand.types.base import InstructionType, TypeRow, TypeSpec, TypeTally, answer, applies, ask, overlap
+from builder.expand.types.base import InstructionType, TypeRow, TypeSpec, TypeTally, answer, ask, overlap, templates_for
 from builder.expand.types.sheet import Entity, Sheet
 from builder.hashing import hash64
 
@@ -33,10 +33,8 @@ class Preference(InstructionType):
              tally: TypeTally) -> Iterator[TypeRow]:
         assert isinstance(spec, PreferenceSpec)
         for entity in sheet:
-            for template in spec.templates:
-                entry = entries[template]
-                if not applies(entry, entity):
-                    continue
+            for entry in templates_for(spec, entries, entity, seed, "preference"):
+                template = entry.id
                 tally.looked_at += 1
                 name = entry.requires[0]
                 text = entity.context[name]

@@ -71,13 +71,17 @@ class Reverse(InstructionType):
              tally: TypeTally) -> Iterator[TypeRow]:
         assert isinstance(spec, ReverseSpec)
         listed: dict[tuple[int, str], tuple[str, list[Entity]]] = {}
+        named: dict[tuple[int, str], set[str]] = {}  # the entities and names listed so far: one record each
         for entity in sheet:
             text = entity.context.get(spec.field) or ""
             for item in entity.conditions(spec.field):
                 if DISEASE.search(item) and not EFFECT.match(item) and stated_as_use(item, text):
-                    _, members = listed.setdefault((entity.band, fold(item)), (item, []))
-                    if not any(not Sheet.distinct(entity, m) for m in members):
+                    key = (entity.band, fold(item))
+                    _, members = listed.setdefault(key, (item, []))
+                    taken = named.setdefault(key, set())
+                    if entity.entity not in taken and not entity.keys & taken:
                         members.append(entity)
+                        taken.update({entity.entity, *entity.keys})
         for (_band, key), (condition, members) in sorted(listed.items(), key=lambda x: x[0]):
             tally.looked_at += 1
             if len(members) < spec.min_records:

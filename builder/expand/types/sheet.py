@@ -26,6 +26,7 @@ NOT_A_CONDITION = re.compile(  # what labels, cross-references and sentences abo
     r"适应|相同|参见|详见|本品|同上|治疗|效率|方法|结合|不良反应|用药|服用|剂量|应用|化疗|放疗"
     r"|见症|症见|^(?:但|可|并|且|兼|伴|见|久服|解毒|手术|妊娠)|(?:丸|片|剂|胶囊|颗粒|糖浆|注射液)$")
 CANDIDATES = 64  # records looked at per key of the index (category, item, name piece): the nearest few are wanted
+TRIES = 24  # records put to a type's test per row: past that, a row is not worth the time its search takes
 ITEMS: dict[str, Callable[[str], list[str]]] = {"indications": extract_indications}  # fields with an extractor
 
 
@@ -44,6 +45,10 @@ class Entity:
     band: int = 0
     _items: dict[str, list[str]] = field(default_factory=dict)
     _views: dict[str, FoldedAnswer] = field(default_factory=dict)
+    _folded: dict[str, str] = field(default_factory=dict)
+    _conditions: dict[str, list[str]] = field(default_factory=dict)
+    _item_keys: dict[str, frozenset[str]] = field(default_factory=dict)
+    near: list[int] | None = None  # the sheet's nearest records to this one (`Sheet._near`)
 
     @cached_property
     def keys(self) -> frozenset[str]:
@@ -61,10 +66,30 @@ class Entity:
             self._items[name] = ITEMS[name](text) if text and name in ITEMS else []
         return self._items[name]
 
+    def item_keys(self, name: str) -> frozenset[str]:
+        """The field's extracted items, folded."""
+        if name not in self._item_keys:
+            self._item_keys[name] = frozenset(fold(item) for item in self.items(name))
+        return self._item_keys[name]
+
     def conditions(self, name: str) -> list[str]:
         """The extracted items that name a condition, as options and reverse questions show them: not what a
         cross-reference, label or sentence left (替加氟/尿嘧啶's "适应证与替加氟相同" extracts to 适应证, 替加氟相同)."""
-        return [item for item in self.items(name) if CONDITION.fullmatch(item) and not NOT_A_CONDITION.search(item)]
+        if name not in self._conditions:
+            self._conditions[name] = [item for item in self.items(name)
+                                      if CONDITION.fullmatch(item) and not NOT_A_CONDITION.search(item)]
+        return self._conditions[name]
+
+    def folded(self, name: str) -> str:
+        """The field's text folded (width, case, punctuation), folded once."""
+        if name not in self._folded:
+            self._folded[name] = fold(self.context.get(name) or "")
+        return self._folded[name]
+
+    def pieces(self, name: str) -> set[str]:
+        """The field's folded text as two-character pieces, for comparing texts without extracted items."""
+        folded = self.folded(name)
+        return {folded[i:i + 2] for i in range(len(folded) - 1)}
 
     def view(self, name: str) -> FoldedAnswer:
         """The field's text folded as the scorer reads an answer, folded once."""
@@ -79,11 +104,13 @@ class Sheet:
     def __init__(self, seed: int, fractions: dict[str, float]) -> None:
         self.seed, self.fractions = seed, fractions
         self.entities: list[Entity] = []
-        self._index: dict[str, list[int]] | None = None
+        self._index: dict[str, np.ndarray] | None = None
+        self._by_band: dict[int, list[int]] | None = None
+        self._hashed: np.ndarray | None = None
 
     def add(self, entity: Entity) -> None:
         self.entities.append(entity)
-        self._index = None
+        self._index = self._by_band = self._hashed = None
 
     def close(self) -> None:
         """Bands from the entities' group keys (as the split computes them), once every record is in."""
@@ -94,31 +121,65 @@ class Sheet:
         for entity, band in zip(self.entities, np.searchsorted(cuts, keys.astype(np.float64), side="right").tolist(),
                                 strict=True):
             entity.band = band
+        self._by_band = None
 
     def __iter__(self) -> Iterator[Entity]:
         return iter(self.entities)
 
-    def confusables(self, entity: Entity, accept: Callable[[Entity], bool], count: int,
-                    salt: str = "") -> list[Entity]:
-        """Up to `count` records of other entities of `entity`'s band that `accept` takes, nearest first: the same
-        category, shared indications and name pieces score; ties, and the rest of the band, go by a seeded hash."""
-        index = self._build_index()
-        scores: dict[int, float] = {}
-        for weight, keys in ((3.0, _category_keys(entity)), (2.0, _item_keys(entity)), (1.0, _name_keys(entity))):
-            for key in keys:
-                for other in index.get(key, ())[:CANDIDATES]:
-                    scores[other] = scores.get(other, 0.0) + weight
-        ranked = sorted(scores, key=lambda i: (-scores[i], hash64(self.seed, salt, entity.record_id,
-                                                                  self.entities[i].record_id)))
+    def confusables(self, entity: Entity, accept: Callable[[Entity], bool], count: int, salt: str = "",
+                    near: bool = True) -> list[Entity]:
+        """Up to `count` records of other entities of `entity`'s band (one record per entity) that `accept` takes.
+        With `near`, nearest first (the same category, shared indications and name pieces score), then the rest of
+        the band in a seeded order; without, only the seeded order (for records meant to be unlike it). At most
+        TRIES records are put to `accept`: a record with no fitting neighbour among them gets fewer."""
+        mix = hash64(self.seed, salt, entity.record_id)
+        order = self._near(entity) if near else []
         chosen: list[Entity] = []
-        for at in ranked + self._fallback(entity, salt):
+        tries = 0
+        for at in [*order, *self._band_order(entity, mix)]:
             candidate = self.entities[at]
-            if len(chosen) == count:
+            if len(chosen) == count or tries == TRIES:
                 break
-            if candidate.band == entity.band and self.distinct(entity, candidate) and candidate not in chosen \
-                    and accept(candidate):
-                chosen.append(candidate)
+            if candidate.band == entity.band and self.distinct(entity, candidate) \
+                    and all(self.distinct(other, candidate) for other in chosen):
+                tries += 1
+                if accept(candidate):
+                    chosen.append(candidate)
         return chosen
+
+    def _near(self, entity: Entity) -> list[int]:
+        """The records sharing most keys with the entity (as many as can be tried), the most shared first; ties in a
+        seeded order. Worked out once per entity: every type asks."""
+        if entity.near is None:
+            index, empty = self._build_index(), np.zeros(0, np.int64)
+            found = [(weight, index.get(key, empty)) for weight, keys in (
+                (3, _category_keys(entity)), (2, _item_keys(entity)), (1, _name_keys(entity))) for key in keys]
+            if not found:
+                entity.near = []
+                return entity.near
+            others, at = np.unique(np.concatenate([ids for _, ids in found]), return_inverse=True)
+            scores = np.bincount(at, weights=np.concatenate([np.full(len(ids), w) for w, ids in found]))
+            tie = self._hashes()[others] ^ np.uint64(hash64(self.seed, entity.record_id))
+            entity.near = others[np.lexsort((tie, -scores))[:4 * TRIES]].tolist()
+        return entity.near
+
+    def _hashes(self) -> np.ndarray:
+        if self._hashed is None:
+            self._hashed = np.array([e.hashed for e in self.entities], np.uint64)
+        return self._hashed
+
+    def _band_order(self, entity: Entity, mix: int) -> list[int]:
+        """Records of the entity's band in a seeded order (a stride from a hashed start), as many as can be tried."""
+        band = self._bands()[entity.band]
+        start, stride = mix % len(band), 7919 if len(band) % 7919 else 1
+        return [band[(start + step * stride) % len(band)] for step in range(min(len(band), 4 * TRIES))]
+
+    def _bands(self) -> dict[int, list[int]]:
+        if self._by_band is None:
+            self._by_band = {}
+            for at, entity in enumerate(self.entities):
+                self._by_band.setdefault(entity.band, []).append(at)
+        return self._by_band
 
     @staticmethod
     def same_area(entity: Entity, other: Entity) -> bool:
@@ -132,20 +193,17 @@ class Sheet:
         """Two records of different entities, not one drug under two names."""
         return other.entity != entity.entity and not entity.keys & other.keys
 
-    def _fallback(self, entity: Entity, salt: str) -> list[int]:
-        """Some records of the band in seeded order, for an entity whose near neighbours do not serve."""
-        start = hash64(self.seed, salt, entity.record_id) % len(self.entities)
-        return [(start + step * 7919) % len(self.entities) for step in range(min(CANDIDATES, len(self.entities)))]
-
-    def _build_index(self) -> dict[str, list[int]]:
+    def _build_index(self) -> dict[str, np.ndarray]:
+        """Per key (category, item, name piece), the first CANDIDATES records holding it in a seeded order."""
         if self._index is None:
             index: dict[str, list[int]] = {}
-            order = sorted(range(len(self.entities)), key=lambda i: self.entities[i].hashed)
-            for i in order:
+            for i in np.argsort(self._hashes(), kind="stable").tolist():
                 entity = self.entities[i]
                 for key in {*_category_keys(entity), *_item_keys(entity), *_name_keys(entity)}:
-                    index.setdefault(key, []).append(i)
-            self._index = index
+                    held = index.setdefault(key, [])
+                    if len(held) < CANDIDATES:
+                        held.append(i)
+            self._index = {key: np.array(held, np.int64) for key, held in index.items()}
         return self._index
 
 
@@ -160,7 +218,7 @@ def _category_keys(entity: Entity) -> list[str]:
 
 
 def _item_keys(entity: Entity) -> list[str]:
-    return [f"i:{fold(item)}" for item in entity.items("indications")] if "indications" in entity.context else []
+    return [f"i:{item}" for item in entity.item_keys("indications")]
 
 
 def _name_keys(entity: Entity) -> list[str]:
