@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -12,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from builder.cli import main
+from tests.wheels import fetched_wheel, unpacked
 
 DRUG_BLOCKS = [
     "阿莫西林\n药品类型:抗感染药，青霉素类\n别名:羟氨苄青霉素\n适应证:用于敏感菌所致的呼吸道感染、泌尿生殖道感染。\n禁忌证:对青霉素类药物过敏者禁用。\n用法用量:口服。成人一次0.5g，每6～8小时1次。",
@@ -56,3 +58,14 @@ def qa_file(tmp_path: Path) -> Path:
 def run(*args: str) -> Result:
     """Runs the real command in-process, as a user would type it (stderr kept apart)."""
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def llamafactory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """LLaMA-Factory's own code from its wheel (see tests/test_trainers.py), its `extras` too (the converter logs)."""
+    pytest.importorskip("peft", reason="LLaMA-Factory's argument classes need peft: pip install '.[train]'")
+    folder = tmp_path_factory.mktemp("llamafactory")
+    wheel = fetched_wheel("llamafactory==0.9.5", folder)
+    with unpacked(wheel, folder / "src", ("llamafactory", "llamafactory.data", "llamafactory.hparams",
+                                          "llamafactory.extras")) as root:
+        yield root

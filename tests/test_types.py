@@ -46,14 +46,18 @@ def test_the_default_build_makes_single_rows_only(tmp_path: Path, every_type: tu
     assert sorted((r["record_id"], r["template_id"] or "", r["output"]) for r in rows) == single
 
 
-def test_rows_show_records_of_their_own_split_only(every_type: tuple[dict, list[dict]]) -> None:
-    _, rows = every_type
+def assert_one_split_per_record_and_companions_share_it(rows: list[dict]) -> None:
+    """Every record's rows sit in one split, and every record a row shows (that has rows of its own) sits there too."""
     split_of: dict[str, set[str]] = {}
     for row in rows:
         split_of.setdefault(row["record_id"], set()).add(row["split"])
     assert all(len(splits) == 1 for splits in split_of.values())
     shown = [(row, c) for row in rows for c in row["companions"]]
     assert shown and all(split_of.get(c, {row["split"]}) == {row["split"]} for row, c in shown)
+
+
+def test_rows_show_records_of_their_own_split_only(every_type: tuple[dict, list[dict]]) -> None:
+    assert_one_split_per_record_and_companions_share_it(every_type[1])
 
 
 def test_answers_come_from_the_records_they_name(every_type: tuple[dict, list[dict]]) -> None:

@@ -28,7 +28,8 @@ def _pair(value: str, flag: str, empty_right: bool = False) -> tuple[str, str]:
     return left.strip(), right.strip()
 
 
-_EXAMPLES = {"--kb": "drug=drugs.json", "--map": "症状=indications", "--weight": "qa=0.5", "--target": "qa=100000"}
+_EXAMPLES = {"--kb": "drug=drugs.json", "--map": "症状=indications", "--weight": "qa=0.5", "--target": "qa=100000",
+             "--type-weight": "grounded=0.5", "--type-target": "grounded=1000"}
 
 
 def assemble(
@@ -113,17 +114,23 @@ def _quality_flags(data: dict, settings: dict) -> None:
     if prefer := settings.pop("prefer", ()):
         data["prefer"] = list(prefer)
     names = {s.get("name") or Path(s["path"]).stem: s for s in data.get("sources", [])}
-    for flag, key, parse in (("weights", "weight", float), ("targets", "target", int)):
+    _mix_flags(settings, ("weights", "targets"), "--", names, "no source named '{}'",
+               f"sources are: {', '.join(names) or '(none)'}")
+
+
+def _mix_flags(settings: dict, flags: tuple[str, str], prefix: str, holders: dict[str, dict], unknown: str,
+               remedy: str) -> None:
+    """NAME=W weights and NAME=N targets (the flags `prefix` + weight/target) into each named holder's settings."""
+    for flag, key, parse in ((flags[0], "weight", float), (flags[1], "target", int)):
         for value in settings.pop(flag, ()):
-            name, amount = _pair(value, f"--{key}")
-            if name not in names:
-                raise UserError(f"--{key} {value}: no source named '{name}'",
-                                remedy=f"sources are: {', '.join(names) or '(none)'}")
+            name, amount = _pair(value, f"{prefix}{key}")
+            if name not in holders:
+                raise UserError(f"{prefix}{key} {value}: {unknown.format(name)}", remedy=remedy)
             try:
-                names[name][key] = parse(amount)
+                holders[name][key] = parse(amount)
             except ValueError as exc:
-                raise UserError(f"--{key} {value}: '{amount}' is not a number", remedy=f"write e.g. --{key} "
-                                f"{_EXAMPLES['--' + key]}") from exc
+                raise UserError(f"{prefix}{key} {value}: '{amount}' is not a number",
+                                remedy=f"write e.g. {prefix}{key} {_EXAMPLES[prefix + key]}") from exc
 
 
 def _type_flags(data: dict, settings: dict) -> None:
@@ -133,17 +140,9 @@ def _type_flags(data: dict, settings: dict) -> None:
     if listed := settings.pop("types", None):
         names = type_names() if listed == "all" else ["single", *(n.strip() for n in listed.split(",") if n.strip())]
         given = {name: given.get(name, {}) for name in dict.fromkeys(names)}
-    for flag, key, parse in (("type_weights", "weight", float), ("type_targets", "target", int)):
-        for value in settings.pop(flag, ()):
-            name, amount = _pair(value, f"--type-{key}")
-            if name not in given:
-                raise UserError(f"--type-{key} {value}: type '{name}' is not enabled",
-                                remedy=f"enable it with --types (enabled: {', '.join(given)})")
-            try:
-                given[name] = {**given[name], key: parse(amount)}
-            except ValueError as exc:
-                raise UserError(f"--type-{key} {value}: '{amount}' is not a number",
-                                remedy=f"write e.g. --type-{key} grounded={'0.5' if key == 'weight' else '1000'}") from exc
+    given = {name: dict(mix) for name, mix in given.items()}
+    _mix_flags(settings, ("type_weights", "type_targets"), "--type-", given, "type '{}' is not enabled",
+               f"enable it with --types (enabled: {', '.join(given)})")
     data["types"] = given
 
 

@@ -26,8 +26,8 @@ from builder.quality.filters import filter_reasons, marks_prescan
 from builder.quality.kbnames import kb_names
 from builder.quality.normalize import fold_array
 from builder.quality.pii import CANDIDATE, scrub_columns
-from builder.quality.tokens import count_column, load_tokenizer
-from builder.rows import TEXT_COLUMNS, TOKEN_COLUMNS, prompt_column, row_text
+from builder.quality.tokens import count_column, load_tokenizer, prompt_tokens
+from builder.rows import TEXT_COLUMNS, TOKEN_COLUMNS, row_text
 
 
 @dataclass
@@ -119,8 +119,11 @@ class Quality:
         alive[list(removals)] = False
         mask = pa.array(alive)  # the two texts counted, not the whole batch copied
         prompt, answer = np.zeros((2, rows.num_rows), np.int32)
-        prompt[alive] = count_column(tokenizer, pc.filter(prompt_column(rows), mask))
+        prompt[alive] = prompt_tokens(tokenizer, rows, mask)  # with a row's own system prompt and earlier turns
         answer[alive] = count_column(tokenizer, pc.filter(rows["output"].combine_chunks(), mask))
+        if "rejected" in rows.column_names and rows["rejected"].null_count < rows.num_rows:  # a pair: its longer answer
+            rejected = pc.filter(pc.fill_null(rows["rejected"].combine_chunks(), ""), mask)
+            answer[alive] = np.maximum(answer[alive], count_column(tokenizer, rejected))
         if settings.max_tokens is not None:
             for index in np.flatnonzero(alive & (prompt + answer > settings.max_tokens)).tolist():
                 removals[index] = Drop(stage="filter", reason="too_many_tokens",

@@ -2,10 +2,12 @@
 
 A row is counted as a trainer tokenizes it: its prompt (`instruction`, and `input` after a line break when
 there is one, as every trainer format joins them) and its answer, each without special tokens; a chat
-template adds a fixed few per turn on top. Over-long rows are dropped with a reason (`--max-tokens`), never
-truncated. Tokenizers are found in a registry by what the path holds: a Hugging Face `tokenizer.json` (or
-the folder holding one), or a tiktoken BPE file (`NAME.tiktoken`, base64 token and rank per line) with its
-split pattern. Plug-ins add others (`qizhen_instructions.tokenizers`). Nothing is downloaded.
+template adds a fixed few per turn on top. The prompt is all that comes before the final answer
+(`prompt_tokens`): for a row of a richer type, its own system prompt and its earlier turns too, each text
+counted on its own (a chat template puts its markers between them). Over-long rows are dropped with a reason
+(`--max-tokens`), never truncated. Tokenizers are found in a registry by what the path holds: a Hugging Face
+`tokenizer.json` (or the folder holding one), or a tiktoken BPE file (`NAME.tiktoken`, base64 token and rank per
+line) with its split pattern. Plug-ins add others (`qizhen_instructions.tokenizers`). Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from typing import Protocol, TypeAlias
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from builder.errors import UserError
 from builder.kernels.pieces import Known, classes, piece_keys
 from builder.kernels.utf8 import utf8_buffers
 from builder.registry import with_plugins
+from builder.rows import prompt_column
 
 # Qwen's split pattern (the one its qwen.tiktoken is trained with): the default for a tiktoken file
 QWEN_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -182,6 +186,29 @@ def load_tokenizer(path: Path, pattern: str | None = None) -> Tokenizer:
 def count_column(tokenizer: Tokenizer, column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Token counts of a string column (a null counts 0)."""
     return tokenizer.count(column) if len(column) else np.zeros(0, np.int32)
+
+
+def prompt_tokens(tokenizer: Tokenizer, rows: pa.Table, keep: pa.Array | None = None) -> np.ndarray:
+    """Per row (of those `keep` marks, when given), the tokens of all that comes before its final answer: its prompt,
+    and for a row of a richer type its own system prompt and each text of its earlier turns. Rows with neither (the
+    common case, found without looking at a row) cost one count of the prompt column, as before."""
+    prompt = prompt_column(rows)
+    counts = count_column(tokenizer, pc.filter(prompt, keep) if keep is not None else prompt).astype(np.int32)
+    names = rows.column_names
+    system = rows["system"].combine_chunks() if "system" in names else None
+    history = rows["history"].combine_chunks() if "history" in names else None
+    if keep is not None:
+        system = pc.filter(system, keep) if system is not None else None
+        history = pc.filter(history, keep) if history is not None else None
+    if system is not None and len(system) and pc.max(pc.binary_length(system)).as_py():
+        owners = np.flatnonzero(np.asarray(pc.fill_null(pc.binary_length(system), 0)) > 0)
+        counts[owners] += count_column(tokenizer, system.take(pa.array(owners)))
+    if history is not None and len(history) and pc.max(pc.list_value_length(history)).as_py():
+        turns = pc.list_flatten(history)
+        texts = pc.list_flatten(turns)
+        owners = np.asarray(pc.list_parent_indices(history))[np.asarray(pc.list_parent_indices(turns))]
+        counts += np.bincount(owners, weights=count_column(tokenizer, texts), minlength=len(counts)).astype(np.int32)
+    return counts
 
 
 def _strings(texts: Texts) -> list[str]:

@@ -41,7 +41,7 @@ from builder.quality.duplicates import Dropped
 from builder.quality.stage import Quality
 from builder.quality.tokens import load_tokenizer, token_report
 from builder.read import Detected, detect
-from builder.rows import POSITION, TOKEN_COLUMNS
+from builder.rows import POSITION, SINGLE, TOKEN_COLUMNS
 from builder.run.execute import Executor, executor_for, shards_per_source
 from builder.run.outdir import SIGNATURE, check_output, prepare_output, publish_atomically, seal
 from builder.run.units import (
@@ -339,7 +339,8 @@ def _export(spool: list[Path], run: Run, tmp: Path, copies: np.ndarray, executor
     writers, calls = {}, []
     for name, (_rows, targets) in buckets.items():
         (tmp / "hf" / name).mkdir(parents=True)
-        writers[name] = open_writers(tmp, name, formats, config.system_prompt)
+        writers[name] = open_writers(tmp, name, formats, config.system_prompt,
+                                     rich=any(kind != SINGLE for kind in config.types))
         calls += [(spool, routes, target, OutputShard(name, index, len(targets)), tmp, config.report,
                    (tuple(config.chat_templates), config.system_prompt), pretokenize)
                   for index, target in enumerate(targets)]

@@ -16,6 +16,7 @@ from builder.eval.match import Matcher, load_synonyms
 from builder.quality.normalize import fold
 from tests.conftest import run
 from tests.real.test_shared_data import DRUGS, EVAL, SHARED
+from tests.test_types import assert_one_split_per_record_and_companions_share_it
 
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder {SHARED} is absent (it lives beside the repo)")
 TYPES = ("single", "grounded", "consultation", "choice", "preference", "reverse")
@@ -120,14 +121,7 @@ def test_reverse_answers_list_drugs_whose_indications_name_the_condition(built: 
 
 
 def test_one_split_per_entity_and_companions_share_it(built: tuple[Path, list[dict]]) -> None:
-    _, rows = built
-    split_of: dict[str, set[str]] = {}
-    for row in rows:
-        split_of.setdefault(row["record_id"], set()).add(row["split"])
-    assert all(len(splits) == 1 for splits in split_of.values())
-    for row in rows:
-        for companion in row["companions"]:
-            assert split_of.get(companion, {row["split"]}) == {row["split"]}, (row["type"], companion)
+    assert_one_split_per_record_and_companions_share_it(built[1])
 
 
 def test_no_evaluation_entity_in_any_row_of_any_type(built: tuple[Path, list[dict]], tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from functools import cache, lru_cache
 from typing import ClassVar
 
 from jinja2 import TemplateError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from builder.eval.match import LabelHit, Matcher, load_synonyms
 from builder.expand.catalogue import Entry
@@ -24,9 +24,24 @@ class TypeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    texts: ClassVar[tuple[str, ...]] = ()  # the fields holding the type's own Jinja2 text (a string or a list)
+    sample: ClassVar[dict[str, object]] = {}  # the variables those texts are given, to try them with
+
     templates: list[str] = []
     per_record: int | None = Field(None, ge=1, description="rows per record at most: that many of the templates that "
                                                            "apply, by a seeded hash; unset: one per template")
+
+    @model_validator(mode="after")
+    def texts_render(self) -> "TypeSpec":
+        """Each text compiles and renders with the sample: a misspelt variable fails when the catalogue loads."""
+        for name in self.texts:
+            value = getattr(self, name)
+            for source in [value] if isinstance(value, str) else value:
+                try:
+                    text(source)(**self.sample)
+                except TemplateError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
+        return self
 
 
 @dataclass(eq=False)
@@ -82,6 +97,15 @@ def applies(entry: Entry, entity: Entity) -> bool:
     return all(entity.context.get(name) for name in entry.requires)
 
 
+def pairs(sheet: Sheet, spec: TypeSpec, entries: dict[str, Entry], seed: int, salt: str,
+          tally: TypeTally) -> Iterator[tuple[Entity, Entry]]:
+    """Each record with each template of the spec it gets (`templates_for`), counted as looked at."""
+    for entity in sheet:
+        for entry in templates_for(spec, entries, entity, seed, salt):
+            tally.looked_at += 1
+            yield entity, entry
+
+
 def templates_for(spec: TypeSpec, entries: dict[str, Entry], entity: Entity, seed: int, salt: str) -> list[Entry]:
     """The spec's templates that apply to the record, in the spec's order; with `per_record`, that many of them,
     chosen by a seeded hash."""
@@ -112,23 +136,20 @@ def label(kind: str, name: str) -> str:
 
 
 class Text:
-    """A type's own text (Jinja2, sandboxed, strict): a misspelt variable fails when the catalogue loads."""
+    """A type's own text (Jinja2, sandboxed, strict): `TypeSpec` tries it when the catalogue loads."""
 
-    def __init__(self, source: str, **sample: object) -> None:
+    def __init__(self, source: str) -> None:
         self.source = source
         self._template = make_environment().from_string(source)
-        self(**sample)
 
     def __call__(self, **variables: object) -> str:
         return self._template.render(**variables).strip()
 
 
-def compiled(source: str, what: str, **sample: object) -> Text:
-    """A type's text compiled and tried with sample variables; an error names what it is."""
-    try:
-        return Text(source, **sample)
-    except TemplateError as exc:
-        raise ValueError(f"{what}: {exc}") from None
+@cache
+def text(source: str) -> Text:
+    """A type's text, compiled once."""
+    return Text(source)
 
 
 @cache

@@ -6,54 +6,38 @@ right letter cycles over the rows in a seeded order, so every letter is right ab
 the letter and the record's text."""
 
 from collections.abc import Iterator
-from functools import cache, partial
+from functools import partial
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from builder.expand.catalogue import Entry
 from builder.expand.types.base import (
     InstructionType,
-    Text,
     TypeRow,
     TypeSpec,
     TypeTally,
     answer,
-    compiled,
     label,
     overlap,
-    templates_for,
+    pairs,
+    text,
 )
 from builder.expand.types.sheet import ITEMS, Entity, Sheet
 from builder.hashing import hash64
 
 LETTERS = "ABCDEF"
-SAMPLE = {"name": "示例", "label": "适应证", "letter": "A", "text": "示例", "answer": "示例", "options": "A. 示例"}
 
 
 class ChoiceSpec(TypeSpec):
+    texts = ("stems", "option", "answer")
+    sample = {"name": "示例", "label": "适应证", "letter": "A", "text": "示例", "answer": "示例", "options": "A. 示例"}
+
     options: int = Field(4, ge=2, le=len(LETTERS), description="options per question, the right one included")
     items: int = Field(3, ge=1, le=8, description="extracted items an option lists")
     stems: list[str] = Field(min_length=1, description="the question: name, label, options (the option lines)")
     option: str = Field("{{ letter }}. {{ text }}", description="one option line: letter, text")
     answer: str = Field("答案：{{ letter }}。{{ answer }}", description="letter, answer (the template's)")
 
-    @field_validator("option", "answer")
-    @classmethod
-    def renders(cls, source: str, info) -> str:
-        compiled(source, info.field_name, **SAMPLE)
-        return source
-
-    @field_validator("stems")
-    @classmethod
-    def stems_render(cls, sources: list[str]) -> list[str]:
-        for source in sources:
-            compiled(source, "stems", **SAMPLE)
-        return sources
-
-
-@cache
-def _text(source: str) -> Text:
-    return Text(source, **SAMPLE)
 
 
 def option_text(entity: Entity, name: str, items: int) -> str:
@@ -78,20 +62,17 @@ class Choice(InstructionType):
              tally: TypeTally) -> Iterator[TypeRow]:
         assert isinstance(spec, ChoiceSpec)
         chosen: list[tuple[Entity, Entry, list[Entity]]] = []
-        for entity in sheet:
-            for entry in templates_for(spec, entries, entity, seed, "choice"):
-                template = entry.id
-                name = entry.requires[0]
-                tally.looked_at += 1
-                if not entity.conditions(name) or len(entity.conditions(name)) < len(entity.items(name)) / 2:
-                    tally.skip("no_clear_items")
-                    continue
-                others = sheet.confusables(entity, partial(_distractor, entity, name), spec.options - 1,
-                                           salt=f"choice{template}", near=False)
-                if len(others) < spec.options - 1:
-                    tally.skip("too_few_distractors")
-                    continue
-                chosen.append((entity, entry, others))
+        for entity, entry in pairs(sheet, spec, entries, seed, "choice", tally):
+            name = entry.requires[0]
+            if not entity.conditions(name) or len(entity.conditions(name)) < len(entity.items(name)) / 2:
+                tally.skip("no_clear_items")
+                continue
+            others = sheet.confusables(entity, partial(_distractor, entity, name), spec.options - 1,
+                                       salt=f"choice{entry.id}", near=False)
+            if len(others) < spec.options - 1:
+                tally.skip("too_few_distractors")
+                continue
+            chosen.append((entity, entry, others))
         order = sorted(range(len(chosen)), key=lambda i: hash64(seed, "letter", chosen[i][0].record_id,
                                                                 chosen[i][1].id))
         for rank, i in enumerate(order):
@@ -105,9 +86,9 @@ class Choice(InstructionType):
         name = entry.requires[0]
         shown = list(others)
         shown.insert(right, entity)
-        lines = "\n".join(_text(spec.option)(letter=LETTERS[i], text=option_text(e, name, spec.items))
+        lines = "\n".join(text(spec.option)(letter=LETTERS[i], text=option_text(e, name, spec.items))
                           for i, e in enumerate(shown))
         variant = hash64(seed, "stem", entity.record_id, entry.id) % len(spec.stems)
-        stem = _text(spec.stems[variant])(name=entity.name, label=label(entry.kind, name), options=lines)
-        said = _text(spec.answer)(letter=LETTERS[right], answer=answer(entry, entity))
+        stem = text(spec.stems[variant])(name=entity.name, label=label(entry.kind, name), options=lines)
+        said = text(spec.answer)(letter=LETTERS[right], answer=answer(entry, entity))
         return TypeRow(entity, entry.id, variant, stem, said, companions=others)

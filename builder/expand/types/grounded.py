@@ -3,30 +3,30 @@ confusable entities, and the answer from the right record; in a set share of row
 the answer says the material does not cover it (QiZhen's 知识库辅助大模型生成答案, RAFT's distractor documents)."""
 
 from collections.abc import Iterator
-from functools import cache, partial
+from functools import partial
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from builder.expand.catalogue import Entry
 from builder.expand.types.base import (
     InstructionType,
-    Text,
     TypeRow,
     TypeSpec,
     TypeTally,
     answer,
     ask,
-    compiled,
     label,
-    templates_for,
+    pairs,
+    text,
 )
 from builder.expand.types.sheet import Entity, Sheet
 from builder.hashing import hash64
 
-MATERIAL_SAMPLE = {"number": 1, "name": "示例", "aliases": ["示例"], "text": "适应证：示例内容"}
-
 
 class GroundedSpec(TypeSpec):
+    texts = ("material", "answer", "absent")
+    sample = {"number": 1, "name": "示例", "aliases": ["示例"], "text": "适应证：示例内容", "answer": "示例", "label": "适应证"}
+
     companions: int = Field(3, ge=1, le=8, description="records of confusable entities shown with the right one")
     absent_share: float = Field(0.1, ge=0, lt=1, description="share of rows whose material lacks the right record")
     system: str = Field(min_length=1, description="the system prompt: answer from the material only")
@@ -35,17 +35,6 @@ class GroundedSpec(TypeSpec):
     joiner: str = "\n\n"
     answer: str = Field("根据资料{{ number }}，{{ answer }}", description="number, answer (the template's)")
     absent: str = Field(description="the answer when the material lacks the record: name, label")
-
-    @field_validator("material", "answer", "absent")
-    @classmethod
-    def renders(cls, source: str, info) -> str:
-        compiled(source, info.field_name, answer="示例", label="适应证", **MATERIAL_SAMPLE)
-        return source
-
-
-@cache
-def _text(source: str) -> Text:
-    return Text(source, answer="示例", label="适应证", **MATERIAL_SAMPLE)
 
 
 def shown(entity: Entity, fields: tuple[str, ...], kind: str) -> str:
@@ -67,17 +56,13 @@ class Grounded(InstructionType):
              tally: TypeTally) -> Iterator[TypeRow]:
         assert isinstance(spec, GroundedSpec)
         chosen: list[tuple[Entity, Entry, list[Entity]]] = []
-        for entity in sheet:
-            for entry in templates_for(spec, entries, entity, seed, "grounded"):
-                template = entry.id
-                tally.looked_at += 1
-                fields = entry.requires
-                companions = sheet.confusables(entity, partial(_beside, entity, fields), spec.companions,
-                                               salt=f"grounded{template}")
-                if companions:
-                    chosen.append((entity, entry, companions))
-                else:
-                    tally.skip("no_confusable_record")
+        for entity, entry in pairs(sheet, spec, entries, seed, "grounded", tally):
+            companions = sheet.confusables(entity, partial(_beside, entity, entry.requires), spec.companions,
+                                           salt=f"grounded{entry.id}")
+            if companions:
+                chosen.append((entity, entry, companions))
+            else:
+                tally.skip("no_confusable_record")
         ranked = sorted(range(len(chosen)), key=lambda i: hash64(seed, "absent", chosen[i][0].record_id,
                                                                  chosen[i][1].id))
         absent = set(ranked[:round(spec.absent_share * len(chosen))])
@@ -93,13 +78,13 @@ class Grounded(InstructionType):
         at = hash64(seed, "place", entity.record_id, entry.id) % (len(records) + 1)
         if not absent:
             records.insert(at, entity)
-        material = _text(spec.material)
+        material = text(spec.material)
         blocks = [material(number=n, name=r.name, aliases=r.context.get("aliases") or [],
                            text=shown(r, entry.requires, entry.kind))
                   for n, r in enumerate(records, 1)]
         if absent:
-            said = _text(spec.absent)(name=entity.name, label="、".join(label(entry.kind, f) for f in entry.requires))
+            said = text(spec.absent)(name=entity.name, label="、".join(label(entry.kind, f) for f in entry.requires))
         else:
-            said = _text(spec.answer)(number=at + 1, answer=answer(entry, entity))
+            said = text(spec.answer)(number=at + 1, answer=answer(entry, entity))
         return TypeRow(entity, entry.id, variant, question, said, input=spec.joiner.join(blocks), system=spec.system,
                        companions=companions)

@@ -6,7 +6,7 @@ from functools import partial
 
 from builder.expand.catalogue import Entry
 from builder.expand.perturb import perturb_dosage
-from builder.expand.types.base import InstructionType, TypeRow, TypeSpec, TypeTally, answer, ask, overlap, templates_for
+from builder.expand.types.base import InstructionType, TypeRow, TypeSpec, TypeTally, answer, ask, overlap, pairs
 from builder.expand.types.sheet import Entity, Sheet
 from builder.hashing import hash64
 
@@ -32,28 +32,24 @@ class Preference(InstructionType):
     def rows(self, sheet: Sheet, spec: TypeSpec, entries: dict[str, Entry], seed: int,
              tally: TypeTally) -> Iterator[TypeRow]:
         assert isinstance(spec, PreferenceSpec)
-        for entity in sheet:
-            for entry in templates_for(spec, entries, entity, seed, "preference"):
-                template = entry.id
-                tally.looked_at += 1
-                name = entry.requires[0]
-                text = entity.context[name]
-                changed = perturb_dosage(text, hash64(seed, "perturb", entity.record_id)) \
-                    if name in spec.perturb else None
-                companions = []
-                if changed is not None:
-                    rejected = answer(entry, entity, **{name: changed.text})
-                else:
-                    companions = sheet.confusables(entity, partial(_contrary, entity, name), 1,
-                                                   salt=f"preference{template}")
-                    if not companions:
-                        tally.skip("no_rejected_answer")
-                        continue
-                    rejected = answer(entry, entity, **{name: companions[0].context[name]})
-                chosen = answer(entry, entity)
-                if rejected == chosen:
+        for entity, entry in pairs(sheet, spec, entries, seed, "preference", tally):
+            name = entry.requires[0]
+            changed = perturb_dosage(entity.context[name], hash64(seed, "perturb", entity.record_id)) \
+                if name in spec.perturb else None
+            companions = []
+            if changed is not None:
+                rejected = answer(entry, entity, **{name: changed.text})
+            else:
+                companions = sheet.confusables(entity, partial(_contrary, entity, name), 1,
+                                               salt=f"preference{entry.id}")
+                if not companions:
                     tally.skip("no_rejected_answer")
                     continue
-                variant, question = ask(entry, entity, seed, "preference")
-                tally.rows += 1
-                yield TypeRow(entity, entry.id, variant, question, chosen, rejected=rejected, companions=companions)
+                rejected = answer(entry, entity, **{name: companions[0].context[name]})
+            chosen = answer(entry, entity)
+            if rejected == chosen:
+                tally.skip("no_rejected_answer")
+                continue
+            variant, question = ask(entry, entity, seed, "preference")
+            tally.rows += 1
+            yield TypeRow(entity, entry.id, variant, question, chosen, rejected=rejected, companions=companions)

@@ -4,17 +4,15 @@ are. Only entities of one split's band are listed together (`sheet`), so one row
 
 import re
 from collections.abc import Iterator
-from functools import cache
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from builder.expand.catalogue import Entry
-from builder.expand.types.base import InstructionType, Text, TypeRow, TypeSpec, TypeTally, compiled
+from builder.expand.types.base import InstructionType, TypeRow, TypeSpec, TypeTally, text
 from builder.expand.types.sheet import ITEMS, Entity, Sheet
 from builder.hashing import hash64
 from builder.quality.normalize import fold
 
-SAMPLE = {"condition": "示例", "names": "甲、乙"}
 CAUSE = "(?:所致|引起|导致|造成|诱发|所引起)"  # what follows a cause in a clause: 胆石症引起的胆绞痛 treats the colic
 DISEASE = re.compile(  # how the name of a disease or symptom ends: "治疗X" must name one, not an effect (镇咳, 化痰), a
     # sign of a syndrome (舌苔白腻, 量少色淡) or a body part (咽喉)
@@ -25,6 +23,9 @@ EFFECT = re.compile(r"^[镇化止祛清补降利抗促解消通活安养益滋�
 
 
 class ReverseSpec(TypeSpec):
+    texts = ("questions", "answer")
+    sample = {"condition": "示例", "names": "甲、乙"}
+
     id: str = Field(description="the template id its rows carry (KIND.reverse_FIELD)")
     field: str = Field("indications", description="the field whose extracted items are the conditions")
     questions: list[str] = Field(min_length=1, description="phrasings: condition")
@@ -32,23 +33,6 @@ class ReverseSpec(TypeSpec):
     min_records: int = Field(2, ge=1, description="a condition listed by fewer entities of a band is not asked")
     max_records: int = Field(10, ge=1, description="entities listed at most")
 
-    @field_validator("answer")
-    @classmethod
-    def renders(cls, source: str) -> str:
-        compiled(source, "answer", **SAMPLE)
-        return source
-
-    @field_validator("questions")
-    @classmethod
-    def questions_render(cls, sources: list[str]) -> list[str]:
-        for source in sources:
-            compiled(source, "questions", **SAMPLE)
-        return sources
-
-
-@cache
-def _text(source: str) -> Text:
-    return Text(source, **SAMPLE)
 
 
 def stated_as_use(condition: str, text: str) -> bool:
@@ -73,12 +57,12 @@ class Reverse(InstructionType):
         listed: dict[tuple[int, str], tuple[str, list[Entity]]] = {}
         named: dict[tuple[int, str], set[str]] = {}  # the entities and names listed so far: one record each
         for entity in sheet:
-            text = entity.context.get(spec.field) or ""
+            said = entity.context.get(spec.field) or ""
             for item in entity.conditions(spec.field):
-                if DISEASE.search(item) and not EFFECT.match(item) and stated_as_use(item, text):
-                    key = (entity.band, fold(item))
-                    _, members = listed.setdefault(key, (item, []))
-                    taken = named.setdefault(key, set())
+                if DISEASE.search(item) and not EFFECT.match(item) and stated_as_use(item, said):
+                    place = (entity.band, fold(item))
+                    _, members = listed.setdefault(place, (item, []))
+                    taken = named.setdefault(place, set())
                     if entity.entity not in taken and not entity.keys & taken:
                         members.append(entity)
                         taken.update({entity.entity, *entity.keys})
@@ -90,6 +74,6 @@ class Reverse(InstructionType):
             members = sorted(members, key=lambda e: hash64(seed, "reverse", key, e.record_id))[:spec.max_records]
             variant = hash64(seed, "ask", key) % len(spec.questions)
             tally.rows += 1
-            yield TypeRow(members[0], spec.id, variant, _text(spec.questions[variant])(condition=condition),
-                          _text(spec.answer)(condition=condition, names="、".join(m.name for m in members)),
+            yield TypeRow(members[0], spec.id, variant, text(spec.questions[variant])(condition=condition),
+                          text(spec.answer)(condition=condition, names="、".join(m.name for m in members)),
                           companions=members[1:])
