@@ -100,6 +100,68 @@ def check_answer(answer: str, answer_key: str, clause_keys: list[tuple[str, bool
             *_aliases(alias_keys, keyed)]
 
 
+@dataclass(frozen=True)
+class Job:
+    """One answer to check against one record: the fields its template draws on, the literal text framing it (the
+    template's, a type's labels), keys the frame may also use (another record's names), and whether the names it
+    gives as other names are this record's."""
+
+    answer: str
+    keyed: Keyed
+    fields: frozenset[str]
+    frame: tuple[str, ...]
+    also: tuple[str, ...] = ()
+    aliases: bool = True
+
+
+def judge(jobs: list[Job]) -> list[list[Finding]]:
+    """The findings of each job, its texts keyed in a few column operations; a job met again is checked once."""
+    index: dict[tuple, int] = {}
+    distinct: list[Job] = []
+    for job in jobs:
+        if _same(job) not in index:
+            index[_same(job)] = len(distinct)
+            distinct.append(job)
+    outputs = [job.answer for job in distinct]
+    keys = text.key_list(outputs)
+    clauses = clause_keys(outputs)
+    aliases = alias_keys(outputs, [job.keyed if job.aliases else None for job in distinct])
+    frames = frame_keys(list(dict.fromkeys(job.frame for job in distinct)))
+    found = [check_answer(job.answer, keys[i], clauses[i], aliases[i], job.keyed, job.fields,
+                          [*frames[job.frame], *job.also]) for i, job in enumerate(distinct)]
+    return [found[index[_same(job)]] for job in jobs]
+
+
+def _same(job: Job) -> tuple:
+    return job.answer, id(job.keyed), job.fields, job.frame, job.also, job.aliases
+
+
+def frame_keys(frames: list[tuple[str, ...]]) -> dict[tuple[str, ...], list[str]]:
+    """The keys of each frame's literal text, cut into clauses as answers are."""
+    pieces = [text.literal_pieces(frame) for frame in frames]
+    flat = iter(text.key_list([piece for found in pieces for piece in found]))
+    return {frame: [next(flat) for _ in found] for frame, found in zip(frames, pieces, strict=True)}
+
+
+def clause_keys(outputs: list[str]) -> list[list[tuple[str, bool, str]]]:
+    """Each answer's clauses with whether each is a label, and their keys (one column operation for all)."""
+    split = [text.clauses(output) for output in outputs]
+    flat = text.key_list([clause for clauses in split for clause, _ in clauses])
+    result, at = [], 0
+    for clauses in split:
+        result.append([(clause, label, flat[at + j]) for j, (clause, label) in enumerate(clauses)])
+        at += len(clauses)
+    return result
+
+
+def alias_keys(outputs: list[str], records: list[Keyed | None]) -> list[list[tuple[str, str]]]:
+    """The names each answer gives as other names of its entity, with their keys (one column operation for all)."""
+    items = [text.alias_items(output, alias_reach(keyed)) if keyed else [] for output, keyed in zip(outputs, records,
+                                                                                                   strict=True)]
+    flat = iter(text.key_list([item for found in items for item in found]))
+    return [[(item, next(flat)) for item in found] for found in items]
+
+
 def alias_reach(keyed: Keyed) -> int:
     """How far into an answer its list of other names may open: just after the name, where a frame puts it."""
     return len(keyed.record.name) + ALIAS_REACH
@@ -139,6 +201,12 @@ def _deleted(answer: str, answer_key: str, keyed: Keyed, substance: list[str]) -
             continue
         found += [Finding("deleted_sentence", f, answer, sentence) for sentence in missing]
     return found
+
+
+def deleted_count(answer: str, answer_key: str, keyed: Keyed, fields: frozenset[str]) -> int:
+    """How many sentences of the fields an answer draws on it lacks, as `deleted_sentence` finds them: what a record
+    holds that the answer could not have been made from it without."""
+    return len(_deleted(answer, answer_key, keyed, sorted(fields - FRAME_FIELDS)))
 
 
 def _truncated(answer: str, keyed: Keyed, substance: list[str]) -> list[Finding]:

@@ -60,6 +60,9 @@ def match_groups(groups: list[Group], index: dict[str, list[Record]],
     matched: dict[str, Record] = {}
     for key, named in by_name.items():
         candidates = index[key]
+        if len(candidates) == 1:
+            matched |= {group.record_id: candidates[0] for group in named}
+            continue
         costs = [[misfit(group, record) for record in candidates] for group in named]
         for group, i in zip(named, _assignment(costs), strict=True):
             matched[group.record_id] = candidates[i]

@@ -1,8 +1,11 @@
-"""An audit of a finished build: every knowledge-base row against the source record it came from.
+"""An audit of a finished build: every knowledge-base row against the source record(s) it came from.
 
-Rows that differ only by their question's phrasing share an answer, so each distinct answer of a record and
-template is checked once and its findings count for each of its rows. The findings go to `OUT/audit.jsonl`, one
-line per finding of a distinct answer, with the variants (rows) it covers.
+Single rows that differ only by their question's phrasing share an answer, so each distinct answer of a record and
+template is checked once and its findings count for each of its rows. Rows of the richer types (grounded,
+consultation, choice, preference, reverse) are each read into their parts and checked part by part (`types`). Every
+record id the rows name, as their record or as one they show, is matched to a source record first (`resolve`). The
+findings go to `OUT/audit.jsonl`, one line per finding of a distinct answer or typed row, naming the row (record id,
+type, template, variants), the part of it and what is wrong.
 """
 
 import json
@@ -14,36 +17,41 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builder.audit import text
-from builder.audit.checks import FINDINGS, Finding, Keyed, alias_reach, check_answer, keyed_records
-from builder.audit.match import Group, match_groups, name_index
-from builder.audit.source import (
-    Build,
-    Record,
-    Template,
-    check_inputs,
-    kb_rows,
-    open_build,
-    read_records,
-    rejected_positions,
-    templates,
-)
+from builder.audit.checks import FINDINGS, Finding, Job, judge
+from builder.audit.resolve import OWN, SHOWN, SINGLE, Evidence, Found, read_pools, resolve
+from builder.audit.shapes import declared
+from builder.audit.source import Build, Template, check_inputs, kb_rows, open_build, rejected_positions, templates
+from builder.audit.typed import TYPE_FINDINGS, Keys, Lookup, Plan, Row
+from builder.audit.types import PLANNERS, Context, plan
 from builder.errors import UserError
 from builder.run.outdir import seal
 
 AUDIT_FILE = "audit.jsonl"
 EXAMPLES = 3
+ALL_FINDINGS = (*FINDINGS, *TYPE_FINDINGS)
 
 
 @dataclass
 class Report:
-    """What an audit found: rows audited, rows with each finding, the findings themselves, where they were written."""
+    """What an audit found: rows audited (in all and per type), rows with each finding, the findings themselves,
+    rows of types the audit does not know, and where the findings were written."""
 
     rows: int = 0
     flagged: int = 0  # rows with at least one finding
     by_finding: Counter = field(default_factory=Counter)
     entries: list[dict] = field(default_factory=list)
     path: Path | None = None
+    by_type: Counter = field(default_factory=Counter)
+    flagged_by_type: Counter = field(default_factory=Counter)
+    unaudited: Counter = field(default_factory=Counter)  # type -> rows of a type no check is written for
+
+    def count(self, kind: str, rows: int, findings: list[Finding]) -> None:
+        self.rows += rows
+        self.by_type[kind] += rows
+        if findings:
+            self.flagged += rows
+            self.flagged_by_type[kind] += rows
+        self.by_finding.update(dict.fromkeys((f.finding for f in findings), rows))
 
 
 def audit(folder: Path) -> Report:
@@ -52,129 +60,133 @@ def audit(folder: Path) -> Report:
     check_inputs(build)
     named = templates(build)
     rows = kb_rows(build)
+    single = pc.equal(rows["type"], "single")
+    typed, rows = rows.filter(pc.invert(single)), rows.filter(single)
     if unknown := sorted(set(pc.unique(rows["template_id"]).to_pylist()) - set(named)):
         raise UserError(f"rows come from template '{unknown[0]}', which the catalogue the manifest names does not hold",
                         file=folder / "manifest.json", remedy="restore the catalogue the build used, or build again")
-    rejected = rejected_positions(build)
     report = Report()
-    for source in sorted(build.sources):
-        table = rows.filter(pc.equal(rows["source"], source))
-        if table.num_rows:
-            _audit_source(build, source, table, named, rejected.get(source, set()), report)
-    report.entries.sort(key=lambda e: (e["source"], e["record_id"], e["template_id"], FINDINGS.index(e["finding"]),
-                                       e["answer_text"], e["record_text"]))
+    plans = _plans(build, typed, named, report)
+    answers = {source: _distinct_answers(table) for source in sorted(build.sources)
+               if (table := rows.filter(pc.equal(rows["source"], source))).num_rows}
+    kinds = {build.sources[source].kind for source in answers} | {p.row.kind for p in plans}
+    shown = frozenset(i for p in plans for i in (p.row.record_id, *p.row.companions))
+    found = resolve(_evidence(build, answers, plans, named),
+                    read_pools(build, [s for s in sorted(build.sources) if build.sources[s].kind in kinds],
+                               rejected_positions(build, shown)))
+    for source, distinct in answers.items():
+        _audit_source(build, source, distinct, found, named, report)
+    _audit_typed(build, plans, found, report)
+    report.entries.sort(key=lambda e: (e["source"], e["record_id"], e["type"], e["template_id"],
+                                       ALL_FINDINGS.index(e["finding"]), e["part"], e["answer_text"],
+                                       e["record_text"]))
     report.path = _write(folder, report.entries)
     return report
 
 
 @dataclass(frozen=True)
 class Answers:
-    """A source's distinct answers (per record id, template and text), with the variants that carry each, a
-    question that asks it, and their keys and clauses."""
+    """A source's distinct answers (per record id, template and text), with the variants that carry each and a
+    question that asks it."""
 
     outputs: list[str]
     record_ids: list[str]
     template_ids: list[str]
     variants: list[list[int]]
-    keys: list[str]
-    question_keys: list[str]
-    clauses: list[list[tuple[str, bool, str]]]
+    questions: list[str]
 
 
 def _distinct_answers(table: pa.Table) -> Answers:
     answers = table.group_by(["record_id", "template_id", "output"]).aggregate(
         [("variant", "list"), ("instruction", "min")]).sort_by(
         [("record_id", "ascending"), ("template_id", "ascending"), ("output", "ascending")])
-    outputs = answers["output"].to_pylist()
-    return Answers(outputs, answers["record_id"].to_pylist(), answers["template_id"].to_pylist(),
-                   answers["variant_list"].to_pylist(), text.key_list(outputs),
-                   text.key_list(answers["instruction_min"].to_pylist()), _clause_keys(outputs))
+    return Answers(answers["output"].to_pylist(), answers["record_id"].to_pylist(), answers["template_id"].to_pylist(),
+                   answers["variant_list"].to_pylist(), answers["instruction_min"].to_pylist())
 
 
-def _records_of(answers: Answers, records: list[Record], keyed: list[Keyed], rejected: set[int]) -> list[Keyed | None]:
-    """Each answer's source record (None when no record has its entity's name)."""
-    by_position = {k.record.position: k for k in keyed}
-    groups: dict[str, Group] = {}
-    members: dict[str, list[int]] = {}
-    for i, record_id in enumerate(answers.record_ids):
-        group = groups.setdefault(record_id, Group(record_id, [], []))
-        group.questions.append(answers.question_keys[i])
-        group.answers.append(answers.keys[i])
-        members.setdefault(record_id, []).append(i)
-
-    def misfit(group: Group, record: Record) -> int:
-        whole = by_position[record.position].all_text
-        return sum(key not in whole for i in members[group.record_id] for _, _, key in answers.clauses[i])
-
-    matched = match_groups(list(groups.values()), name_index(records, [k.name_key for k in keyed], rejected), misfit)
-    return [by_position[matched[r].position] if r in matched else None for r in answers.record_ids]
+def _plans(build: Build, typed: pa.Table, named: dict[str, Template], report: Report) -> list[Plan]:
+    """The plan of every typed row of a type the audit knows; rows of other types (a plug-in's) are counted."""
+    if not typed.num_rows:
+        return []
+    context = Context(declared(build), named, str(build.folder / "manifest.json"))
+    plans = []
+    for row in typed.to_pylist():
+        if row["type"] not in PLANNERS:
+            report.unaudited[row["type"]] += 1
+            continue
+        plans.append(plan(Row(row["source"], row["kind"], row["record_id"], row["type"], row["template_id"] or "",
+                              row["variant"] or 0, row["instruction"], row["input"], row["output"], row["history"],
+                              row["rejected"], row["companions"]), context))
+    return plans
 
 
-def _frames(named: dict[str, Template], ids: list[str]) -> dict[str, list[str]]:
-    """The keys of each template's literal text."""
-    pieces = [text.literal_pieces(named[t].frame) for t in ids]
-    flat = iter(text.key_list([piece for found in pieces for piece in found]))
-    return {t: [next(flat) for _ in found] for t, found in zip(ids, pieces, strict=True)}
+def _evidence(build: Build, answers: dict[str, Answers], plans: list[Plan],
+              named: dict[str, Template]) -> dict[str, Evidence]:
+    """What the rows say of each record id: its single answers first (as the audit of single rows always took
+    them), then its rows of other types, then the rows that show it; and the answers made from its fields."""
+    evidence: dict[str, Evidence] = {}
+    for source, distinct in answers.items():
+        kind = build.sources[source].kind
+        for record_id, question, output, template_id in zip(distinct.record_ids, distinct.questions,
+                                                            distinct.outputs, distinct.template_ids, strict=True):
+            found = evidence.setdefault(record_id, Evidence(kind, source))
+            found.add(SINGLE, question, output)
+            found.drawn.append((output, named[template_id].fields))
+    for typed in plans:
+        row = typed.row
+        for record_id, question, answer in typed.said:
+            found = evidence.setdefault(record_id, Evidence(row.kind))
+            if record_id == row.record_id:
+                found.source = found.source or row.source
+            found.add(OWN if record_id == row.record_id else SHOWN, question, answer)
+        for record_id, probe in typed.probes:
+            evidence.setdefault(record_id, Evidence(row.kind)).probes.append(probe)
+        for record_id, answer, fields in typed.drawn:
+            evidence.setdefault(record_id, Evidence(row.kind)).drawn.append((answer, fields))
+        evidence.setdefault(row.record_id, Evidence(row.kind)).source = row.source
+    return evidence
 
 
-def _audit_source(build: Build, source: str, table: pa.Table, named: dict[str, Template], rejected: set[int],
+def _audit_source(build: Build, source: str, answers: Answers, found: dict[str, Found], named: dict[str, Template],
                   report: Report) -> None:
-    """One source's rows: distinct answers matched to records and checked."""
-    answers = _distinct_answers(table)
-    records = read_records(build, source)
-    _link_cross_references(records)
-    found_by = _records_of(answers, records, keyed_records(records), rejected)
-    frames = _frames(named, sorted(set(answers.template_ids)))
-    aliases = _alias_keys(answers.outputs, found_by)
-    for i, (record_id, template_id, found) in enumerate(zip(answers.record_ids, answers.template_ids, found_by,
+    """One source's single rows: each distinct answer checked against its record."""
+    records = [found.get(record_id) for record_id in answers.record_ids]
+    jobs = [Job(output, record.keyed, named[template_id].fields, named[template_id].frame)
+            for output, template_id, record in zip(answers.outputs, answers.template_ids, records, strict=True)
+            if record is not None]
+    judged = iter(judge(jobs))
+    for i, (record_id, template_id, record) in enumerate(zip(answers.record_ids, answers.template_ids, records,
                                                              strict=True)):
-        findings = [Finding("no_source_record", None, answers.outputs[i], "")] if found is None else check_answer(
-            answers.outputs[i], answers.keys[i], answers.clauses[i], aliases[i], found, named[template_id].fields,
-            frames[template_id])
-        rows = len(answers.variants[i])
-        report.rows += rows
-        report.flagged += rows if findings else 0
-        report.by_finding.update(dict.fromkeys((f.finding for f in findings), rows))
-        report.entries += [{
-            "finding": finding.finding, "source": source, "record_id": record_id, "template_id": template_id,
-            "variants": sorted(answers.variants[i]), build.position_kinds[source]: found.record.position if found else None,
-            "name": found.record.name if found else None, "field": finding.field,
-            "answer_text": finding.answer_text, "record_text": finding.record_text} for finding in dict.fromkeys(findings)]
+        findings = [Finding("no_source_record", None, answers.outputs[i], "")] if record is None else next(judged)
+        report.count("single", len(answers.variants[i]), findings)
+        report.entries += [_entry(build, source, record_id, "single", template_id, sorted(answers.variants[i]),
+                                  record, "output", finding) for finding in dict.fromkeys(findings)]
 
 
-def _clause_keys(outputs: list[str]) -> list[list[tuple[str, bool, str]]]:
-    """Each answer's clauses with whether each is a label, and their keys (one column operation for all)."""
-    split = [text.clauses(output) for output in outputs]
-    flat = text.key_list([clause for clauses in split for clause, _ in clauses])
-    result, at = [], 0
-    for clauses in split:
-        result.append([(clause, label, flat[at + j]) for j, (clause, label) in enumerate(clauses)])
-        at += len(clauses)
-    return result
+def _audit_typed(build: Build, plans: list[Plan], found: dict[str, Found], report: Report) -> None:
+    """Typed rows: each plan run once every id is matched, the answers of all rows checked together."""
+    keys = Keys()
+    keys.prime(t for typed in plans for t in typed.texts)
+    lookup = Lookup(found, keys)
+    done = [typed.run(lookup) for typed in plans]
+    judged = iter(judge([job for _, jobs in done for _, job in jobs]))
+    for typed, (findings, jobs) in zip(plans, done, strict=True):
+        row = typed.row
+        findings = findings + [(part, finding) for part, _ in jobs for finding in next(judged)]
+        report.count(row.type, 1, [finding for _, finding in findings])
+        record = found.get(row.record_id)
+        report.entries += [_entry(build, row.source, row.record_id, row.type, row.template_id, [row.variant], record,
+                                  part, finding) for part, finding in dict.fromkeys(findings)]
 
 
-def _alias_keys(outputs: list[str], records: list[Keyed | None]) -> list[list[tuple[str, str]]]:
-    """The names each answer gives as other names of its entity, with their keys (one column operation for all)."""
-    items = [text.alias_items(output, alias_reach(keyed)) if keyed else [] for output, keyed in zip(outputs, records,
-                                                                                                   strict=True)]
-    flat = iter(text.key_list([item for found in items for item in found]))
-    return [[(item, next(flat)) for item in found] for found in items]
-
-
-def _link_cross_references(records: list[Record]) -> None:
-    """A field that only says "参见X" points to X's record when the source has one: X's same field may then stand in
-    the answer (the builder may follow the reference), and the field is not expected sentence by sentence."""
-    pointers = [(record, f, target) for record in records for f, value in record.fields.items()
-                if (target := text.cross_reference(value))]
-    if not pointers:
-        return
-    names = text.key_list([record.name for record in records])
-    by_name: dict[str, Record] = {}
-    for record, key in zip(records, names, strict=True):
-        by_name.setdefault(key, record)
-    for (record, f, _), key in zip(pointers, text.key_list([t for _, _, t in pointers]), strict=True):
-        if (other := by_name.get(key)) is not None and other is not record and f in other.fields:
-            record.cross[f] = other
+def _entry(build: Build, source: str, record_id: str, kind: str, template_id: str, variants: list[int],
+           record: Found | None, part: str, finding: Finding) -> dict:
+    """One line of audit.jsonl: the row (record id, type, template, variants), where in it, and what is wrong."""
+    return {"finding": finding.finding, "source": source, "record_id": record_id, "type": kind,
+            "template_id": template_id, "variants": variants,
+            build.position_kinds[source]: record.keyed.record.position if record else None,
+            "name": record.keyed.record.name if record else None, "part": part, "field": finding.field,
+            "answer_text": finding.answer_text, "record_text": finding.record_text}
 
 
 def _write(folder: Path, entries: list[dict]) -> Path:
@@ -188,20 +200,36 @@ def _write(folder: Path, entries: list[dict]) -> Path:
 
 
 def summary(report: Report) -> str:
-    """One screen: rows audited, rows per finding, a few examples of each."""
-    lines = [f"audited {report.rows} knowledge-base rows: {report.flagged} with findings",
-             f"{'finding':<26}{'rows':>8}  lines in {AUDIT_FILE}"]
+    """One screen: rows audited (per type when the build has more than single rows), rows per finding, a few
+    examples of each."""
+    lines = [f"audited {report.rows} knowledge-base rows: {report.flagged} with findings"]
+    typed = set(report.by_type) - {"single"}
+    if typed:
+        lines.append("by type: " + ", ".join(f"{kind} {report.by_type[kind]} ({report.flagged_by_type[kind]} with "
+                                             "findings)" for kind in sorted(report.by_type, key=_type_order)))
+    if report.unaudited:
+        lines.append("not audited (types the audit has no checks for): " + ", ".join(
+            f"{kind} {rows}" for kind, rows in sorted(report.unaudited.items())))
+    kinds = ALL_FINDINGS if typed else FINDINGS
+    lines.append(f"{'finding':<26}{'rows':>8}  lines in {AUDIT_FILE}")
     entries = Counter(e["finding"] for e in report.entries)
-    lines += [f"{kind:<26}{report.by_finding[kind]:>8}  {entries[kind]}" for kind in FINDINGS]
-    for kind in FINDINGS:
+    lines += [f"{kind:<26}{report.by_finding[kind]:>8}  {entries[kind]}" for kind in kinds]
+    for kind in kinds:
         chosen = [e for e in report.entries if e["finding"] == kind]
         if chosen:
             lines.append(f"\n{kind}:")
             step = max(1, len(chosen) // EXAMPLES)
             for e in chosen[::step][:EXAMPLES]:
-                lines.append(f"  {e['name'] or e['record_id']} [{e['template_id']}{', ' + e['field'] if e['field'] else ''}]"
+                where = ", ".join(x for x in (e["type"] if e["type"] != "single" else "", e["template_id"],
+                                              e["part"] if e["part"] != "output" else "", e["field"] or "") if x)
+                lines.append(f"  {e['name'] or e['record_id']} [{where}]"
                              f" answer: {_short(e['answer_text'])} | record: {_short(e['record_text'])}")
     return "\n".join(lines)
+
+
+def _type_order(kind: str) -> tuple[int, str]:
+    order = ["single", *PLANNERS]
+    return (order.index(kind) if kind in order else len(order), kind)
 
 
 def _short(value: str, width: int = 50) -> str:

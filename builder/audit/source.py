@@ -27,6 +27,10 @@ from builder.validate.fields import resolve_columns
 from schemas import KB_MODELS, KBRecord
 
 ROW_COLUMNS = ["source", "kind", "record_id", "template_id", "variant", "instruction", "output"]
+# the columns of the richer types, and what a single row holds in them
+TYPE_COLUMNS: dict[str, object] = {"type": "single", "input": "", "history": [], "rejected": None, "companions": []}
+TYPE_SCHEMA = pa.schema([("type", pa.string()), ("input", pa.string()), ("history", pa.list_(pa.list_(pa.string()))),
+                         ("rejected", pa.string()), ("companions", pa.list_(pa.string()))])
 FRAME_FIELDS = frozenset({"name", "aliases"})  # what every answer may name its entity by
 
 
@@ -41,6 +45,7 @@ class Record:
     fields: dict[str, str]
     columns: dict[str, str]
     cross: dict[str, "Record"] = field(default_factory=dict)  # field -> the record a 参见X in it points to
+    aliases: tuple[str, ...] = ()  # the other names the schema keeps (not the name itself, nor an ingredient)
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,8 @@ def read_records(build: Build, name: str) -> list[Record]:
                 if column in present:
                     parts.setdefault(target, []).append(present[column])
             raw = {target: "\n".join(values) for target, values in parts.items()}
-            records.append(Record(position, raw.get("name", ""), raw, _placed(model, raw), present))
+            fields, aliases = _placed(model, raw)
+            records.append(Record(position, raw.get("name", ""), raw, fields, present, aliases=aliases))
     return records
 
 
@@ -137,13 +143,15 @@ def _stripped(batch: pa.RecordBatch, patterns: list[str]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
 
-def _placed(model: type[KBRecord], raw: dict[str, str]) -> dict[str, str]:
-    """The text fields as the kind's schema places the raw values; the raw mapping when the schema refuses them."""
+def _placed(model: type[KBRecord], raw: dict[str, str]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The text fields as the kind's schema places the raw values, and the aliases it keeps; the raw mapping and
+    no aliases when the schema refuses them."""
     try:
-        dumped = model.model_validate(raw).model_dump()
+        record = model.model_validate(raw)
     except ValidationError:
-        return dict(raw)
-    return {name: value for name, value in dumped.items() if isinstance(value, str) and value}
+        return dict(raw), ()
+    dumped = record.model_dump()
+    return {name: value for name, value in dumped.items() if isinstance(value, str) and value}, tuple(record.aliases)
 
 
 @dataclass(frozen=True)
@@ -180,8 +188,9 @@ def templates(build: Build) -> dict[str, Template]:
     return found
 
 
-def rejected_positions(build: Build) -> dict[str, set[int]]:
-    """Per source, the positions of records the ledger rejected whole: they have no rows to audit."""
+def rejected_positions(build: Build, named: frozenset[str] = frozenset()) -> dict[str, set[int]]:
+    """Per source, the positions of records the ledger rejected whole: they have no rows to audit. A record whose
+    own rows a mix thinned away but which rows still show (its id among `named`) is not one of them."""
     path = build.folder / "rejects.jsonl"
     found: dict[str, set[int]] = {}
     if path.is_file():
@@ -191,19 +200,25 @@ def rejected_positions(build: Build) -> dict[str, set[int]]:
             except json.JSONDecodeError as exc:
                 raise UserError(f"not a JSON line ({exc.msg})", file=path, line=number, remedy="build it again") from exc
             position = entry.get("index", entry.get("line"))
-            if isinstance(position, int):
+            if isinstance(position, int) and entry.get("record_id") not in named:
                 found.setdefault(entry.get("source", ""), set()).add(position)
     return found
 
 
 def kb_rows(build: Build) -> pa.Table:
-    """The build's knowledge-base rows (every split), only the columns the audit reads."""
+    """The build's knowledge-base rows (every split), only the columns the audit reads (those of the richer types
+    filled in as single rows have them when the build has none)."""
+    files = sorted((build.folder / "data").glob("*.parquet"))
     try:
-        table = pq.read_table(sorted((build.folder / "data").glob("*.parquet")), columns=ROW_COLUMNS)
+        present = set(pq.read_schema(files[0]).names)
+        table = pq.read_table(files, columns=[c for c in (*ROW_COLUMNS, *TYPE_COLUMNS) if c in present])
     except (pa.ArrowException, OSError) as exc:
         raise UserError(f"its rows cannot be read ({' '.join(str(exc).split())[:200]})", file=build.folder / "data",
                         remedy="build it again") from exc
     table = table.filter(pc.is_valid(table["template_id"]))
+    for column, default in TYPE_COLUMNS.items():  # a build from before the richer types has single rows only
+        if column not in table.column_names:
+            table = table.append_column(column, pa.array([default] * table.num_rows, TYPE_SCHEMA.field(column).type))
     if unknown := sorted(set(pc.unique(table["source"]).to_pylist()) - set(build.sources)):
         raise UserError(f"rows name the source '{unknown[0]}', which the manifest does not list as a knowledge base",
                         file=build.folder / "manifest.json", remedy="build it again")

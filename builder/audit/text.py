@@ -16,7 +16,8 @@ from builder.kernels.scan import matching
 TAG = r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|<!--.*?-->"
 NOT_KEPT = r"[^\p{L}\p{N}.%~+\-/<>=±×≥≤°]"  # RE2, after NFKC: what a key drops
 ENTITY = r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});"
-CLAUSE_END = re.compile(r"[。；;！？!?\n，,、：:]")
+CLAUSE_MARKS = "。；;！？!?\n，,、：:"
+CLAUSE_END = re.compile(f"[{CLAUSE_MARKS}]")
 UNKNOWN = r"尚不明确|不明确|尚不清楚|不清楚|尚未明确|不详|暂无资料|未知"
 # where a field's sentences begin: after a terminal mark and at an item number (not a decimal's digits); a bracketed
 # placeholder ("(尚不明确)") ends the item it stands in for
@@ -63,6 +64,16 @@ def keys(values: pa.Array) -> pa.Array:
         values = pa.array(decoded, pa.string())
     values = pc.utf8_lower(pc.utf8_normalize(values, "NFKC"))
     return pc.replace_substring_regex(values, NOT_KEPT, "")
+
+
+def plain(value: str) -> str:
+    """A record's text as a reader sees it (what the richer types extract items from): markup removed, entities
+    decoded."""
+    value = _TAG.sub("", value)
+    return html.unescape(html.unescape(value)) if "&" in value else value
+
+
+_TAG = re.compile(TAG, re.DOTALL)
 
 
 def key_list(texts: list[str]) -> list[str]:

@@ -17,8 +17,10 @@ FINDINGS_EXIT = 1
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
 @user_errors
 def audit_command(out_dir: Path) -> None:
-    """Re-read the sources of the build in OUT_DIR and check every knowledge-base answer against its record;
-    findings go to OUT_DIR/audit.jsonl. Exit 0: no findings; 1: findings; 2: not a build, or its inputs changed."""
+    """Re-read the sources of the build in OUT_DIR and check every knowledge-base row against its records: single
+    answers, and the parts of grounded, consultation, choice, preference and reverse rows (material, turns, options,
+    rejected answers, listed names); findings go to OUT_DIR/audit.jsonl. Exit 0: no findings; 1: findings; 2: not a
+    build, or its inputs changed."""
     from builder.audit.run import audit, summary
     report = audit(out_dir)
     click.echo(summary(report))
