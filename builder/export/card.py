@@ -359,10 +359,12 @@ def _types(manifest: dict) -> list[str]:
         skipped = ", ".join(f"{reason} {n}" for reason, n in tally.get("skipped", {}).items())
         rows.append([name, TYPE_WORDS.get(name, ""), mixed.get("rows_before", ""), mix, mixed.get("rows_after", ""),
                      skipped])
+    strays = manifest.get("quality", {}).get("companion_in_other_split", 0)
     return ["## Instruction types", "",
-            "Every row says its type (`type`); rows of one entity share a split, and a row shows only records of "
-            "entities in its own split.", "",
-            *_table(["type", "what", "rows made", "mix", "rows kept", "not made (why)"], rows), ""]
+            "Every row says its type (`type`) and the other records it shows (`companions`); rows of one entity share "
+            f"a split, and a row shows only records of entities in its own split ({strays} rows dropped because a "
+            "record they showed fell in another split).", "",
+            *_table(["type", "what", "rows after quality", "mix", "rows kept", "not made (why)"], rows), ""]
 
 
 THINK_POLICIES = {
