@@ -30,7 +30,7 @@ HF_INFO = {"description": "", "citation": "", "homepage": "", "license": "", "fe
 
 
 ROW_GROUP = 100_000
-DICTIONARY = ["input", "source", "kind", "template_id", "variant"]  # few distinct values; the text columns are
+DICTIONARY = ["input", "source", "kind", "template_id", "variant", "type", "system"]  # few distinct values; the text columns are
 # nearly all distinct, and dictionary-encoding them first only to fall back costs a third of the write
 
 
