@@ -156,7 +156,8 @@ def run_unit(config: BuildConfig, parts: list[Part], detected: dict[str, Detecte
                                                    part)))
     tallies: dict[str, dict[str, dict]] = {}
     if sheets:
-        results += _typed_parts(config, parts, detected, sheets, expanders, quality, folder, tallies)
+        typed, tallies = _typed_parts(config, parts, detected, sheets, expanders, quality, folder)
+        results += typed
     quality.duplicates.close()
     pa.default_memory_pool().release_unused()  # a worker process lives on: give freed memory back
     return UnitResult(results, {kind: e.tallies() for kind, e in expanders.items()}, quality.report, tallies)
@@ -191,12 +192,14 @@ def _spooled(run: Run, part: Part, produce: Callable[[Callable[[pa.Table], None]
 
 
 def _typed_parts(config: BuildConfig, parts: list[Part], detected: dict[str, Detected], sheets: dict[str, Sheet],
-                 expanders: dict[str, Expander], quality: Quality, folder: Path,
-                 tallies: dict[str, dict[str, dict]]) -> list[PartResult]:
-    """The richer types of each kind, from its sheet; their rows go to one more part of each record's source."""
+                 expanders: dict[str, Expander], quality: Quality,
+                 folder: Path) -> tuple[list[PartResult], dict[str, dict[str, dict]]]:
+    """The richer types of each kind, from its sheet; their rows go to one more part of each record's source.
+    Returns those parts and what each type made of each kind."""
     sources = {s.name: s for s in config.sources}
     declared = declared_types(catalogue_for(config))
     made: dict[str, list] = {}
+    tallies: dict[str, dict[str, dict]] = {}
     for kind, sheet in sheets.items():
         sheet.close()
         rows, kind_tallies = type_rows(sheet, declared.get(kind, {}), expanders[kind].entries, list(config.types),
@@ -222,7 +225,7 @@ def _typed_parts(config: BuildConfig, parts: list[Part], detected: dict[str, Det
                 run.ledger.flush()
 
         results.append(_spooled(run, typed, produce))
-    return results
+    return results, tallies
 
 
 def catalogue_for(config: BuildConfig) -> Catalogue:
