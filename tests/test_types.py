@@ -124,3 +124,13 @@ def test_every_type_gives_the_same_bytes_for_any_number_of_workers(tmp_path: Pat
         manifest, _ = build(tmp_path / workers, "--types", "all", "--workers", workers)
         digests.append({name: digest for name, digest in manifest["outputs"].items() if name.startswith("data/")})
     assert digests[0] == digests[1] and digests[0]
+
+
+def test_a_type_no_catalogue_of_the_build_declares_is_named_on_the_terminal(tmp_path: Path) -> None:
+    result = run("build", "--kb", f"disease={SAMPLE_CONFIG.parent / 'diseases.jsonl'}", "--types", "grounded",
+                 "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "warning: type grounded made no row: no catalogue of this build's kinds (disease) declares it" in result.output
+    drugs = run("build", "--kb", f"drug={SAMPLE_CONFIG.parent / 'drugs.json'}", "--types", "grounded",
+                "--out", str(tmp_path / "drugs"))
+    assert drugs.exit_code == 0 and "made no row" not in drugs.output

@@ -60,6 +60,8 @@ def build_command(config_file, kb, qa, maps, quiet, formats, license_, no_report
         rejected = result.manifest["totals"]["rejected"]
         click.echo(f"\nwrote {config.out} ({splits}); {rejected} rejects with reasons in rejects.jsonl")
         _print_field_advice(result.manifest["source_fields"])
+        if unmade := type_advice_lines(result.manifest["types"]):
+            click.echo("\n" + "\n".join(unmade))
 
 
 @main.command("validate")
@@ -94,6 +96,15 @@ def _print_field_advice(advice: dict) -> None:
     lines = field_advice_lines(advice)
     if lines:
         click.echo("\n" + "\n".join(lines))
+
+
+def type_advice_lines(types: dict) -> list[str]:
+    """A warning per enabled type that no catalogue of the build's kinds declares: it made no row."""
+    made = types.get("made", {})
+    kinds = ", ".join(made) or "none"
+    return [f"warning: type {name} made no row: no catalogue of this build's kinds ({kinds}) declares it; declare "
+            f"[types.{name}] in the kind's catalogue (templates/README.md, Instruction types)"
+            for name in types.get("enabled", []) if name != "single" and not any(name in by for by in made.values())]
 
 
 def field_advice_lines(advice: dict) -> list[str]:
