@@ -9,14 +9,13 @@ import datasets
 import pyarrow as pa
 import pytest
 
+from builder.export.dataset_info import dataset_info, write_dataset_info
 from builder.export.formats import (
     BUILTIN_FORMATS,
     FormatWriter,
-    dataset_info,
     json_lines,
     open_writers,
     prompt_column,
-    write_dataset_info,
     write_from_parquet,
 )
 from builder.rows import ROW_SCHEMA

@@ -210,7 +210,8 @@ def _check_build(out_dir: Path) -> None:
 @user_errors
 def formats_command(out_dir: Path, formats: tuple[str, ...], system_prompt: str | None, name: str) -> None:
     """Add trainer formats to an existing build (from its Parquet) and refresh dataset_info.json."""
-    from builder.export.formats import choosable_formats, write_dataset_info, write_from_parquet
+    from builder.export.dataset_info import write_dataset_info
+    from builder.export.formats import choosable_formats, write_from_parquet
     if unknown := [f for f in formats if f not in choosable_formats()]:
         raise UserError(f"--format {unknown[0]}: unknown output format",
                         remedy=f"use one of: {', '.join(choosable_formats())}")

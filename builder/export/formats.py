@@ -1,5 +1,5 @@
-"""Trainer formats, written table by table from output rows as Arrow tables arrive, the preference formats when the
-build has preference pairs, and the LLaMA-Factory `dataset_info.json` entries that name them. Every file is UTF-8,
+"""Trainer formats, written table by table from output rows as Arrow tables arrive, and the preference formats when
+the build has preference pairs (`builder.export.dataset_info` names them for LLaMA-Factory). Every file is UTF-8,
 not ASCII-escaped (only U+2028/U+2029 are, so no reader splits a line inside a row), a row per line:
 
 * `alpaca/{split}.json` (always) and `.jsonl` (`alpaca_jsonl`): {"instruction", "input", "output"}, the first a list;
@@ -26,9 +26,7 @@ row has "system": "", "history": []), else none, so a build of single rows write
 
 Single-turn rows and rows with only a system prompt of their own are written by the compiled `json_lines` loop;
 rows with earlier turns and the preference rows by Python's JSON encoder with the same conventions, each in its
-place: a file holds its rows in the Parquet's order. `dataset_info` gives LLaMA-Factory entries
-`{name}_{format}_{split}` for files that hold a row, naming the columns each has; file names are relative to
-`out_dir`, so put `dataset_info.json` there and pass `dataset_dir: OUT`.
+place: a file holds its rows in the Parquet's order.
 """
 
 from __future__ import annotations
@@ -399,51 +397,3 @@ def _parquet_splits(out_dir: Path) -> dict[str, list[Path]]:
     for shard in sorted((out_dir / "data").glob("*-of-*.parquet")):
         splits.setdefault(shard.name.rsplit("-", 3)[0], []).append(shard)
     return splits
-
-
-def dataset_info(out_dir: Path, formats: Iterable[str], name: str) -> dict:
-    """LLaMA-Factory `dataset_info.json` entries, `{name}_{format}_{split}`, for each format named
-    (a key of `known_formats`) and each preference format, and each split whose file exists in `out_dir` and
-    holds a row; a file whose rows have the format's `keys` gets them as columns."""
-    out_dir, entries = Path(out_dir), {}
-    for spec in [*formats_named(formats), *PREFERENCE_FORMATS.values()]:
-        if not spec.llama_factory:
-            continue  # a format LLaMA-Factory does not read (a plug-in's, say) gets no entry
-        format_name = spec.name
-        for path in sorted((out_dir / spec.folder).glob(f"*{spec.suffix}")):
-            if path.suffix != spec.suffix or not has_rows(path):
-                continue  # alpaca/*.json must not match alpaca/*.jsonl, nor the reverse
-            split = path.name[: -len(spec.suffix)]
-            entry = {"file_name": path.relative_to(out_dir).as_posix(), **json.loads(json.dumps(spec.llama_factory))}
-            if spec.keys and set(spec.keys) <= set(_first_row(path, spec.listed)):
-                entry["columns"].update({key: key for key in spec.keys})
-            entries[f"{name}_{format_name}_{split}"] = entry
-    return entries
-
-
-def write_dataset_info(out_dir: Path, formats: Iterable[str], name: str) -> Path:
-    """Writes `dataset_info.json` into `out_dir` (file names in it are relative to `out_dir`)."""
-    path = Path(out_dir) / "dataset_info.json"
-    path.write_text(json.dumps(dataset_info(out_dir, formats, name), ensure_ascii=False, indent=2) + "\n",
-                    encoding="utf-8")
-    return path
-
-
-def has_rows(path: Path) -> bool:
-    """A JSONL file with a line, or a JSON list that is not empty (reads only the first bytes)."""
-    with path.open("rb") as handle:
-        head = b"".join(handle.read(64).split())
-    return bool(head) and not head.startswith(b"[]")
-
-
-def _first_row(path: Path, listed: bool) -> dict:
-    """The first row of a file these writers wrote (a row per line; a JSON list opens with "[" on its own line)."""
-    with path.open("rb") as handle:
-        line = handle.readline()
-        if listed:
-            line = handle.readline()
-    try:
-        found = json.loads(line.rstrip().removesuffix(b","))
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}

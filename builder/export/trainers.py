@@ -31,7 +31,8 @@ import pyarrow.parquet as pq
 
 from builder.config import BuildConfig
 from builder.export.chat import context_rows, conversation, load_chat_template, preference_rows, row_messages
-from builder.export.formats import PREFERENCE_FORMATS, has_rows
+from builder.export.dataset_info import has_rows
+from builder.export.formats import PREFERENCE_FORMATS
 from builder.quality.tokens import count_column, load_tokenizer, prompt_tokens
 
 FOLDER = "trainers"

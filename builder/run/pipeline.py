@@ -27,7 +27,8 @@ from builder.errors import UserError
 from builder.expand.expander import Expander
 from builder.export.card import write_card
 from builder.export.chat import MaskChecks, chat_report, load_chat_template
-from builder.export.formats import open_writers, write_dataset_info
+from builder.export.dataset_info import write_dataset_info
+from builder.export.formats import open_writers
 from builder.export.report import Tally, write_report
 from builder.export.shards import OutputShard, prepare_bucket, sha256_file, shard_rows, write_hf
 from builder.export.trainers import setting, write_trainers

@@ -22,12 +22,12 @@ from builder.expand.catalogue import Catalogue, load_catalogue
 from builder.expand.expander import Coverage, Expander
 from builder.expand.render import MAX_TEXT_CHARS
 from builder.expand.types import Entity, Sheet, declared_types, rows_table, type_rows
-from builder.ledger import Drop, Ledger, Place, SourceCounts
-from builder.mix.split import with_keys
+from builder.ledger import Drop, Ledger, Place
 from builder.quality.normalize import entity_name
-from builder.quality.stage import TEXT_COLUMNS, Quality, QualityReport
+from builder.quality.stage import Quality, QualityReport
 from builder.read import WHOLE, Detected, Shard, read_source, shards
-from builder.rows import ENTITY_COLUMN, POSITION, SINGLE, SPOOL_SCHEMA, template_rows, work_table
+from builder.rows import ENTITY_COLUMN, POSITION, SINGLE, template_rows, work_table
+from builder.run.parts import Part, PartResult, part_folder, spooled
 from builder.validate.fields import (
     LABEL_MARK,
     PART_SEPARATOR,
@@ -45,27 +45,6 @@ PART_TRIM = "。；;"  # a part's closing marks ("；" joins the parts); a dangl
 
 def no_progress(_: str) -> Callable[[int], None]:
     return lambda _n: None
-
-
-@dataclass(frozen=True)
-class Part:
-    """One shard of one source."""
-
-    source: str
-    index: int
-    shard: Shard = WHOLE
-
-
-@dataclass
-class PartResult:
-    """What a part left in its folder (`rows.arrow`, ledger files, `index.npz`, `near.npy`) and its counts."""
-
-    source: str
-    index: int
-    folder: Path
-    rows: int
-    text_bytes: int
-    counts: SourceCounts
 
 
 @dataclass
@@ -150,9 +129,9 @@ def run_unit(config: BuildConfig, parts: list[Part], detected: dict[str, Detecte
     sheets = {kind: Sheet(config.seed, config.split.fractions()) for kind in expanders} if kb and richer else None
     results = []
     for part in parts:
-        run = Run(config, expanders, quality, Ledger(_part_folder(folder, config, part), by_position=True),
+        run = Run(config, expanders, quality, Ledger(part_folder(folder, config, part), by_position=True),
                   no_progress, sheets=sheets)
-        results.append(_spooled(run, part, partial(_read_part, sources[part.source], detected[part.source], run,
+        results.append(spooled(run, part, partial(_read_part, sources[part.source], detected[part.source], run,
                                                    part)))
     tallies: dict[str, dict[str, dict]] = {}
     if sheets:
@@ -166,29 +145,6 @@ def run_unit(config: BuildConfig, parts: list[Part], detected: dict[str, Detecte
 def _read_part(source: SourceConfig, detected: Detected, run: Run, part: Part,
                emit: Callable[[pa.Table], None]) -> None:
     run_source(source, detected, run, emit, part.shard)
-
-
-def _part_folder(folder: Path, config: BuildConfig, part: Part) -> Path:
-    rank = next(rank for rank, s in enumerate(config.by_preference()) if s.name == part.source)
-    where = folder / f"{rank:03d}.{part.index:05d}"  # source names may hold any character
-    where.mkdir(parents=True)
-    return where
-
-
-def _spooled(run: Run, part: Part, produce: Callable[[Callable[[pa.Table], None]], None]) -> PartResult:
-    """Runs `produce` with a function that spools the rows it is given into the part's folder."""
-    config, where = run.config, run.ledger.folder
-    assert where is not None, "a unit's ledger writes into its part's folder"
-    with pa.OSFile(str(where / "rows.arrow"), "wb") as sink, pa.ipc.new_file(sink, SPOOL_SCHEMA) as spool:
-        def emit(rows: pa.Table) -> None:
-            spool.write_table(with_keys(rows, config.seed, config.split.group_by))
-            run.spooled += rows.num_rows
-            run.text_bytes += sum(pc.sum(pc.binary_length(rows[c])).as_py() or 0 for c in TEXT_COLUMNS)
-
-        produce(emit)
-    run.ledger.close()
-    run.quality.duplicates.save(where)
-    return PartResult(part.source, part.index, where, run.spooled, run.text_bytes, run.ledger.counts(part.source))
 
 
 def _typed_parts(config: BuildConfig, parts: list[Part], detected: dict[str, Detected], sheets: dict[str, Sheet],
@@ -213,7 +169,7 @@ def _typed_parts(config: BuildConfig, parts: list[Part], detected: dict[str, Det
             continue
         source = sources[part.source]
         typed = Part(part.source, part.index + 1, part.shard)
-        run = Run(config, expanders, quality, Ledger(_part_folder(folder, config, typed), by_position=True),
+        run = Run(config, expanders, quality, Ledger(part_folder(folder, config, typed), by_position=True),
                   no_progress)
         table = rows_table(made[part.source], source.kind)
 
@@ -224,7 +180,7 @@ def _typed_parts(config: BuildConfig, parts: list[Part], detected: dict[str, Det
                 emit(typed_quality(named, run).table)
                 run.ledger.flush()
 
-        results.append(_spooled(run, typed, produce))
+        results.append(spooled(run, typed, produce))
     return results, tallies
 
 
