@@ -77,14 +77,15 @@ def strays(spool: list[Path], copies: np.ndarray, bounds: list[tuple[str, int]],
         if pc.all(pc.equal(batch.column(1), SINGLE)).as_py() is False:
             lengths = np.asarray(pc.list_value_length(shown))
             owners = np.repeat(np.arange(len(lengths)), lengths) + start
-            theirs = np.asarray(split_of(pa.array(group_keys(pc.list_flatten(shown), seed), pa.uint64()), bounds))
-            entities = pc.list_flatten(shown).to_pylist()
+            entities = pc.list_flatten(shown)
+            theirs = np.asarray(split_of(pa.array(group_keys(entities, seed), pa.uint64()), bounds))
             for at in np.flatnonzero(theirs != splits[owners]).tolist():
                 row = int(owners[at])
                 if copies[row] and row not in dropped:
                     copies[row] = 0
                     found += 1
                     dropped[row] = (Drop(stage="split", reason="companion_in_other_split",
-                                         detail=f"shows {entities[at]}, which the split puts in another split"), None)
+                                         detail=f"shows {entities[at].as_py()}, which the split puts in another "
+                                                f"split"), None)
         start += batch.num_rows
     return found

@@ -13,7 +13,8 @@ from builder.expand.types.sheet import ITEMS, Entity, Sheet
 from builder.hashing import hash64
 from builder.quality.normalize import fold
 
-CAUSE = "(?:所致|引起|导致|造成|诱发|所引起)"  # what follows a cause in a clause: 胆石症引起的胆绞痛 treats the colic
+CAUSED = re.compile(r"[^，。；;]*?(?:所致|引起|导致|造成|诱发)")  # a cause's rest of its clause: 胆石症引起的胆绞痛 treats
+# the colic
 DISEASE = re.compile(  # how the name of a disease or symptom ends: "治疗X" must name one, not an effect (镇咳, 化痰), a
     # sign of a syndrome (舌苔白腻, 量少色淡) or a body part (咽喉)
     r"(?:炎|病|症|癌|瘤|痛|热|咳|喘|出血|贫血|泻|便秘|疹|疮|伤|中毒|综合征|感染|衰竭|不全|失眠|水肿|结石|溃疡|"
@@ -38,8 +39,7 @@ class ReverseSpec(TypeSpec):
 def stated_as_use(condition: str, text: str) -> bool:
     """The record writes the condition as it is (not one the extractor completed from a shared part: 急性和慢性白血病
     gives 急性白血病, which a reader could not find), at least once not as the cause of what the drug is for."""
-    return any(not re.match(rf"[^，。；;]*?{CAUSE}", text[found.end():])
-               for found in re.finditer(re.escape(condition), text))
+    return any(not CAUSED.match(text, found.end()) for found in re.finditer(re.escape(condition), text))
 
 
 class Reverse(InstructionType):
